@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Makes a fresh Debian machine with Node ready for `npm start` and `npm test`: npm dependencies,
+// PostgreSQL server binaries from Debian's packages (without Debian's own auto-started cluster),
+// the tools the tests use as judges, and an up-to-date build in dist/.
+// Usage: node scripts/ensure-environment.mjs [--for-tests]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const forTests = process.argv.includes('--for-tests') || process.env.npm_lifecycle_event === 'pretest';
+const say = (message) => process.stderr.write(`ensure-environment: ${message}\n`);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, ...options });
+  if (result.status !== 0) {
+    say(`"${command} ${args.join(' ')}" failed (exit ${result.status})`);
+    process.exit(1);
+  }
+}
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function postgresMajors() {
+  try {
+    return fs.readdirSync('/usr/lib/postgresql').filter((name) => fs.existsSync(`/usr/lib/postgresql/${name}/bin/postgres`)).map(Number).sort((a, b) => b - a);
+  } catch {
+    return [];
+  }
+}
+
+function aptInstall(packages) {
+  if (packages.length === 0) return;
+  if (process.getuid() !== 0) {
+    say(`missing Debian packages; run as root: apt-get install -y ${packages.join(' ')}`);
+    process.exit(1);
+  }
+  say(`installing ${packages.join(' ')}`);
+  // Debian's postinst would create and start a "main" cluster on port 5432; the manager owns PostgreSQL here.
+  fs.mkdirSync('/etc/postgresql-common', { recursive: true });
+  const createCluster = '/etc/postgresql-common/createcluster.conf';
+  if (!fs.existsSync(createCluster)) fs.writeFileSync(createCluster, 'create_main_cluster = false\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], { env });
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { env });
+}
+
+function installedPackage(name) {
+  return spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' }).stdout?.includes('install ok installed');
+}
+
+// 1. npm dependencies
+if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
+  say('installing npm dependencies');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+// 2. Debian packages
+const wanted = [];
+let majors = postgresMajors();
+if (majors.length === 0) wanted.push('postgresql', 'postgresql-contrib');
+if (!has('openssl')) wanted.push('openssl');
+if (forTests) {
+  if (!has('psql')) wanted.push('postgresql-client');
+  for (const tool of ['unshare', 'ip']) if (!has(tool)) wanted.push(tool === 'ip' ? 'iproute2' : 'util-linux');
+}
+aptInstall(wanted);
+majors = postgresMajors();
+if (majors.length === 0) {
+  say('PostgreSQL server binaries are still missing after the install');
+  process.exit(1);
+}
+if (forTests) {
+  const pgaudit = `postgresql-${majors[0]}-pgaudit`;
+  aptInstall(installedPackage(pgaudit) ? [] : [pgaudit]);
+}
+
+// 3. the build
+run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);

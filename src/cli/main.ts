@@ -1,0 +1,43 @@
+/**
+ * The `instance-manager` program: parses argv, runs one command, turns errors into exit codes
+ * (2 for bad usage or input with one line naming it, 1 for a runtime failure).
+ */
+import { Command, CommanderError } from 'commander';
+import { errorMessage, UsageError } from '../errors.js';
+import { runInstance } from '../instance/index.js';
+import { runCommand } from './run.js';
+
+export const EXIT_RUNTIME_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('instance-manager')
+    .description('PID 1 for PostgreSQL containers')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+  program.addCommand(runCommand(runInstance));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  for (const command of program.commands) command.exitOverride().configureOutput({ outputError: () => undefined });
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return; // --help, --version
+      fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
+    } else if (error instanceof UsageError) {
+      fail(EXIT_USAGE, error.message);
+    } else {
+      fail(EXIT_RUNTIME_FAILURE, errorMessage(error));
+    }
+  }
+}
+
+function fail(code: number, message: string): void {
+  process.stderr.write(`instance-manager: ${message.split('\n')[0]}\n`);
+  process.exitCode = code;
+}

@@ -1,0 +1,31 @@
+/** Parsers for flag values: each throws a UsageError naming the flag. */
+import { UsageError } from '../errors.js';
+import type { HostPort } from '../instance/options.js';
+
+export function parsePort(flag: string, value: string, allowZero: boolean): number {
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(port) || port > 65535 || (port === 0 && !allowZero)) {
+    throw new UsageError(`${flag}: "${value}" is not a TCP port`);
+  }
+  return port;
+}
+
+export function parseSeconds(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`${flag}: "${value}" is not a whole number of seconds (1 or more)`);
+  }
+  return Number(value);
+}
+
+export function parseList(flag: string, value: string): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) throw new UsageError(`${flag}: empty list`);
+  return items;
+}
+
+export function parseHostPort(flag: string, value: string): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(value.trim());
+  if (!match) throw new UsageError(`${flag}: "${value}" is not HOST[:PORT]`);
+  const host = match[1] ?? match[2]!;
+  return { host, port: match[3] === undefined ? 5432 : parsePort(flag, match[3], false) };
+}

@@ -1,0 +1,85 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
+import type { RunOptions } from '../instance/options.js';
+import { parseLevel } from '../log.js';
+import { parseHostPort, parseList, parsePort, parseSeconds } from './parse.js';
+
+interface RunFlags {
+  pgdata: string;
+  runDir: string;
+  secretsDir: string;
+  pgBin?: string;
+  port: string;
+  listen: string;
+  statusPort: string;
+  statusInsecure: boolean;
+  operatorNames: string;
+  replicaOf?: string;
+  serverName?: string;
+  config?: string;
+  hba?: string;
+  podName?: string;
+  user: string;
+  smartShutdownTimeout: string;
+  stopTimeout: string;
+  logLevel: string;
+}
+
+export function runCommand(start: (options: RunOptions) => Promise<number>): Command {
+  const flag = (flags: string, description: string, env: string, fallback?: string) => {
+    const option = new Option(flags, description).env(env);
+    return fallback === undefined ? option : option.default(fallback);
+  };
+  return new Command('run')
+    .description('start and supervise PostgreSQL (the container entrypoint)')
+    .addOption(flag('--pgdata <dir>', 'data directory', 'PGDATA', '/var/lib/postgresql/data/pgdata'))
+    .addOption(flag('--run-dir <dir>', 'manager-owned scratch directory', 'IM_RUN_DIR', '/controller'))
+    .addOption(flag('--secrets-dir <dir>', 'mounted Kubernetes Secrets', 'IM_SECRETS_DIR', '/etc/instance-manager/secrets'))
+    .addOption(flag('--pg-bin <dir>', 'PostgreSQL binaries', 'IM_PG_BIN'))
+    .addOption(flag('--port <n>', 'PostgreSQL TCP port', 'IM_PORT', '5432'))
+    .addOption(flag('--listen <addrs>', 'listen_addresses', 'IM_LISTEN', '*'))
+    .addOption(flag('--status-port <n>', 'HTTPS status API port, 0 disables', 'IM_STATUS_PORT', '8000'))
+    .addOption(new Option('--status-insecure', 'plain HTTP status API, for local debugging only').env('IM_STATUS_INSECURE').default(false))
+    .addOption(flag('--operator-names <names>', 'client-certificate CNs allowed to call operator actions', 'IM_OPERATOR_NAMES', 'instance-manager-operator'))
+    .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
+    .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
+    .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
+    .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
+    .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
+    .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
+    .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))
+    .addOption(flag('--stop-timeout <s>', 'seconds of fast shutdown before immediate', 'IM_STOP_TIMEOUT', '1800'))
+    .addOption(flag('--log-level <level>', 'error, warning, info or debug', 'IM_LOG_LEVEL', 'info'))
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await start(resolveRunOptions(flags));
+    });
+}
+
+export function resolveRunOptions(flags: RunFlags): RunOptions {
+  const logLevel = parseLevel(flags.logLevel);
+  if (!logLevel) throw new UsageError(`--log-level: "${flags.logLevel}" is not one of error, warning, info, debug`);
+  const hostname = os.hostname();
+  const serverNames = flags.serverName === undefined ? [hostname] : parseList('--server-name', flags.serverName);
+  return {
+    pgdata: path.resolve(flags.pgdata),
+    runDir: path.resolve(flags.runDir),
+    secretsDir: path.resolve(flags.secretsDir),
+    pgBin: flags.pgBin === undefined ? undefined : path.resolve(flags.pgBin),
+    port: parsePort('--port', flags.port, false),
+    listen: flags.listen,
+    statusPort: parsePort('--status-port', flags.statusPort, true),
+    statusInsecure: flags.statusInsecure === true || String(flags.statusInsecure) === 'true',
+    operatorNames: parseList('--operator-names', flags.operatorNames),
+    replicaOf: flags.replicaOf === undefined ? undefined : parseHostPort('--replica-of', flags.replicaOf),
+    serverNames,
+    configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
+    hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
+    podName: flags.podName ?? hostname,
+    user: flags.user,
+    smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),
+    stopTimeoutSeconds: parseSeconds('--stop-timeout', flags.stopTimeout),
+    logLevel,
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * pg_hba.conf and pg_ident.conf as the contract orders them. Pure: the user's rules arrive already
+ * validated (see hba-rules.ts) and are placed between the fixed header and the fallback.
+ */
+
+export const REPLICATION_USER = 'streaming_replica';
+export const IDENT_MAP = 'local';
+
+export function renderHba(userRules: readonly string[]): string {
+  return [
+    '# Written by instance-manager: do not edit. Put your rules in the --hba file.',
+    `local all all peer map=${IDENT_MAP}`,
+    `hostssl replication ${REPLICATION_USER} all cert`,
+    `hostssl postgres ${REPLICATION_USER} all cert`,
+    '# --hba',
+    ...userRules,
+    '# fallback: passwords over TLS only, and nothing without TLS',
+    'hostssl all all all scram-sha-256',
+    'host all all all reject',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Local peer connections keep their OS name as the database user; the OS users the manager and
+ * PostgreSQL run as may also connect as the `postgres` superuser.
+ */
+export function renderIdent(osUsers: readonly string[], superuser: string): string {
+  const unique = [...new Set(osUsers)];
+  return [
+    '# Written by instance-manager: do not edit.',
+    ...unique.map((osUser) => `${IDENT_MAP} ${osUser} ${superuser}`),
+    `${IDENT_MAP} /^(.*)$ \\1`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,12 @@
+export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER } from './hba.js';
+export {
+  CUSTOM_CONF,
+  isOwnedParameter,
+  parseUserParameters,
+  quoteValue,
+  renderCustomConf,
+  withCustomConfInclude,
+  type ManagedSettings,
+  type Parameters,
+  type TlsFiles,
+} from './settings.js';

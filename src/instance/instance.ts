@@ -1,0 +1,315 @@
+/**
+ * The `run` orchestration, and the only place that knows the order of things: directories, data
+ * directory, configuration, then the postmaster; supervision until a stop is asked for or crashes
+ * come too often.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters } from '../config/index.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import {
+  clearStalePostmasterPid,
+  describeExit,
+  ensureWritableDataDir,
+  initdb,
+  inspectDataDir,
+  Postmaster,
+  stopPostmaster,
+  SUPERUSER,
+  withConnection,
+  type PgBinaries,
+  type ShutdownMode,
+  type ShutdownOptions,
+  type SocketAddress,
+} from '../postgres/index.js';
+import { chownTreeToRunAs, liveProcessesWorkingIn, type Exit, type RunAs } from '../process/index.js';
+import { CrashPolicy } from './crash-policy.js';
+import { ensureOwnedDirectory, writeFileAtomically } from './files.js';
+import type { RunOptions } from './options.js';
+
+/** How long the backends of a dead postmaster get to notice and exit before they are killed. */
+const ORPHAN_GRACE_MS = 5_000;
+
+export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+export interface InstanceDeps {
+  options: RunOptions;
+  logger: Logger;
+  bin: PgBinaries;
+  runAs: RunAs;
+}
+
+export class Instance {
+  phase: Phase = 'initializing';
+  /** Postmaster starts after the first, whether after a crash or asked for. */
+  restarts = 0;
+  private postmaster: Postmaster | undefined;
+  private readyAt: Date | undefined;
+  private readonly crashPolicy = new CrashPolicy();
+  private readonly stopRequested: Promise<void>;
+  private requestStopNow!: () => void;
+  private stopAsked = false;
+  private plannedRestart: Promise<void> | undefined;
+
+  constructor(private readonly deps: InstanceDeps) {
+    this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
+  }
+
+  get runDirs() {
+    const { runDir } = this.deps.options;
+    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: path.join(runDir, 'certificates') };
+  }
+
+  get socketAddress(): SocketAddress {
+    return { socketDir: this.runDirs.socket, port: this.deps.options.port };
+  }
+
+  get currentPostmaster(): Postmaster | undefined {
+    return this.postmaster?.isRunning ? this.postmaster : undefined;
+  }
+
+  /** Since when PostgreSQL has accepted connections; undefined while it does not. */
+  get acceptingConnectionsSince(): Date | undefined {
+    return this.currentPostmaster ? this.readyAt : undefined;
+  }
+
+  /** Everything before the first postmaster start; throws UsageError on bad input. */
+  async prepare(): Promise<void> {
+    const { options, runAs, logger } = this.deps;
+    // Render once before touching anything, so bad input is refused before initdb runs.
+    this.renderConfiguration();
+    for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log, this.runDirs.certificates]) ensureOwnedDirectory(dir, runAs);
+    ensureWritableDataDir(options.pgdata);
+    const state = inspectDataDir(options.pgdata);
+    chownTreeToRunAs(options.pgdata, runAs);
+    if (state === 'cluster') {
+      const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
+      if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
+      if (removedStalePid !== undefined) logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
+      logger.info('reusing the existing data directory', { pgdata: options.pgdata });
+    } else {
+      logger.info('initializing a new data directory', { pgdata: options.pgdata });
+      await initdb(this.deps.bin, options.pgdata, runAs, logger);
+    }
+    this.writeConfiguration();
+  }
+
+  /**
+   * Supervises the postmaster until a stop is asked for (resolves 0 when PostgreSQL stopped
+   * cleanly) or it crashed too often (resolves 1).
+   */
+  async supervise(): Promise<number> {
+    const { logger } = this.deps;
+    for (;;) {
+      if (this.stopAsked) return this.finishStopped('smart');
+      const postmaster = this.startPostmaster();
+      const outcome = await Promise.race([
+        postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
+        this.stopRequested.then(() => ({ kind: 'stop' as const })),
+      ]);
+      if (outcome.kind === 'stop') return this.shutdown(postmaster);
+      if (this.plannedRestart) {
+        await this.plannedRestart;
+        this.restarts++;
+        continue;
+      }
+      if (this.stopAsked) return this.shutdown(postmaster);
+      const delayMs = await this.recoverFromCrash(postmaster, outcome.exit);
+      if (delayMs === undefined) return 1;
+      logger.info('restarting PostgreSQL after a crash', { delayMs });
+      await Promise.race([sleep(delayMs), this.stopRequested]);
+      this.restarts++;
+    }
+  }
+
+  requestStop(signal: string): void {
+    if (this.stopAsked) {
+      this.deps.logger.info('stop already in progress', { signal });
+      return;
+    }
+    this.deps.logger.info('stop requested', { signal });
+    this.stopAsked = true;
+    this.requestStopNow();
+  }
+
+  /** Re-reads configuration and hba rules and reloads PostgreSQL; bad input keeps the old files. */
+  async reload(reason: string): Promise<boolean> {
+    const { logger } = this.deps;
+    try {
+      const changed = this.writeConfiguration();
+      this.currentPostmaster?.signal('SIGHUP');
+      logger.info('configuration reloaded', { reason, changedFiles: changed });
+      return true;
+    } catch (error) {
+      logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
+      return false;
+    }
+  }
+
+  /** Restarts PostgreSQL (smart, then fast); the supervision loop starts it again. */
+  async restart(reason: string): Promise<void> {
+    const postmaster = this.currentPostmaster;
+    if (!postmaster || this.plannedRestart) return;
+    this.deps.logger.info('restarting PostgreSQL', { reason });
+    this.phase = 'restarting';
+    this.plannedRestart = stopPostmaster(postmaster, this.shutdownOptions()).then(() => undefined);
+    try {
+      await this.plannedRestart;
+      while (this.phase === 'restarting') await sleep(20);
+    } finally {
+      this.plannedRestart = undefined;
+    }
+  }
+
+  private startPostmaster(): Postmaster {
+    const { bin, options, runAs, logger } = this.deps;
+    this.phase = 'starting';
+    this.readyAt = undefined;
+    const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger });
+    this.postmaster = postmaster;
+    logger.info('PostgreSQL started', { postmasterPid: postmaster.pid });
+    postmaster.waitUntilAcceptingConnections().then(
+      (status) => {
+        if (this.postmaster !== postmaster) return;
+        this.readyAt = new Date();
+        this.phase = 'running';
+        logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
+      },
+      () => undefined, // an exit during start-up is handled as a crash by supervise()
+    );
+    return postmaster;
+  }
+
+  /** Returns how long to wait before the next start, or undefined to give up. */
+  private async recoverFromCrash(postmaster: Postmaster, exit: Exit): Promise<number | undefined> {
+    const { logger } = this.deps;
+    this.phase = 'restarting';
+    logger.error('PostgreSQL exited unexpectedly', { postmasterPid: postmaster.pid, exitCode: exit.code, signal: exit.signal, how: describeExit(exit) });
+    await this.clearOrphans();
+    const decision = this.crashPolicy.recordCrash(Date.now());
+    if (decision.action === 'give-up') {
+      logger.error('PostgreSQL crashed too often; exiting so the container is restarted', { crashesInWindow: decision.crashesInWindow });
+      this.phase = 'stopped';
+      return undefined;
+    }
+    return decision.delayMs;
+  }
+
+  /**
+   * Backends outliving their postmaster keep the old shared memory attached, and PostgreSQL refuses
+   * to start until it is released: wait for them to notice, then kill what is left.
+   */
+  private async clearOrphans(): Promise<void> {
+    const { logger, options } = this.deps;
+    const deadline = Date.now() + ORPHAN_GRACE_MS;
+    let orphans = liveProcessesWorkingIn(options.pgdata);
+    if (orphans.length === 0) return;
+    logger.info('waiting for the processes of the dead postmaster to exit', { pids: orphans });
+    while (orphans.length > 0 && Date.now() < deadline) {
+      await sleep(100);
+      orphans = liveProcessesWorkingIn(options.pgdata);
+    }
+    if (orphans.length === 0) return;
+    logger.warning('killing processes the dead postmaster left behind', { pids: orphans, graceMs: ORPHAN_GRACE_MS });
+    for (const pid of orphans) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    while (liveProcessesWorkingIn(options.pgdata).length > 0) await sleep(50);
+  }
+
+  private async shutdown(postmaster: Postmaster): Promise<number> {
+    const { logger } = this.deps;
+    this.phase = 'stopping';
+    const began = Date.now();
+    if (postmaster.isRunning && this.readyAt !== undefined) await this.checkpoint();
+    const mode = postmaster.isRunning ? await stopPostmaster(postmaster, this.shutdownOptions()) : 'smart';
+    logger.info('shutdown finished', { stoppedBy: mode, elapsedMs: Date.now() - began });
+    return this.finishStopped(mode);
+  }
+
+  private finishStopped(mode: ShutdownMode | 'killed'): number {
+    this.phase = 'stopped';
+    return mode === 'smart' || mode === 'fast' ? 0 : 1;
+  }
+
+  /** A checkpoint before the shutdown makes the shutdown checkpoint, and so the stop, short. */
+  private async checkpoint(): Promise<void> {
+    const { logger, options } = this.deps;
+    try {
+      const inRecovery = await withConnection(
+        this.socketAddress,
+        async (client) => {
+          const result = await client.query<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
+          if (!result.rows[0]!.recovery) await client.query('CHECKPOINT');
+          return result.rows[0]!.recovery;
+        },
+        options.smartShutdownTimeoutSeconds * 1000,
+      );
+      if (!inRecovery) logger.info('checkpoint before shutdown done');
+    } catch (error) {
+      logger.warning('checkpoint before shutdown failed; stopping anyway', { err: (error as Error).message });
+    }
+  }
+
+  private shutdownOptions(): ShutdownOptions {
+    const { bin, options, runAs, logger } = this.deps;
+    return {
+      bin,
+      pgdata: options.pgdata,
+      runAs,
+      logger,
+      smartTimeoutSeconds: options.smartShutdownTimeoutSeconds,
+      fastTimeoutSeconds: options.stopTimeoutSeconds,
+    };
+  }
+
+  /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
+  private renderConfiguration(): Map<string, string> {
+    const { options, runAs } = this.deps;
+    const user = this.readUserParameters();
+    const hbaRules = options.hbaFile === undefined ? [] : readRequired(options.hbaFile, '--hba').split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+    const custom = renderCustomConf({
+      port: options.port,
+      listen: options.listen,
+      socketDir: this.runDirs.socket,
+      logDirectory: undefined,
+      tls: undefined,
+      extra: new Map(),
+      user,
+    });
+    const managerUser = process.getuid?.() === 0 ? 'root' : runAs.name;
+    return new Map([
+      [CUSTOM_CONF, custom],
+      ['pg_hba.conf', renderHba(hbaRules)],
+      ['pg_ident.conf', renderIdent([runAs.name, managerUser], SUPERUSER)],
+    ]);
+  }
+
+  private readUserParameters(): Parameters {
+    const { configFile } = this.deps.options;
+    return configFile === undefined ? new Map() : parseUserParameters(readRequired(configFile, '--config'), configFile);
+  }
+
+  /** Writes what changed; returns the names of the files that did. */
+  private writeConfiguration(): string[] {
+    const { options, runAs } = this.deps;
+    const files = this.renderConfiguration();
+    const postgresqlConf = path.join(options.pgdata, 'postgresql.conf');
+    files.set('postgresql.conf', withCustomConfInclude(fs.readFileSync(postgresqlConf, 'utf8')));
+    return [...files].filter(([name, content]) => writeFileAtomically(path.join(options.pgdata, name), content, runAs)).map(([name]) => name);
+  }
+}
+
+function readRequired(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
+  }
+}

@@ -1,0 +1,30 @@
+import type { Level } from '../log.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Everything `instance-manager run` was told, after flags, environment and defaults were merged. */
+export interface RunOptions {
+  pgdata: string;
+  runDir: string;
+  secretsDir: string;
+  /** Undefined: discover (`pg_config --bindir`, else the newest `/usr/lib/postgresql/<n>/bin`). */
+  pgBin: string | undefined;
+  port: number;
+  listen: string;
+  /** 0 disables the status API. */
+  statusPort: number;
+  statusInsecure: boolean;
+  operatorNames: string[];
+  replicaOf: HostPort | undefined;
+  serverNames: string[];
+  configFile: string | undefined;
+  hbaFile: string | undefined;
+  podName: string;
+  user: string;
+  smartShutdownTimeoutSeconds: number;
+  stopTimeoutSeconds: number;
+  logLevel: Level;
+}

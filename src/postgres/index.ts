@@ -1,0 +1,6 @@
+export { findBinaries, type PgBinaries } from './binaries.js';
+export { withConnection, type SocketAddress } from './client.js';
+export { clearStalePostmasterPid, ensureWritableDataDir, inspectDataDir, readPostmasterPid, type DataDirState } from './datadir.js';
+export { initdb, SUPERUSER } from './initdb.js';
+export { describeExit, Postmaster, type PostmasterOptions } from './postmaster.js';
+export { stopPostmaster, type ShutdownMode, type ShutdownOptions } from './shutdown.js';

@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log.js';
+import { spawnProgram, type Exit, type Program, type RunAs } from '../process/index.js';
+import type { PgBinaries } from './binaries.js';
+import { readPostmasterPid } from './datadir.js';
+
+export interface PostmasterOptions {
+  bin: PgBinaries;
+  pgdata: string;
+  runAs: RunAs;
+  logger: Logger;
+}
+
+/**
+ * The postmaster as the manager's own child. Started directly rather than by `pg_ctl start`, whose
+ * intermediate shell would leave it orphaned: the manager must see its exit to restart it.
+ * It gets a session of its own so a Ctrl-C on the terminal reaches the manager only, which then
+ * stops PostgreSQL in its own order.
+ */
+export class Postmaster {
+  readonly startedAt = new Date();
+  private exitStatus: Exit | undefined;
+
+  private constructor(private readonly program: Program, private readonly pgdata: string) {
+    program.exited.then(
+      (exit) => (this.exitStatus = exit),
+      () => (this.exitStatus = { code: null, signal: null }),
+    );
+  }
+
+  static start(options: PostmasterOptions): Postmaster {
+    const program = spawnProgram(options.bin.path('postgres'), ['-D', options.pgdata], {
+      runAs: options.runAs,
+      logger: options.logger,
+      cwd: options.pgdata,
+      ownSession: true,
+    });
+    return new Postmaster(program, options.pgdata);
+  }
+
+  get pid(): number {
+    return this.program.pid;
+  }
+
+  get exited(): Promise<Exit> {
+    return this.program.exited;
+  }
+
+  get isRunning(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.isRunning) this.program.child.kill(signal);
+  }
+
+  /**
+   * Resolves with the postmaster's status once it accepts connections (`ready` on a primary,
+   * `standby` on a hot standby). PostgreSQL writes that status into postmaster.pid itself, so
+   * polling the file costs no connection and answers within a few milliseconds.
+   */
+  async waitUntilAcceptingConnections(abort?: AbortSignal): Promise<'ready' | 'standby'> {
+    for (;;) {
+      if (!this.isRunning) throw new Error(`postmaster exited during start-up (${describeExit(this.exitStatus!)})`);
+      abort?.throwIfAborted();
+      const file = readPostmasterPid(this.pgdata);
+      if (file?.pid === this.pid && (file.status === 'ready' || file.status === 'standby')) return file.status;
+      await Promise.race([sleep(20), this.program.exited]);
+    }
+  }
+}
+
+export function describeExit(exit: Exit): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}

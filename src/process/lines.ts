@@ -1,0 +1,41 @@
+/**
+ * Splits a byte stream into lines without ever merging two lines or holding an unbounded one:
+ * a line longer than `maxLineBytes` is emitted in pieces rather than buffered forever.
+ */
+export class LineSplitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxLineBytes = 1024 * 1024,
+  ) {}
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
+      this.append(chunk.subarray(start, newline));
+      this.emitPending();
+      start = newline + 1;
+    }
+    if (start < chunk.length) this.append(chunk.subarray(start));
+  }
+
+  /** Emits a last line that had no newline. */
+  end(): void {
+    if (this.pendingBytes > 0) this.emitPending();
+  }
+
+  private append(piece: Buffer): void {
+    this.pending.push(piece);
+    this.pendingBytes += piece.length;
+    if (this.pendingBytes >= this.maxLineBytes) this.emitPending();
+  }
+
+  private emitPending(): void {
+    const line = Buffer.concat(this.pending, this.pendingBytes).toString('utf8');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+  }
+}

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+
+export interface ProcessStat {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgrp: number;
+}
+
+/** Parses /proc/<pid>/stat; the command name may itself hold spaces and parentheses. */
+export function parseStat(text: string): ProcessStat | undefined {
+  const close = text.lastIndexOf(')');
+  if (close === -1) return undefined;
+  const pid = Number(text.slice(0, text.indexOf(' ')));
+  const [state, ppid, pgrp] = text.slice(close + 2).split(' ');
+  if (state === undefined || ppid === undefined || pgrp === undefined) return undefined;
+  return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp) };
+}
+
+export function listProcesses(): ProcessStat[] {
+  const stats: ProcessStat[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = parseStat(fs.readFileSync(`/proc/${name}/stat`, 'utf8'));
+      if (stat) stats.push(stat);
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return stats;
+}
+
+/**
+ * Live (not zombie) processes whose working directory is `dir`. Every PostgreSQL process works in
+ * its data directory, and each child starts its own session, so this (not the process group or
+ * the parent, which changes when the postmaster dies) is what ties a backend to its cluster.
+ */
+export function liveProcessesWorkingIn(dir: string): number[] {
+  let target: string;
+  try {
+    target = fs.realpathSync(dir);
+  } catch {
+    return [];
+  }
+  return listProcesses()
+    .filter((stat) => stat.state !== 'Z' && stat.pid !== process.pid && workingDirectory(stat.pid) === target)
+    .map((stat) => stat.pid);
+}
+
+function workingDirectory(pid: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Runs the real `instance-manager` executable against a real PostgreSQL for integration tests:
+ * a scratch directory, free ports, the JSON lines it prints, and psql as the client.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'instance-manager');
+const execFileAsync = promisify(execFile);
+
+export type LogLine = Record<string, unknown> & { level: string; logger: string; msg: string };
+
+/** A scratch directory every user can traverse (the manager hands parts of it to `postgres`). */
+export function scratchDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `im-${prefix}-`));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ManagerOptions {
+  /** Reuse a directory (and so a PGDATA) from an earlier run. */
+  dir?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  port?: number;
+  /** The command line prefix, e.g. ['unshare', '--pid', '--fork', '--mount-proc']. */
+  wrapper?: string[];
+}
+
+export class Manager {
+  readonly lines: LogLine[] = [];
+  /** stdout lines that were not JSON objects (must stay empty). */
+  readonly strayStdout: string[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private waiters: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly dir: string,
+    readonly port: number,
+  ) {
+    let pending = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) !== -1) {
+        this.accept(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pgdata(): string {
+    return path.join(this.dir, 'pgdata');
+  }
+
+  get runDir(): string {
+    return path.join(this.dir, 'run');
+  }
+
+  get socketDir(): string {
+    return path.join(this.runDir, 'run');
+  }
+
+  private accept(text: string): void {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      this.strayStdout.push(text);
+      return;
+    }
+    this.lines.push(line);
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!waiter.predicate(line)) return true;
+      waiter.resolve(line);
+      return false;
+    });
+  }
+
+  /** The first line (already printed or to come) that matches. */
+  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs = 60_000, after = 0): Promise<LogLine> {
+    const seen = this.lines.slice(after).find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${this.tail()}`)), timeoutMs);
+      this.waiters.push({
+        predicate,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`manager exited before a matching line; stderr: ${this.stderr}\n${this.tail()}`));
+      });
+    });
+  }
+
+  waitForMessage(msg: string | RegExp, timeoutMs?: number, after = 0): Promise<LogLine> {
+    return this.waitForLine((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)), timeoutMs, after);
+  }
+
+  /** Resolves once PostgreSQL accepts connections (again, when `after` skips earlier starts). */
+  waitUntilReady(timeoutMs = 90_000, after = 0): Promise<LogLine> {
+    return this.waitForMessage('PostgreSQL accepts connections', timeoutMs, after);
+  }
+
+  tail(count = 15): string {
+    return this.lines
+      .slice(-count)
+      .map((line) => JSON.stringify(line).slice(0, 400))
+      .join('\n');
+  }
+
+  /** psql over the unix socket as the superuser; returns unaligned, tuples-only output. */
+  async psql(sql: string, extraArgs: string[] = []): Promise<string> {
+    const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', ...extraArgs, '-c', sql], {
+      env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+    });
+    return stdout.trim();
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 120_000): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const { code } = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+export async function startManager(options: ManagerOptions = {}): Promise<Manager> {
+  const dir = options.dir ?? scratchDir('run');
+  const port = options.port ?? (await freePort());
+  const args = [
+    BIN, 'run',
+    '--pgdata', path.join(dir, 'pgdata'),
+    '--run-dir', path.join(dir, 'run'),
+    '--port', String(port),
+    '--listen', '127.0.0.1',
+    '--status-port', '0',
+    '--pod-name', 'test-pod',
+    '--secrets-dir', path.join(dir, 'no-secrets'),
+    ...(options.args ?? []),
+  ];
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const child = spawn(command!, [...prefix, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  return new Manager(child, dir, port);
+}
+
+/** Runs the CLI to completion (for commands other than `run`, and for bad-input checks). */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdin.end(input ?? '');
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
