@@ -2,6 +2,8 @@ import fs from 'node:fs';
 
 export interface ProcessStat {
   pid: number;
+  /** The kernel's short command name (`comm`); a zombie has no command line left, only this. */
+  command: string;
   state: string;
   ppid: number;
   pgrp: number;
@@ -9,12 +11,13 @@ export interface ProcessStat {
 
 /** Parses /proc/<pid>/stat; the command name may itself hold spaces and parentheses. */
 export function parseStat(text: string): ProcessStat | undefined {
+  const open = text.indexOf(' (');
   const close = text.lastIndexOf(')');
-  if (close === -1) return undefined;
-  const pid = Number(text.slice(0, text.indexOf(' ')));
+  if (open === -1 || close < open) return undefined;
+  const pid = text.slice(0, open);
   const [state, ppid, pgrp] = text.slice(close + 2).split(' ');
-  if (state === undefined || ppid === undefined || pgrp === undefined) return undefined;
-  return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp) };
+  if (!/^\d+$/.test(pid) || !state || !/^\d+$/.test(ppid ?? '') || !/^\d+$/.test(pgrp ?? '')) return undefined;
+  return { pid: Number(pid), command: text.slice(open + 2, close), state, ppid: Number(ppid), pgrp: Number(pgrp) };
 }
 
 export function listProcesses(): ProcessStat[] {
