@@ -35,25 +35,30 @@ export function listProcesses(): ProcessStat[] {
 }
 
 /**
- * Live (not zombie) processes whose working directory is `dir`. Every PostgreSQL process works in
- * its data directory, and each child starts its own session, so this (not the process group or
- * the parent, which changes when the postmaster dies) is what ties a backend to its cluster.
+ * Live (not zombie) processes running `executable` with `dir` as their working directory. Every
+ * PostgreSQL process works in its data directory, and each child starts its own session, so this
+ * (not the process group or the parent, which changes when the postmaster dies) is what ties a
+ * backend to its cluster. The executable spares anyone else standing there, such as a shell an
+ * administrator opened in PGDATA.
  */
-export function liveProcessesWorkingIn(dir: string): number[] {
-  let target: string;
+export function liveProcessesWorkingIn(dir: string, executable: string): number[] {
+  let targetDir: string;
+  let targetExecutable: string;
   try {
-    target = fs.realpathSync(dir);
+    targetDir = fs.realpathSync(dir);
+    targetExecutable = fs.realpathSync(executable);
   } catch {
     return [];
   }
   return listProcesses()
-    .filter((stat) => stat.state !== 'Z' && stat.pid !== process.pid && workingDirectory(stat.pid) === target)
+    .filter((stat) => stat.state !== 'Z' && stat.pid !== process.pid && procLink(stat.pid, 'cwd') === targetDir && procLink(stat.pid, 'exe') === targetExecutable)
     .map((stat) => stat.pid);
 }
 
-function workingDirectory(pid: number): string | undefined {
+function procLink(pid: number, name: 'cwd' | 'exe'): string | undefined {
   try {
-    return fs.readlinkSync(`/proc/${pid}/cwd`);
+    // A binary replaced on disk (a package upgrade) still runs, shown with this suffix.
+    return fs.readlinkSync(`/proc/${pid}/${name}`).replace(/ \(deleted\)$/, '');
   } catch {
     return undefined;
   }
