@@ -19,14 +19,10 @@ export interface ReaperAddon {
   reap(pid: number): { code: number | null; signal: number | null } | null;
 }
 
-export interface ReaperTimings {
-  /** A zombie is reaped once it has been one for this long (see scan()). */
-  confirmDelayMs: number;
-  /** Scans without a SIGCHLD, in case one was coalesced away while a scan was running. */
-  safetyIntervalMs: number;
-}
-
-const DEFAULT_TIMINGS: ReaperTimings = { confirmDelayMs: 100, safetyIntervalMs: 30_000 };
+/** A zombie is reaped once it has been one for this long (see scan()). */
+const CONFIRM_DELAY_MS = 100;
+/** Scans without a SIGCHLD too: reaping must not hinge on every signal being seen. */
+const SAFETY_INTERVAL_MS = 30_000;
 
 const TINI_FALLBACK = 'run the manager under "tini -s --" so that orphaned processes are reaped';
 
@@ -64,16 +60,24 @@ export function loadReaperAddon(candidates = reaperAddonCandidates()): { addon: 
  * code works in a container and on a developer's machine). Without the addon it warns, naming the
  * fallback, and returns undefined: PostgreSQL still runs, only zombies pile up.
  */
-export function startOrphanReaper(logger: Logger, timings: ReaperTimings = DEFAULT_TIMINGS): OrphanReaper | undefined {
+export function startOrphanReaper(logger: Logger): OrphanReaper | undefined {
   const loaded = loadReaperAddon();
   if ('errors' in loaded) {
     logger.warning(`the reaper addon could not be loaded; ${TINI_FALLBACK}`, { pid: process.pid, tried: loaded.errors });
     return undefined;
   }
   const subreaper = process.pid !== 1;
-  if (subreaper) loaded.addon.setChildSubreaper();
+  if (subreaper) {
+    try {
+      loaded.addon.setChildSubreaper();
+    } catch (error) {
+      // No orphan will come to the manager then: there is nothing for it to reap.
+      logger.warning('could not become the subreaper of PostgreSQL; its orphans go to PID 1', { err: (error as Error).message });
+      return undefined;
+    }
+  }
   logger.debug('reaping orphaned processes', { addon: loaded.file, pid: process.pid, subreaper });
-  const reaper = new OrphanReaper(loaded.addon, logger, timings);
+  const reaper = new OrphanReaper(loaded.addon, logger);
   reaper.start();
   return reaper;
 }
@@ -89,13 +93,12 @@ export class OrphanReaper {
   constructor(
     private readonly addon: ReaperAddon,
     private readonly logger: Logger,
-    private readonly timings: ReaperTimings = DEFAULT_TIMINGS,
   ) {}
 
   /** libuv keeps its own SIGCHLD watcher: a listener here is an extra one, not a replacement. */
   start(): void {
     process.on('SIGCHLD', this.onChildSignal);
-    this.safetyTimer = setInterval(() => this.queueScan(), this.timings.safetyIntervalMs).unref();
+    this.safetyTimer = setInterval(() => this.queueScan(), SAFETY_INTERVAL_MS).unref();
     this.queueScan();
   }
 
@@ -117,7 +120,7 @@ export class OrphanReaper {
   /**
    * Reaps the zombies whose parent is the manager and that libuv did not spawn. Not every child of
    * libuv goes through spawnProgram (whose pids `isSpawnedByManager` knows): execFile's do not. So a
-   * zombie is taken only once it has been one for `confirmDelayMs`, and by a scan that runs in a
+   * zombie is taken only once it has been one for CONFIRM_DELAY_MS, and by a scan that runs in a
    * later turn of the event loop: by then libuv has read the SIGCHLD that zombie sent and collected
    * it if it was its own. Taking one of libuv's would lose its exit event and hang whoever awaits
    * it (the reaper test shows it happening without this delay).
@@ -128,7 +131,7 @@ export class OrphanReaper {
     const unconfirmed = new Map<number, number>();
     for (const zombie of zombies) {
       const firstSeen = this.suspects.get(zombie.pid) ?? now;
-      if (now - firstSeen < this.timings.confirmDelayMs) {
+      if (now - firstSeen < CONFIRM_DELAY_MS) {
         unconfirmed.set(zombie.pid, firstSeen);
         continue;
       }
@@ -143,7 +146,7 @@ export class OrphanReaper {
     }
     this.suspects = unconfirmed;
     if (unconfirmed.size > 0 && this.confirmTimer === undefined) {
-      const due = Math.min(...unconfirmed.values()) + this.timings.confirmDelayMs - now;
+      const due = Math.min(...unconfirmed.values()) + CONFIRM_DELAY_MS - now;
       this.confirmTimer = setTimeout(() => {
         this.confirmTimer = undefined;
         this.queueScan();
