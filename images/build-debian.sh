@@ -59,12 +59,19 @@ in_root() {
   return $status
 }
 
+# An empty directory at DIR; a /proc an interrupted run left mounted there is unmounted first.
+fresh_dir() {
+  umount "$1/proc" 2>/dev/null || true
+  rm -rf --one-file-system "$1"
+  mkdir -p "$1"
+}
+
 make_minbase() {
   local dir=$OUT/rootfs/debian-slim
   [ -e "$dir/.complete" ] && return
   local mirror; mirror=$(debian_mirror)
   say "debootstrap --variant=minbase $SUITE from $mirror"
-  rm -rf "$dir"; mkdir -p "$dir"
+  fresh_dir "$dir"
   debootstrap --variant=minbase "$SUITE" "$dir" "$mirror" >"$OUT/debootstrap.log" 2>&1 || { tail -20 "$OUT/debootstrap.log" >&2; exit 1; }
   # Like the real slim image: no package lists, no caches.
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
@@ -76,7 +83,7 @@ make_plain_postgres() {
   local dir=$OUT/rootfs/debian-postgresql-$PG_MAJOR
   [ -e "$dir/.complete" ] && return
   say "plain Debian root filesystem with postgresql-$PG_MAJOR (no Node.js)"
-  rm -rf "$dir"; mkdir -p "$dir"
+  fresh_dir "$dir"
   cp -a "$OUT/rootfs/debian-slim/." "$dir/"
   rm -f "$dir/.complete"
   mkdir -p "$dir/etc/postgresql-common"
@@ -104,13 +111,15 @@ commit_rootfs() {
 mkdir -p "$OUT"
 started=$SECONDS
 make_minbase
-make_plain_postgres
+# The smoke test's plain root filesystem downloads while the image builds.
+make_plain_postgres &
+plain_postgres=$!
 
 say "importing the stand-in bases"
 debian_digest=$(commit_rootfs "$OUT/rootfs/debian-slim" "$DEBIAN_NAME")
 
 node_dir=$OUT/rootfs/node-20
-rm -rf "$node_dir"; mkdir -p "$node_dir"
+fresh_dir "$node_dir"
 cp -a "$OUT/rootfs/debian-slim/." "$node_dir/"
 node_bin=$(readlink -f "$(command -v node)")
 node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
@@ -127,12 +136,12 @@ cp "$(readlink -f /etc/ssl/certs/ca-certificates.crt)" "$node_dir/etc/ssl/certs/
 node_digest=$(commit_rootfs "$node_dir" "$NODE_NAME" NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
 rm -rf "$node_dir"
 
-say "buildah rmi "$IMAGE" >/dev/null 2>&1 || true
-buildah bud --isolation chroot -f Dockerfile.debian -> $IMAGE"
+say "buildah bud --isolation chroot -f Dockerfile.debian -> $IMAGE"
 buildah rmi "$IMAGE" >/dev/null 2>&1 || true
 buildah bud --isolation chroot --pull=never --layers=false \
   --build-arg "DEBIAN_DIGEST=$debian_digest" \
   --build-arg "NODE_DIGEST=$node_digest" \
   --build-arg "PG_MAJOR=$PG_MAJOR" \
   -f Dockerfile.debian -t "$IMAGE" . >"$OUT/bud.log" 2>&1 || { tail -40 "$OUT/bud.log" >&2; exit 1; }
+wait "$plain_postgres" || { say "the plain PostgreSQL root filesystem failed (see $OUT/plain-postgres.log)"; exit 1; }
 say "built $IMAGE in $((SECONDS - started)) s; $(buildah inspect --type image --format '{{.FromImageDigest}}' "$IMAGE")"

@@ -158,6 +158,8 @@ describe(`the image ${IMAGE}`, () => {
 
     afterAll(async () => {
       if (manager.child.exitCode === null) manager.child.kill('SIGKILL');
+      await manager.exited;
+      fs.rmSync(manager.dir, { recursive: true, force: true });
     });
 
     it('starts PostgreSQL from an empty volume and serves queries', async () => {
@@ -221,8 +223,10 @@ describe('the executable alone in a plain Debian PostgreSQL root filesystem (no 
     await manager.waitUntilReady();
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     if (manager.child.exitCode === null) manager.child.kill('SIGKILL');
+    await manager.exited;
+    fs.rmSync(manager.dir, { recursive: true, force: true });
   });
 
   it('initializes, serves and stops PostgreSQL', async () => {

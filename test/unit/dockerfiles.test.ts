@@ -116,6 +116,8 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     expect([...ubi!.keys()].sort()).toEqual(keys);
     expect(keys.every((key) => key.startsWith('org.opencontainers.image.'))).toBe(true);
     for (const key of ['title', 'description', 'version', 'revision', 'created', 'licenses', 'base.name', 'base.digest']) expect(keys).toContain(`org.opencontainers.image.${key}`);
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const file of FILES) expect(args(finalStage(file), 'ARG'), file).toContain(`VERSION=${version}`);
   });
 
   it('install PostgreSQL PG_MAJOR (default 15) and pgaudit, and leave no package lists or caches', () => {
