@@ -8,7 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Logger, OutputSink } from '../log.js';
+import { LogPipe, type LogPipeStatus } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
   describeExit,
@@ -31,6 +32,8 @@ import type { RunOptions } from './options.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
 const ORPHAN_GRACE_MS = 5_000;
+/** How long the manager waits, on its way out, for stdout to take PostgreSQL's last records. */
+const LOG_DRAIN_MS = 10_000;
 
 export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
@@ -39,6 +42,8 @@ export interface InstanceDeps {
   logger: Logger;
   bin: PgBinaries;
   runAs: RunAs;
+  /** stdout, shared with the logger: PostgreSQL's records go there too. */
+  sink: OutputSink;
 }
 
 export class Instance {
@@ -52,6 +57,7 @@ export class Instance {
   private requestStopNow!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
+  private logPipe: LogPipe | undefined;
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -75,12 +81,18 @@ export class Instance {
     return this.currentPostmaster ? this.readyAt : undefined;
   }
 
+  /** Counters and buffer level of the log pipe; undefined before it started. */
+  get logs(): LogPipeStatus | undefined {
+    return this.logPipe?.status;
+  }
+
   /** Everything before the first postmaster start; throws UsageError on bad input. */
   async prepare(): Promise<void> {
     const { options, runAs, logger } = this.deps;
     // Render once before touching anything, so bad input is refused before initdb runs.
     this.renderConfiguration();
     for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log, this.runDirs.certificates]) ensureOwnedDirectory(dir, runAs);
+    this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
@@ -101,9 +113,19 @@ export class Instance {
    * cleanly) or it crashed too often (resolves 1).
    */
   async supervise(): Promise<number> {
+    try {
+      return await this.superviseLoop();
+    } finally {
+      await this.settleLogWriters(LOG_DRAIN_MS);
+      this.logPipe?.close();
+    }
+  }
+
+  private async superviseLoop(): Promise<number> {
     const { logger } = this.deps;
     for (;;) {
       if (this.stopAsked) return this.finishStopped('smart');
+      await this.settleLogWriters(0);
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
         postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
@@ -223,6 +245,19 @@ export class Instance {
     while (liveProcessesWorkingIn(options.pgdata).length > 0) await sleep(50);
   }
 
+  /**
+   * The logging collector outlives the postmaster by a moment to write the last records. Once no
+   * PostgreSQL process is left, a boundary in the FIFOs ends whatever it was cut off in, and waiting
+   * `drainMs` for the readers to reach it means those records reached stdout.
+   */
+  private async settleLogWriters(drainMs: number): Promise<void> {
+    if (!this.logPipe) return;
+    const deadline = Date.now() + ORPHAN_GRACE_MS;
+    while (liveProcessesWorkingIn(this.deps.options.pgdata).length > 0 && Date.now() < deadline) await sleep(20);
+    const drained = await this.logPipe.barrier(drainMs);
+    if (!drained && drainMs > 0) this.deps.logger.warning('stdout did not take all of PostgreSQL\'s log before the deadline', { waitedMs: drainMs, ...this.logPipe.status });
+  }
+
   private async shutdown(postmaster: Postmaster): Promise<number> {
     const { logger } = this.deps;
     this.phase = 'stopping';
@@ -278,7 +313,7 @@ export class Instance {
       port: options.port,
       listen: options.listen,
       socketDir: this.runDirs.socket,
-      logDirectory: undefined,
+      logDirectory: this.runDirs.log,
       tls: undefined,
       extra: new Map(),
       user,
