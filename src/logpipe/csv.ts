@@ -146,22 +146,27 @@ export class CsvlogParser {
     }
   }
 
-  /** A parsed record whose column count is unknown may be a cut-short record glued to a whole one. */
+  /**
+   * A record that does not start with a log_time, or has a column count PostgreSQL never writes, may
+   * be a record cut short with a whole one glued to it (no quote was open to notice): split them.
+   */
   private emit(buf: Buffer, start: number, end: number): void {
     const fields = this.fields;
-    if (!KNOWN_COLUMN_COUNTS.includes(fields.length)) {
-      for (let i = 1; i < fields.length; i++) {
-        if (!KNOWN_COLUMN_COUNTS.includes(fields.length - i)) continue;
-        const glued = LOG_TIME_AT_END.exec(fields[i]!);
-        if (!glued) continue;
-        const prefix = fields[i]!.slice(0, glued.index);
-        this.handler.unparsable(rawText(buf, start, this.fieldStarts[i]!) + prefix);
-        this.handler.record([glued[0], ...fields.slice(i + 1)]);
-        return;
-      }
+    const startsLikeRecord = LOG_TIME_AT_START.test(fields[0]!);
+    if (startsLikeRecord && KNOWN_COLUMN_COUNTS.includes(fields.length)) {
+      this.handler.record(fields.slice());
+      return;
     }
-    // A count no PostgreSQL writes is kept as a record when it starts like one (a future version).
-    if (KNOWN_COLUMN_COUNTS.includes(fields.length) || LOG_TIME_AT_START.test(fields[0]!)) this.handler.record(fields.slice());
+    for (let i = 0; i < fields.length; i++) {
+      if (!KNOWN_COLUMN_COUNTS.includes(fields.length - i)) continue;
+      const glued = LOG_TIME_AT_END.exec(fields[i]!);
+      if (!glued || (i === 0 && glued.index === 0)) continue;
+      this.handler.unparsable(rawText(buf, start, this.fieldStarts[i]!) + fields[i]!.slice(0, glued.index));
+      this.handler.record([glued[0], ...fields.slice(i + 1)]);
+      return;
+    }
+    // A count no PostgreSQL writes yet is kept as a record when it starts like one (a future version).
+    if (startsLikeRecord) this.handler.record(fields.slice());
     else this.handler.unparsable(rawText(buf, start, end));
   }
 
