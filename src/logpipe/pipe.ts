@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { OutputSink } from '../log.js';
 import type { RunAs } from '../process/index.js';
 import { CsvlogConverter, RawLineConverter, WRITER_BOUNDARY, type StreamConverter } from './convert.js';
 import { ensureFifo, FifoReader } from './fifo.js';
@@ -15,11 +14,19 @@ import { newCounters, type LogPipeCounters, type LogPipeStatus } from './stats.j
 /** `log_filename` in custom.conf; the collector adds `.csv` for csvlog. */
 export const LOG_FILENAME = 'postgres';
 
+/** What the pipe needs of stdout (an OutputSink): writes that report backpressure, and 'drain'. */
+export interface PipeSink {
+  write(text: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  readonly bufferedBytes: number;
+  readonly highWaterMark: number;
+}
+
 export interface LogPipeOptions {
   /** `log_directory`. */
   dir: string;
   runAs: RunAs;
-  sink: Pick<OutputSink, 'write' | 'once' | 'bufferedBytes' | 'highWaterMark'>;
+  sink: PipeSink;
   pod: string;
 }
 
