@@ -35,8 +35,14 @@ const INCOMPLETE = -1;
 export class CsvlogParser {
   private chunks: Buffer[] = [];
   private heldBytes = 0;
-  /** Do not scan again before this many bytes are held: keeps a 16 MiB record linear to read. */
+  /**
+   * A long record is not parsed again from its start at every chunk (quadratic for 16 MiB): new
+   * bytes are only scanned for its end (a newline outside quotes, `inQuotes` carried across
+   * chunks), and it is parsed again when that end comes or, should the quoting be broken, once
+   * the held bytes have doubled (so a broken record still comes out).
+   */
   private retryAt = 0;
+  private inQuotes = false;
   private readonly fields: string[] = [];
   private readonly fieldStarts: number[] = [];
   private errorAt = 0;
@@ -52,7 +58,7 @@ export class CsvlogParser {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.heldBytes += chunk.length;
-    if (this.heldBytes >= this.retryAt) this.parseAvailable(false);
+    if (this.heldBytes >= this.retryAt || this.endsRecord(chunk)) this.parseAvailable(false);
   }
 
   /** The writer is gone (end of a file, a PostgreSQL restart): what is left is a cut-short record. */
@@ -74,7 +80,11 @@ export class CsvlogParser {
       if (next === INCOMPLETE) {
         // Wait for a long record to double before scanning it again from its start.
         const held = buf.length - start;
-        if (held >= 65_536) this.retryAt = held * 2;
+        if (held >= 65_536) {
+          this.retryAt = held * 2;
+          this.inQuotes = false;
+          this.endsRecord(buf.subarray(start));
+        }
         break;
       }
       if (next > 0) {
@@ -91,6 +101,20 @@ export class CsvlogParser {
     this.chunks = rest.length === 0 ? [] : [rest];
     this.heldBytes = rest.length;
     return rest;
+  }
+
+  /** Follows the quoting through `bytes`; true at a newline outside quotes (a record may be complete). */
+  private endsRecord(bytes: Buffer): boolean {
+    let p = 0;
+    let newline = bytes.indexOf(LF);
+    for (;;) {
+      const quote = bytes.indexOf(QUOTE, p);
+      if (!this.inQuotes && newline !== -1 && (quote === -1 || newline < quote)) return true;
+      if (quote === -1) return false;
+      this.inQuotes = !this.inQuotes;
+      p = quote + 1;
+      if (newline !== -1 && newline < p) newline = bytes.indexOf(LF, p);
+    }
   }
 
   /**

@@ -60,6 +60,21 @@ describe('CsvlogParser', () => {
     expect(records(events)[0]![19]).toBe(big);
   });
 
+  it.each([
+    ['one line', 'y'.repeat(3 * 1024 * 1024)],
+    ['many lines and quotes', 'a "b"\n'.repeat(400_000)],
+  ])('writes a long record (%s) as soon as its last byte arrives, not at the next record', (_name, query) => {
+    const events: Event[] = [];
+    const parser = new CsvlogParser({ record: (fields) => events.push({ record: fields }), unparsable: (raw) => events.push({ unparsable: raw }) });
+    const bytes = Buffer.from(csvlogRecord({ ...SAMPLE, query }));
+    const began = Date.now();
+    for (let offset = 0; offset < bytes.length; offset += 65_536) parser.push(bytes.subarray(offset, offset + 65_536));
+    expect(Date.now() - began).toBeLessThan(3_000);
+    expect(events).toHaveLength(1);
+    expect(records(events)[0]![19]).toBe(query);
+    expect(parser.pendingBytes).toBe(0);
+  });
+
   it('turns bytes that are not UTF-8 (a SQL_ASCII database) into replacement characters, in one record', () => {
     const before = Buffer.from(csvlogRecord({ ...SAMPLE, message: 'caf@ na@ve' }));
     const bytes = Buffer.from(before.toString('latin1').replace('caf@', 'caf\xe9').replace('na@', 'na\xef'), 'latin1');
