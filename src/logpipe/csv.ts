@@ -176,7 +176,7 @@ export class CsvlogParser {
    */
   private emit(buf: Buffer, start: number, end: number): void {
     const fields = this.fields;
-    const startsLikeRecord = LOG_TIME_AT_START.test(fields[0]!);
+    const startsLikeRecord = looksLikeLogTime(fields[0]!);
     if (startsLikeRecord && KNOWN_COLUMN_COUNTS.includes(fields.length)) {
       this.handler.record(fields.slice());
       return;
@@ -190,7 +190,7 @@ export class CsvlogParser {
       return;
     }
     // A count no PostgreSQL writes yet is kept as a record when it starts like one (a future version).
-    if (startsLikeRecord) this.handler.record(fields.slice());
+    if (startsLikeRecord && LOG_TIME_AT_START.test(fields[0]!)) this.handler.record(fields.slice());
     else this.handler.unparsable(rawText(buf, start, end));
   }
 
@@ -208,6 +208,11 @@ export class CsvlogParser {
     if (newline !== -1) return newline + 1;
     return atEnd ? buf.length : INCOMPLETE;
   }
+}
+
+/** `YYYY-MM-DD HH:` by its separators: a cheap first check run on every record. */
+function looksLikeLogTime(field: string): boolean {
+  return field.length >= 19 && field.charCodeAt(4) === 45 && field.charCodeAt(7) === 45 && field.charCodeAt(10) === 32 && field.charCodeAt(13) === 58;
 }
 
 /** The raw text of bad input, without the newline that ended it. */
