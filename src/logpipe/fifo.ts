@@ -44,6 +44,8 @@ export class FifoReader {
   ) {
     this.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     this.socket = new net.Socket({ fd: this.fd, readable: true, writable: false });
+    // Reading logs is no reason to stay alive: a failed start must still let the manager exit.
+    this.socket.unref();
     this.socket.on('data', (chunk: Buffer) => {
       if (onChunk(chunk)) return;
       this.socket.pause();
