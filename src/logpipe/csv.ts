@@ -6,7 +6,7 @@
  * reader knows the one dialect PostgreSQL writes (`,` separators, `"` quotes doubled inside quoted
  * fields, `\n` after each record) and finds delimiters with Buffer.indexOf. The differential test
  * (test/unit/logpipe-csv.test.ts) checks it against csv-parse on random records quoted the way
- * PostgreSQL quotes them; bench/convert.ts measures it.
+ * PostgreSQL quotes them; bench/convert.mjs measures it.
  *
  * Bad input never stalls or drops the stream: a record that breaks the quoting rules, or one cut
  * short by `finish()` (end of a file, a writer that died), comes out as `unparsable` with its raw
@@ -78,7 +78,7 @@ export class CsvlogParser {
     while (start < buf.length) {
       const next = this.parseRecord(buf, start);
       if (next === INCOMPLETE) {
-        // Wait for a long record to double before scanning it again from its start.
+        // A long record: note where its quoting stands, so later chunks are only scanned for its end.
         const held = buf.length - start;
         if (held >= 65_536) {
           this.retryAt = held * 2;
