@@ -8,7 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Logger, OutputSink } from '../log.js';
+import { LogPipe, type LogPipeStatus } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
   describeExit,
@@ -31,6 +32,8 @@ import type { RunOptions } from './options.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
 const ORPHAN_GRACE_MS = 5_000;
+/** How long the manager waits, on its way out, for stdout to take PostgreSQL's last records. */
+const LOG_DRAIN_MS = 10_000;
 
 export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
@@ -39,6 +42,8 @@ export interface InstanceDeps {
   logger: Logger;
   bin: PgBinaries;
   runAs: RunAs;
+  /** stdout, shared with the logger: PostgreSQL's records go there too. */
+  sink: OutputSink;
 }
 
 export class Instance {
@@ -52,6 +57,7 @@ export class Instance {
   private requestStopNow!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
+  private logPipe: LogPipe | undefined;
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -75,6 +81,11 @@ export class Instance {
     return this.currentPostmaster ? this.readyAt : undefined;
   }
 
+  /** Counters and buffer level of the log pipe; undefined before it started. */
+  get logs(): LogPipeStatus | undefined {
+    return this.logPipe?.status;
+  }
+
   /** Everything before the first postmaster start; throws UsageError on bad input. */
   async prepare(): Promise<void> {
     const { options, runAs, logger } = this.deps;
@@ -85,6 +96,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
@@ -105,11 +117,21 @@ export class Instance {
    * cleanly) or it crashed too often (resolves 1).
    */
   async supervise(): Promise<number> {
+    try {
+      return await this.superviseLoop();
+    } finally {
+      await this.settleLogWriters(LOG_DRAIN_MS);
+      this.logPipe?.close();
+    }
+  }
+
+  private async superviseLoop(): Promise<number> {
     const { logger } = this.deps;
     for (let first = true; ; first = false) {
       if (this.stopAsked) return this.finishStopped('smart');
       // Counted here, not after the backoff: a stop during the backoff starts nothing.
       if (!first) this.restarts++;
+      await this.settleLogWriters(0);
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
         postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
@@ -212,8 +234,8 @@ export class Instance {
    * to start until it is released: wait for them to notice, then kill what is left.
    */
   private async clearOrphans(): Promise<void> {
-    const { logger, options, bin } = this.deps;
-    const leftovers = () => liveProcessesWorkingIn(options.pgdata, bin.path('postgres'));
+    const { logger } = this.deps;
+    const leftovers = () => this.postgresProcessesInDataDir();
     const deadline = Date.now() + ORPHAN_GRACE_MS;
     let orphans = leftovers();
     if (orphans.length === 0) return;
@@ -232,6 +254,24 @@ export class Instance {
       }
     }
     while (leftovers().length > 0) await sleep(50);
+  }
+
+  /** Live PostgreSQL processes of this data directory (a DBA's shell working there is not one). */
+  private postgresProcessesInDataDir(): number[] {
+    return liveProcessesWorkingIn(this.deps.options.pgdata, this.deps.bin.path('postgres'));
+  }
+
+  /**
+   * The logging collector outlives the postmaster by a moment to write the last records. Once no
+   * PostgreSQL process is left, a boundary in the FIFOs ends whatever it was cut off in, and waiting
+   * `drainMs` for the readers to reach it means those records reached stdout.
+   */
+  private async settleLogWriters(drainMs: number): Promise<void> {
+    if (!this.logPipe) return;
+    const deadline = Date.now() + ORPHAN_GRACE_MS;
+    while (this.postgresProcessesInDataDir().length > 0 && Date.now() < deadline) await sleep(20);
+    const drained = await this.logPipe.barrier(drainMs);
+    if (!drained && drainMs > 0) this.deps.logger.warning("stdout did not take all of PostgreSQL's log before the deadline", { waitedMs: drainMs, ...this.logPipe.status });
   }
 
   private async shutdown(postmaster: Postmaster): Promise<number> {
@@ -289,7 +329,7 @@ export class Instance {
       port: options.port,
       listen: options.listen,
       socketDir: this.runDirs.socket,
-      logDirectory: undefined,
+      logDirectory: this.runDirs.log,
       tls: undefined,
       extra: new Map(),
       user,
