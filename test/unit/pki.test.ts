@@ -9,6 +9,7 @@ import {
   checkCa,
   createCa,
   daysLeft,
+  generateKey,
   inspectCertificate,
   issueClientCertificate,
   issueServerCertificate,
@@ -114,6 +115,15 @@ describe('issueClientCertificate', () => {
     expect(info.notAfter.getTime()).toBe(later(10).getTime());
     expect(certificateText(client.certPem)).toMatch(/Extended Key Usage:\s+TLS Web Client Authentication\n/);
     expect(opensslVerify(dir, client.certPem, ca.certPem, { at: NOW, purpose: 'sslclient' })).toMatchObject({ ok: true });
+  });
+
+  it('certifies a key made beforehand, so callers can make all their keys at once', async () => {
+    const keyPem = await generateKey();
+    const client = await issueClientCertificate(ca, { user: 'app', now: NOW, keyPem });
+    expect(client.keyPem).toBe(keyPem);
+    expect(keyMatchesCertificate(client.certPem, keyPem)).toBe(true);
+    const ecKey = opensslCertificate(dir, { name: 'ec-subject', cn: 'x', key: 'P-256', extensions: [] }).keyPem;
+    await expect(issueClientCertificate(ca, { user: 'app', now: NOW, keyPem: ecKey })).rejects.toThrow(/RSA keys only, not ECDSA P-256/);
   });
 
   it('keeps a user name that is not ASCII', async () => {
