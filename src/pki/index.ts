@@ -4,5 +4,5 @@
  */
 export { certificateFile, checkCa, createCa, generateKey, issueClientCertificate, issueServerCertificate, renewCa, serverNames, type CaOptions, type CheckedCa, type ClientCertificateOptions, type ServerCertificateOptions } from './issue.js';
 export { checkValidity, inspectCertificate, keyMatchesCertificate, splitCertificates, verifyChain } from './inspect.js';
-export { daysLeft, needsRenewal } from './renewal.js';
+export { daysLeft, needsRenewal, reissueReason, type LeafExpectation } from './renewal.js';
 export { CA_DAYS, CA_RENEW_DAYS, CertificateError, LEAF_DAYS, LEAF_RENEW_DAYS, type CertificateInfo, type CertificateKind, type CertificateMaterial } from './types.js';
