@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters } from '../config/index.js';
+import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -24,9 +24,8 @@ import {
   type ShutdownOptions,
   type SocketAddress,
 } from '../postgres/index.js';
-import { chownTreeToRunAs, liveProcessesWorkingIn, type Exit, type RunAs } from '../process/index.js';
+import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, writeFileAtomically, type Exit, type RunAs } from '../process/index.js';
 import { CrashPolicy } from './crash-policy.js';
-import { ensureOwnedDirectory, writeFileAtomically } from './files.js';
 import type { RunOptions } from './options.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
@@ -273,7 +272,7 @@ export class Instance {
   private renderConfiguration(): Map<string, string> {
     const { options, runAs } = this.deps;
     const user = this.readUserParameters();
-    const hbaRules = options.hbaFile === undefined ? [] : readRequired(options.hbaFile, '--hba').split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+    const hbaRules = options.hbaFile === undefined ? [] : parseHbaRules(readRequired(options.hbaFile, '--hba'), options.hbaFile);
     const custom = renderCustomConf({
       port: options.port,
       listen: options.listen,
