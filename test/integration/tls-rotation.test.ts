@@ -32,7 +32,7 @@ describe('rotation and reloads', () => {
   beforeAll(async () => {
     dir = scratchDir('tls-rotation');
     secrets = path.join(dir, 'secrets');
-    material = await opensslSecretsDir(secrets, path.join(dir, 'work'), [SERVER_NAME, '127.0.0.1'], 'rsa');
+    material = opensslSecretsDir(secrets, path.join(dir, 'work'), [SERVER_NAME, '127.0.0.1'], 'rsa');
     hbaFile = path.join(dir, 'hba.conf');
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\n');
     manager = await startManager({ dir, args: ['--secrets-dir', secrets, '--server-name', SERVER_NAME, '--hba', hbaFile, '--smart-shutdown-timeout', '2'] });
@@ -49,14 +49,14 @@ describe('rotation and reloads', () => {
   });
 
   it('serves a certificate swapped in by the kubelet to new connections while an open session survives', async () => {
-    const session = new pg.Client({ host: '127.0.0.1', port: manager.port, user: 'bob', password: 'bob-secret', database: 'postgres', ssl: { ca: material.serverCa.crt, servername: SERVER_NAME } });
+    const session = new pg.Client({ host: '127.0.0.1', port: manager.port, user: 'bob', password: 'bob-secret', database: 'postgres', ssl: { ca: material.serverCa.certPem, servername: SERVER_NAME } });
     await session.connect();
     try {
-      expect(await servedCertificate(manager.port)).toBe(material.server.crt);
-      const renewed = await opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME, '127.0.0.1'], type: 'ecdsa' });
+      expect(await servedCertificate(manager.port)).toBe(material.server.certPem);
+      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME, '127.0.0.1'], key: 'P-256' });
       const before = manager.lines.length;
-      writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.crt, 'tls.key': renewed.key }, 0o644);
-      await waitFor('the new certificate', async () => ((await servedCertificate(manager.port)) === renewed.crt ? true : undefined));
+      writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.certPem, 'tls.key': renewed.keyPem }, 0o644);
+      await waitFor('the new certificate', async () => ((await servedCertificate(manager.port)) === renewed.certPem ? true : undefined));
       const reloaded = await manager.waitForMessage('configuration reloaded', 5_000, before);
       expect(reloaded.changedFiles).toEqual(['server.crt', 'server.key']);
       const { rows } = await session.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
@@ -69,20 +69,20 @@ describe('rotation and reloads', () => {
 
   it('refuses a broken certificate with an error line and keeps serving the previous one', async () => {
     const serving = await servedCertificate(manager.port);
-    const other = await opensslLeaf(path.join(dir, 'work', 'server-3'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME], type: 'ed25519' });
+    const other = opensslLeaf(path.join(dir, 'work', 'server-3'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME], key: 'ed25519' });
     const before = manager.lines.length;
     // The certificate of one key with another key: the kind of mistake a hand-made Secret has.
-    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.crt, 'tls.key': material.replication.key });
+    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.certPem, 'tls.key': material.replication.keyPem });
     const refused = await manager.waitForMessage('refused the mounted certificates; the previous ones keep serving', 5_000, before);
     expect(refused.level).toBe('error');
     expect(refused.err).toMatch(/server-tls\/tls.key: the key does not match server-tls\/tls.crt/);
-    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': 'not a certificate\n', 'tls.key': other.key });
-    const garbage = await manager.waitForLine((line) => line.msg === 'refused the mounted certificates; the previous ones keep serving' && /not a valid PEM/.test(String(line.err)), 5_000, before);
-    expect(garbage.err).toMatch(/server-tls\/tls.crt/);
+    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': 'not a certificate\n', 'tls.key': other.keyPem });
+    const garbage = await manager.waitForLine((line) => line.msg === 'refused the mounted certificates; the previous ones keep serving' && /not a PEM certificate/.test(String(line.err)), 5_000, before);
+    expect(garbage.err).toMatch(/server-tls\/tls.crt: not a PEM certificate/);
     expect(await servedCertificate(manager.port)).toBe(serving);
     // A fixed Secret is taken again.
-    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.crt, 'tls.key': other.key });
-    await waitFor('the fixed certificate', async () => ((await servedCertificate(manager.port)) === other.crt ? true : undefined));
+    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.certPem, 'tls.key': other.keyPem });
+    await waitFor('the fixed certificate', async () => ((await servedCertificate(manager.port)) === other.certPem ? true : undefined));
   }, 30_000);
 
   it('does not reload when a swap brings the same content', async () => {
