@@ -28,6 +28,7 @@ describe('rotation and reloads', () => {
   let material: SecretsMaterial;
   let hbaFile: string;
   let postmasterPid: number;
+  let configDir: string;
 
   beforeAll(async () => {
     dir = scratchDir('tls-rotation');
@@ -35,7 +36,11 @@ describe('rotation and reloads', () => {
     material = opensslSecretsDir(secrets, path.join(dir, 'work'), [SERVER_NAME, '127.0.0.1'], 'rsa');
     hbaFile = path.join(dir, 'hba.conf');
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\n');
-    manager = await startManager({ dir, args: ['--secrets-dir', secrets, '--server-name', SERVER_NAME, '--hba', hbaFile, '--smart-shutdown-timeout', '2'] });
+    // --config from a ConfigMap volume: the file is a symlink through ..data, like a Secret's.
+    configDir = path.join(dir, 'config');
+    writeKubeletVolume(configDir, { 'extra.conf': "work_mem = '4MB'\n" });
+    const config = path.join(configDir, 'extra.conf');
+    manager = await startManager({ dir, args: ['--secrets-dir', secrets, '--server-name', SERVER_NAME, '--hba', hbaFile, '--config', config, '--smart-shutdown-timeout', '2'] });
     const started = await manager.waitForMessage('PostgreSQL started');
     postmasterPid = started.postmasterPid as number;
     await manager.waitUntilReady();
@@ -107,6 +112,19 @@ describe('rotation and reloads', () => {
     expect(refused.err).toMatch(/hba.conf:2: pg_hba rule "host all all 0.0.0.0\/0 trust" refused: trust would let anyone in as streaming_replica/);
     expect(await rules()).toContain('alice bob');
     expect(await manager.psql('SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = \'trust\'')).toBe('0');
+  }, 30_000);
+
+  it('applies a --config file swapped in a ConfigMap volume, and reloads on SIGHUP', async () => {
+    let before = manager.lines.length;
+    writeKubeletVolume(configDir, { 'extra.conf': "work_mem = '8MB'\n" });
+    const reloaded = await manager.waitForMessage('configuration reloaded', 5_000, before);
+    expect(reloaded.changedFiles).toEqual(['custom.conf']);
+    await waitFor('work_mem 8MB', async () => ((await manager.psql('SHOW work_mem')) === '8MB' ? true : undefined), 5_000);
+
+    before = manager.lines.length;
+    manager.child.kill('SIGHUP');
+    const hangup = await manager.waitForMessage('configuration reloaded', 5_000, before);
+    expect(hangup).toMatchObject({ reason: 'SIGHUP', changedFiles: [] });
   }, 30_000);
 
   it('reports what PostgreSQL itself finds wrong after a reload', async () => {
