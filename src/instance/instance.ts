@@ -176,10 +176,11 @@ export class Instance {
       changed.push(...this.writeConfiguration());
     } catch (error) {
       accepted = false;
-      logger.error('configuration refused; the previous one stays in force', { reason, err: (error as Error).message });
+      logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
     }
     const postmaster = this.currentPostmaster;
-    if ((changed.length === 0 && !always) || !postmaster) return accepted;
+    // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
+    if (!postmaster || (changed.length === 0 && !(always && accepted))) return accepted;
     postmaster.signal('SIGHUP');
     logger.info('configuration reloaded', { reason, changedFiles: changed });
     await this.reportConfigurationErrors();
