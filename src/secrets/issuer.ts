@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPLICATION_USER } from '../config/index.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   CertificateError,
@@ -68,7 +69,7 @@ export class Issuer {
   async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial> {
     const now = this.options.now();
     const name = LEAF_FILE[pair];
-    const wantedNames = pair === 'server' ? serverNames(this.options.serverNames, mode === 'automatic') : undefined;
+    const wantedNames = pair === 'server' ? this.serverNames(mode) : undefined;
     const existing = this.read(name);
     const problem =
       existing === undefined
@@ -88,6 +89,15 @@ export class Issuer {
     this.write(name, material.certPem, material.keyPem);
     this.log('issued a certificate', name, material, problem ?? 'missing', mode);
     return material;
+  }
+
+  private serverNames(mode: Mode): string[] {
+    try {
+      return serverNames(this.options.serverNames, mode === 'automatic');
+    } catch (error) {
+      if (error instanceof CertificateError) throw new UsageError(`--server-name: ${error.message}`);
+      throw error;
+    }
   }
 
   notAfter(material: CertificateMaterial): Date {
