@@ -154,11 +154,13 @@ export class Instance {
    */
   reload(reason: string, always = false): Promise<boolean> {
     // One at a time: a Secret change and the renewal tick must not issue the same leaf twice.
-    const next = this.reloading.then(() => this.reloadNow(reason, always));
-    this.reloading = next.then(
-      () => undefined,
-      () => undefined,
-    );
+    const next = this.reloading
+      .then(() => this.reloadNow(reason, always))
+      .catch((error: unknown) => {
+        this.deps.logger.error('reload failed', { reason, err: (error as Error).message });
+        return false;
+      });
+    this.reloading = next.then(() => undefined);
     return next;
   }
 
