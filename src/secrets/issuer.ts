@@ -66,7 +66,7 @@ export class Issuer {
   }
 
   /** The pair's leaf signed by `ca`: the one issued before while it still fits, else a new one. */
-  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial> {
+  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial & { notAfter: Date }> {
     const now = this.options.now();
     const name = LEAF_FILE[pair];
     const wantedNames = pair === 'server' ? this.serverNames(mode) : undefined;
@@ -80,7 +80,7 @@ export class Issuer {
             if (wantedNames && !sameNames(wantedNames, [...info.dnsNames, ...info.ipAddresses])) return 'server names changed';
             return undefined;
           });
-    if (existing !== undefined && problem === undefined) return existing;
+    if (existing !== undefined && problem === undefined) return { ...existing, notAfter: inspectCertificate(existing.certPem).notAfter };
     const issued =
       pair === 'server'
         ? await issueServerCertificate(ca, { names: this.options.serverNames, now, includeLocalhost: mode === 'automatic' })
@@ -88,7 +88,7 @@ export class Issuer {
     const material = { certPem: certificateFile(issued), keyPem: issued.keyPem };
     this.write(name, material.certPem, material.keyPem);
     this.log('issued a certificate', name, material, problem ?? 'missing', mode);
-    return material;
+    return { ...material, notAfter: inspectCertificate(material.certPem).notAfter };
   }
 
   private serverNames(mode: Mode): string[] {
@@ -98,10 +98,6 @@ export class Issuer {
       if (error instanceof CertificateError) throw new UsageError(`--server-name: ${error.message}`);
       throw error;
     }
-  }
-
-  notAfter(material: CertificateMaterial): Date {
-    return inspectCertificate(material.certPem).notAfter;
   }
 
   /** What is wrong with material issued before: unreadable, key mismatch, or what `more` finds (it may throw too). */
