@@ -76,7 +76,7 @@ describe('CertificateStore in automatic mode', () => {
     advance(2); // 6 days left
     expect((await store.refresh()).sort()).toEqual(['server.crt', 'server.key', 'streaming_replica.crt', 'streaming_replica.key']);
     expect(read('server.crt')).not.toBe(firstLeaf);
-    expect(logger.lines.filter((line) => line.msg === 'issued a certificate').map((line) => line.fields?.reason)).toContain('expires soon');
+    expect(logger.lines.filter((line) => line.msg === 'issued a certificate').map((line) => String(line.fields?.reason))).toContain('6 days left (renewed below 7)');
 
     advance(250); // day 334 of the CA's 365: 31 days left
     await store.refresh();
