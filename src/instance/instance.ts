@@ -66,7 +66,7 @@ export class Instance {
 
   get runDirs() {
     const { runDir } = this.deps.options;
-    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: path.join(runDir, 'certificates') };
+    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: this.certificates.certificatesDir };
   }
 
   get socketAddress(): SocketAddress {
