@@ -25,6 +25,15 @@ import {
   type SocketAddress,
 } from '../postgres/index.js';
 import { chownTreeToRunAs, liveProcessesWorkingIn, type Exit, type RunAs } from '../process/index.js';
+import {
+  cloneFromPrimary,
+  ensureReplicationRole,
+  hasStandbySignal,
+  standbySettings,
+  writeStandbySignal,
+  type PrimaryConnection,
+  type Role,
+} from '../replication/index.js';
 import { CrashPolicy } from './crash-policy.js';
 import { ensureOwnedDirectory, writeFileAtomically } from './files.js';
 import type { RunOptions } from './options.js';
@@ -43,6 +52,8 @@ export interface InstanceDeps {
 
 export class Instance {
   phase: Phase = 'initializing';
+  /** A replica until promoted; set by --replica-of. */
+  role: Role;
   /** Postmaster starts after the first, whether after a crash or asked for. */
   restarts = 0;
   private postmaster: Postmaster | undefined;
@@ -52,9 +63,12 @@ export class Instance {
   private requestStopNow!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
+  /** Aborts work before supervision (a clone) when a stop is asked for. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
+    this.role = deps.options.replicaOf ? 'replica' : 'primary';
   }
 
   get runDirs() {
@@ -89,9 +103,21 @@ export class Instance {
       if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
       if (removedStalePid !== undefined) logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
       logger.info('reusing the existing data directory', { pgdata: options.pgdata });
+    } else if (this.role === 'replica') {
+      try {
+        await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
+      } catch (error) {
+        if (!this.stopAsked) throw error;
+        logger.info('clone abandoned: stop requested');
+        return;
+      }
     } else {
       logger.info('initializing a new data directory', { pgdata: options.pgdata });
       await initdb(this.deps.bin, options.pgdata, runAs, logger);
+    }
+    if (this.role === 'replica') {
+      if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
+      writeStandbySignal(options.pgdata, runAs);
     }
     this.writeConfiguration();
   }
@@ -131,6 +157,7 @@ export class Instance {
     }
     this.deps.logger.info('stop requested', { signal });
     this.stopAsked = true;
+    this.stopping.abort();
     this.requestStopNow();
   }
 
@@ -163,6 +190,28 @@ export class Instance {
     }
   }
 
+  /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
+  async becomePrimary(): Promise<void> {
+    this.role = 'primary';
+    await this.reload('promoted');
+  }
+
+  /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
+  private primaryConnection(): PrimaryConnection | undefined {
+    const { options } = this.deps;
+    if (options.replicaOf === undefined) return undefined;
+    const certificates = this.runDirs.certificates;
+    return {
+      primary: options.replicaOf,
+      applicationName: options.podName,
+      tls: {
+        serverCaFile: path.join(certificates, 'server-ca.crt'),
+        certFile: path.join(certificates, 'streaming_replica.crt'),
+        keyFile: path.join(certificates, 'streaming_replica.key'),
+      },
+    };
+  }
+
   private startPostmaster(): Postmaster {
     const { bin, options, runAs, logger } = this.deps;
     this.phase = 'starting';
@@ -176,6 +225,9 @@ export class Instance {
         this.readyAt = new Date();
         this.phase = 'running';
         logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
+        if (status === 'ready') {
+          ensureReplicationRole(this.socketAddress, logger).catch((error: Error) => logger.error('could not create the replication role', { err: error.message }));
+        }
       },
       () => undefined, // an exit during start-up is handled as a crash by supervise()
     );
@@ -280,7 +332,7 @@ export class Instance {
       socketDir: this.runDirs.socket,
       logDirectory: undefined,
       tls: undefined,
-      extra: new Map(),
+      extra: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
       user,
     });
     const managerUser = process.getuid?.() === 0 ? 'root' : runAs.name;

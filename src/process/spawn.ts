@@ -20,6 +20,10 @@ export interface SpawnOptions {
   onStdoutLine?: (line: string) => void;
   /** Called with each stderr line after it was logged (to watch for progress, errors). */
   onStderrLine?: (line: string) => void;
+  /** Returns true for a stderr line the caller reports itself (a progress meter): it is not logged. */
+  consumeStderrLine?: (line: string) => boolean;
+  /** Aborting kills the program (SIGTERM); `exited` then rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface Program {
@@ -51,6 +55,7 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
     uid: options.runAs.uid,
     gid: options.runAs.gid,
     detached: options.ownSession ?? false,
+    signal: options.signal,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<Exit>((resolve, reject) => {
@@ -68,6 +73,7 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
   const onStdout = options.onStdoutLine ?? ((line: string) => logger.info(line, { pipe: 'stdout' }));
   capture(child.stdout!, onStdout);
   capture(child.stderr!, (line) => {
+    if (options.consumeStderrLine?.(line)) return;
     logger.info(line, { pipe: 'stderr' });
     options.onStderrLine?.(line);
   });
