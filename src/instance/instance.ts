@@ -94,7 +94,11 @@ export class Instance {
     const { options, runAs, logger } = this.deps;
     // Render once before touching anything, so bad input is refused before initdb runs.
     this.renderConfiguration();
-    for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log, this.runDirs.certificates]) ensureOwnedDirectory(dir, runAs);
+    try {
+      for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log, this.runDirs.certificates]) ensureOwnedDirectory(dir, runAs);
+    } catch (error) {
+      throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
+    }
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
@@ -225,6 +229,7 @@ export class Instance {
         this.readyAt = new Date();
         this.phase = 'running';
         logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
+        if (this.restarts === 0) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
         if (status === 'ready') {
           ensureReplicationRole(this.socketAddress, logger).catch((error: Error) => logger.error('could not create the replication role', { err: error.message }));
         }
@@ -232,6 +237,11 @@ export class Instance {
       () => undefined, // an exit during start-up is handled as a crash by supervise()
     );
     return postmaster;
+  }
+
+  /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
+  private localPsqlCommand(): string {
+    return `psql -h ${this.runDirs.socket} -p ${this.deps.options.port} -U ${SUPERUSER} postgres`;
   }
 
   /** Returns how long to wait before the next start, or undefined to give up. */
