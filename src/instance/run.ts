@@ -18,13 +18,15 @@ export async function runInstance(options: RunOptions): Promise<number> {
     const instance = new Instance({ options, logger, bin, runAs });
 
     const onStop = (signal: NodeJS.Signals) => instance.requestStop(signal);
-    const onHangup = () => void instance.reload('SIGHUP');
+    const onHangup = () => void instance.reload('SIGHUP', true);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onHangup);
 
     await instance.prepare();
+    const stopWatching = instance.watchInputs();
     const code = await instance.supervise();
+    await stopWatching();
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
     return code;
   } finally {
