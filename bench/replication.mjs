@@ -111,7 +111,7 @@ for (let i = 0; i < runs; i++) {
 
 // 1. Clone of ~1 GiB through the manager vs plain pg_basebackup.
 console.error(`loading ${gib} GiB...`);
-psql(primary, `CREATE TABLE big AS SELECT g, repeat(md5(g::text), 30) AS filler FROM generate_series(1, ${Math.round(gib * 1_000_000)}) g; CHECKPOINT`);
+psql(primary, `CREATE TABLE big AS SELECT g, repeat(md5(g::text), 30) AS filler FROM generate_series(1, ${Math.round(gib * 1_050_000)}) g; CHECKPOINT`);
 const size = Number(psql(primary, 'SELECT pg_database_size(current_database())'));
 
 // The plain baseline gets the very command line the manager builds, with the same certificates.

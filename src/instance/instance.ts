@@ -29,6 +29,7 @@ import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, writeFi
 import {
   cloneFromPrimary,
   ensureReplicationRole,
+  ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
   writeStandbySignal,
@@ -129,6 +130,8 @@ export class Instance {
     if (this.role === 'replica') {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
+      // In the background: a replica serves reads while its primary is away.
+      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.stopping.signal });
     }
     this.writeConfiguration();
   }

@@ -83,6 +83,7 @@ export async function cloneFromPrimary(options: CloneOptions): Promise<void> {
       });
       progress.finish();
       fs.renameSync(target, pgdata);
+      syncDirectory(path.dirname(pgdata));
       logger.info('clone finished', { primary, slot, elapsedMs: Date.now() - began });
       return;
     } catch (error) {
@@ -107,4 +108,14 @@ function prepareEmptyDir(dir: string, runAs: RunAs): void {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { mode: 0o700 });
   chownToRunAs(dir, runAs);
+}
+
+/** Makes a rename in `dir` survive a power loss (pg_basebackup synced the files themselves). */
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

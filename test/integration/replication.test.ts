@@ -68,13 +68,17 @@ describe('replication on one machine', () => {
     expect(await primary.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'im_pg_2'")).toBe('t');
   });
 
-  it('a restarted replica streams again, following the primary under a new address', async () => {
+  it('a restarted replica streams again, following the primary under a new address, and gets its slot back', async () => {
     expect(await replica.stop()).toBe(0);
+    // As after a failover: the primary has never heard of this replica's slot.
+    await primary.psql("SELECT pg_drop_replication_slot('im_pg_2')");
     replica = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: `localhost:${primary.port}`, dir: replica.dir, port: replica.port });
     await replica.waitUntilReady();
     expect(replica.lines.some((line) => line.msg === 'cloning the primary with pg_basebackup')).toBe(false);
     await rowReachesReplica(primary, replica, 'after replica restart');
     expect(await replica.psql('SELECT sender_host FROM pg_stat_wal_receiver')).toBe('localhost');
+    expect(replica.lines.some((line) => line.msg === "created this replica's slot on the primary")).toBe(true);
+    expect(await primary.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'im_pg_2'")).toBe('t');
   });
 
   it('the replica reconnects by itself after the primary restarts', async () => {
