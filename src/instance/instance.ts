@@ -66,6 +66,7 @@ export class Instance {
   private requestStopNow!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
+  private reloading: Promise<void> = Promise.resolve();
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
   /** Aborts work before supervision (a clone) when a stop is asked for. */
@@ -106,7 +107,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
-    this.certificates.prepare();
+    await this.certificates.prepare();
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
@@ -181,19 +182,35 @@ export class Instance {
    * bad certificates keep the old ones serving; each side applies on its own. Resolves false when
    * something was refused.
    */
-  async reload(reason: string, always = false): Promise<boolean> {
+  reload(reason: string, always = false): Promise<boolean> {
+    // One at a time: a Secret change and the renewal tick must not issue the same leaf twice.
+    const next = this.reloading.then(() => this.reloadNow(reason, always));
+    this.reloading = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async reloadNow(reason: string, always: boolean): Promise<boolean> {
     const { logger } = this.deps;
-    const changed = this.certificates.refresh();
     let accepted = true;
+    const changed: string[] = [];
+    try {
+      changed.push(...(await this.certificates.refresh()));
+    } catch (error) {
+      accepted = false;
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: (error as Error).message });
+    }
     try {
       changed.push(...this.writeConfiguration());
     } catch (error) {
       accepted = false;
-      logger.error('configuration refused; the previous one stays in force', { reason, err: (error as Error).message });
+      logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
     }
     const postmaster = this.currentPostmaster;
-    if (changed.length === 0 && !always) return accepted;
-    if (!postmaster) return accepted;
+    // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
+    if (!postmaster || (changed.length === 0 && !(always && accepted))) return accepted;
     postmaster.signal('SIGHUP');
     logger.info('configuration reloaded', { reason, changedFiles: changed });
     await this.reportConfigurationErrors();
@@ -401,9 +418,8 @@ export class Instance {
     ]);
   }
 
-  private tlsFiles(): TlsFiles | undefined {
+  private tlsFiles(): TlsFiles {
     const store = this.certificates;
-    if (!store.hasServerCertificate) return undefined; // TEMPORARY until src/pki issues certificates in automatic mode
     return { certFile: store.path(CERTIFICATE_FILES.serverCert), keyFile: store.path(CERTIFICATE_FILES.serverKey), clientCaFile: store.path(CERTIFICATE_FILES.clientCa) };
   }
 

@@ -14,7 +14,7 @@ describe('replication between two network namespaces', () => {
 
   beforeAll(async () => {
     namespaces = new NamespacePair(addresses, 'repl');
-    const { authorities } = await clusterDir('netns');
+    const { authorities } = clusterDir('netns');
     primary = await startNode({ authorities, serverNames: [addresses[0]], podName: 'pg-a', wrapper: namespaces.wrapper(0) });
     await primary.waitUntilReady();
     replica = await startNode({ authorities, serverNames: [addresses[1]], podName: 'pg-b', wrapper: namespaces.wrapper(1), replicaOf: `${addresses[0]}:${primary.port}` });

@@ -24,10 +24,10 @@ describe('promotion', () => {
   const ready = () => waitUntil('the replica accepts connections', async () => instance.acceptingConnectionsSince !== undefined, 60_000);
 
   beforeAll(async () => {
-    const { authorities } = await clusterDir('promote');
+    const { authorities } = clusterDir('promote');
     primary = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-1' });
     await primary.waitUntilReady();
-    const { dir, secrets } = await nodeDir({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-3' });
+    const { dir, secrets } = nodeDir({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-3' });
     options = {
       pgdata: path.join(dir, 'pgdata'), runDir: path.join(dir, 'run'), secretsDir: secrets, pgBin: undefined, port: await freePort(), listen: '127.0.0.1',
       statusPort: 0, statusInsecure: false, operatorNames: ['instance-manager-operator'], replicaOf: { host: '127.0.0.1', port: primary.port },

@@ -17,7 +17,7 @@ describe('replication on one machine', () => {
   const replicaOf = () => `127.0.0.1:${primary.port}`;
 
   beforeAll(async () => {
-    ({ dir, authorities } = await clusterDir('replication'));
+    ({ dir, authorities } = clusterDir('replication'));
     primary = await startNode({ authorities, serverNames: ['127.0.0.1', 'localhost'], listen: '127.0.0.1,127.0.0.2', podName: 'pg-1' });
     await primary.waitUntilReady();
   });
@@ -31,7 +31,7 @@ describe('replication on one machine', () => {
   });
 
   it('refuses a replica whose client certificate comes from another CA, and says why', async () => {
-    const stranger = await opensslCa(path.join(dir, 'stranger-ca'), 'another client CA');
+    const stranger = opensslCa(path.join(dir, 'stranger-ca'), 'another client CA');
     const refused = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-stranger', replicaOf: replicaOf(), clientCa: stranger });
     const failure = await refused.waitForMessage('clone failed; retrying', 30_000);
     expect(failure).toMatchObject({ level: 'warning', cause: 'client-certificate-refused', attempt: 1 });
@@ -46,7 +46,7 @@ describe('replication on one machine', () => {
   });
 
   it('refuses a primary whose certificate is not signed by the trusted server CA, or does not carry the host name', async () => {
-    const otherServerCa = await opensslCa(path.join(dir, 'other-server-ca'), 'another server CA');
+    const otherServerCa = opensslCa(path.join(dir, 'other-server-ca'), 'another server CA');
     const untrusting = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-untrusting', replicaOf: replicaOf(), trustedServerCa: otherServerCa });
     const wrongName = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-wrong-name', replicaOf: `127.0.0.2:${primary.port}` });
     await expect(untrusting.waitForMessage('clone failed; retrying', 30_000)).resolves.toMatchObject({ cause: 'primary-certificate-untrusted' });

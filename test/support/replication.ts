@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { opensslCa, opensslLeaf, writeKubeletVolume, type Pem } from './secrets.js';
+import type { OpensslPair } from './openssl.js';
+import { opensslCa, opensslLeaf, writeKubeletVolume } from './secrets.js';
 import { freePort, scratchDir, startManager, type Manager } from './manager.js';
 
 /** Small timeouts: tests stop and restart managers often. */
@@ -10,8 +11,8 @@ export const FAST_STOP = ['--smart-shutdown-timeout', '2', '--stop-timeout', '10
 
 /** One CA for servers and one for clients, as a cluster has. */
 export interface Authorities {
-  serverCa: Pem;
-  clientCa: Pem;
+  serverCa: OpensslPair;
+  clientCa: OpensslPair;
 }
 
 export interface NodeOptions {
@@ -22,18 +23,18 @@ export interface NodeOptions {
   podName: string;
   replicaOf?: string;
   /** Replaces the client CA (which signs the node's streaming_replica certificate): another cluster's. */
-  clientCa?: Pem;
+  clientCa?: OpensslPair;
   /** Replaces the server CA the node trusts (to check a primary signed by another CA is refused). */
-  trustedServerCa?: Pem;
+  trustedServerCa?: OpensslPair;
   wrapper?: string[];
   dir?: string;
   port?: number;
 }
 
-export async function clusterDir(prefix: string): Promise<{ dir: string; authorities: Authorities }> {
+export function clusterDir(prefix: string): { dir: string; authorities: Authorities } {
   const dir = scratchDir(prefix);
-  const serverCa = await opensslCa(path.join(dir, 'authorities', 'server-ca'), 'test server CA');
-  const clientCa = await opensslCa(path.join(dir, 'authorities', 'client-ca'), 'test client CA');
+  const serverCa = opensslCa(path.join(dir, 'authorities', 'server-ca'), 'test server CA');
+  const clientCa = opensslCa(path.join(dir, 'authorities', 'client-ca'), 'test client CA');
   return { dir, authorities: { serverCa, clientCa } };
 }
 
@@ -41,25 +42,25 @@ export async function clusterDir(prefix: string): Promise<{ dir: string; authori
  * A node's directory with a provided-mode secrets dir (every leaf mounted, CAs without their keys,
  * so the manager issues nothing itself); kept as it is when `options.dir` is given (a restart).
  */
-export async function nodeDir(options: NodeOptions): Promise<{ dir: string; secrets: string }> {
+export function nodeDir(options: NodeOptions): { dir: string; secrets: string } {
   const dir = options.dir ?? scratchDir(options.podName);
   const secrets = path.join(dir, 'secrets');
   if (options.dir !== undefined) return { dir, secrets };
   const work = path.join(dir, 'openssl');
   const serverCa = options.trustedServerCa ?? options.authorities.serverCa;
   const clientCa = options.clientCa ?? options.authorities.clientCa;
-  const server = await opensslLeaf(path.join(work, 'server'), serverCa, { cn: options.serverNames[0]!, names: options.serverNames });
-  const replication = await opensslLeaf(path.join(work, 'replication'), clientCa, { cn: 'streaming_replica' });
-  writeKubeletVolume(path.join(secrets, 'server-ca'), { 'ca.crt': serverCa.crt });
-  writeKubeletVolume(path.join(secrets, 'client-ca'), { 'ca.crt': clientCa.crt });
-  writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': server.crt, 'tls.key': server.key });
-  writeKubeletVolume(path.join(secrets, 'replication-tls'), { 'tls.crt': replication.crt, 'tls.key': replication.key });
+  const server = opensslLeaf(path.join(work, 'server'), serverCa, { cn: options.serverNames[0]!, names: options.serverNames });
+  const replication = opensslLeaf(path.join(work, 'replication'), clientCa, { cn: 'streaming_replica' });
+  writeKubeletVolume(path.join(secrets, 'server-ca'), { 'ca.crt': serverCa.certPem });
+  writeKubeletVolume(path.join(secrets, 'client-ca'), { 'ca.crt': clientCa.certPem });
+  writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': server.certPem, 'tls.key': server.keyPem });
+  writeKubeletVolume(path.join(secrets, 'replication-tls'), { 'tls.crt': replication.certPem, 'tls.key': replication.keyPem });
   return { dir, secrets };
 }
 
 /** Starts a manager with a provided-mode secrets dir of its own. */
 export async function startNode(options: NodeOptions): Promise<Manager> {
-  const { dir, secrets } = await nodeDir(options);
+  const { dir, secrets } = nodeDir(options);
   return startManager({
     dir,
     port: options.port ?? (await freePort()),
