@@ -69,8 +69,10 @@ export class Instance {
   private reloading: Promise<void> = Promise.resolve();
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
-  /** Aborts work before supervision (a clone) when a stop is asked for. */
+  /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
+  /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
+  private readonly following = new AbortController();
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -132,7 +134,7 @@ export class Instance {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.stopping.signal });
+      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
     this.writeConfiguration();
   }
@@ -173,6 +175,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopAsked = true;
     this.stopping.abort();
+    this.following.abort();
     this.requestStopNow();
   }
 
@@ -262,6 +265,7 @@ export class Instance {
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
   async becomePrimary(): Promise<void> {
     this.role = 'primary';
+    this.following.abort();
     await this.reload('promoted');
   }
 
