@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage, UsageError } from '../errors.js';
 import { runInstance } from '../instance/index.js';
+import { certificateCommand } from './certificate.js';
 import { runCommand } from './run.js';
 
 export const EXIT_RUNTIME_FAILURE = 1;
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.addCommand(runCommand(runInstance));
+  program.addCommand(certificateCommand());
   return program;
 }
 

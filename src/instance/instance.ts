@@ -83,7 +83,7 @@ export class Instance {
 
   get runDirs() {
     const { runDir } = this.deps.options;
-    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: path.join(runDir, 'certificates') };
+    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: this.certificates.certificatesDir };
   }
 
   get socketAddress(): SocketAddress {
@@ -145,8 +145,10 @@ export class Instance {
    */
   async supervise(): Promise<number> {
     const { logger } = this.deps;
-    for (;;) {
+    for (let first = true; ; first = false) {
       if (this.stopAsked) return this.finishStopped('smart');
+      // Counted here, not after the backoff: a stop during the backoff starts nothing.
+      if (!first) this.restarts++;
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
         postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
@@ -155,7 +157,6 @@ export class Instance {
       if (outcome.kind === 'stop') return this.shutdown(postmaster);
       if (this.plannedRestart) {
         await this.plannedRestart;
-        this.restarts++;
         continue;
       }
       if (this.stopAsked) return this.shutdown(postmaster);
@@ -163,7 +164,6 @@ export class Instance {
       if (delayMs === undefined) return 1;
       logger.info('restarting PostgreSQL after a crash', { delayMs });
       await Promise.race([sleep(delayMs), this.stopRequested]);
-      this.restarts++;
     }
   }
 
@@ -187,11 +187,13 @@ export class Instance {
    */
   reload(reason: string, always = false): Promise<boolean> {
     // One at a time: a Secret change and the renewal tick must not issue the same leaf twice.
-    const next = this.reloading.then(() => this.reloadNow(reason, always));
-    this.reloading = next.then(
-      () => undefined,
-      () => undefined,
-    );
+    const next = this.reloading
+      .then(() => this.reloadNow(reason, always))
+      .catch((error: unknown) => {
+        this.deps.logger.error('reload failed', { reason, err: (error as Error).message });
+        return false;
+      });
+    this.reloading = next.then(() => undefined);
     return next;
   }
 
@@ -291,7 +293,7 @@ export class Instance {
     this.readyAt = undefined;
     const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger });
     this.postmaster = postmaster;
-    logger.info('PostgreSQL started', { postmasterPid: postmaster.pid });
+    logger.info('PostgreSQL started', { postmasterPid: postmaster.pid, restarts: this.restarts });
     postmaster.waitUntilAcceptingConnections().then(
       (status) => {
         if (this.postmaster !== postmaster) return;
@@ -333,14 +335,15 @@ export class Instance {
    * to start until it is released: wait for them to notice, then kill what is left.
    */
   private async clearOrphans(): Promise<void> {
-    const { logger, options } = this.deps;
+    const { logger, options, bin } = this.deps;
+    const leftovers = () => liveProcessesWorkingIn(options.pgdata, bin.path('postgres'));
     const deadline = Date.now() + ORPHAN_GRACE_MS;
-    let orphans = liveProcessesWorkingIn(options.pgdata);
+    let orphans = leftovers();
     if (orphans.length === 0) return;
     logger.info('waiting for the processes of the dead postmaster to exit', { pids: orphans });
     while (orphans.length > 0 && Date.now() < deadline) {
       await sleep(100);
-      orphans = liveProcessesWorkingIn(options.pgdata);
+      orphans = leftovers();
     }
     if (orphans.length === 0) return;
     logger.warning('killing processes the dead postmaster left behind', { pids: orphans, graceMs: ORPHAN_GRACE_MS });
@@ -351,7 +354,7 @@ export class Instance {
         // Already gone.
       }
     }
-    while (liveProcessesWorkingIn(options.pgdata).length > 0) await sleep(50);
+    while (leftovers().length > 0) await sleep(50);
   }
 
   private async shutdown(postmaster: Postmaster): Promise<number> {

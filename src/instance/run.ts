@@ -1,6 +1,6 @@
 import { createLogger, OutputSink } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
-import { resolveRunAs } from '../process/index.js';
+import { resolveRunAs, startOrphanReaper } from '../process/index.js';
 import { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
 
@@ -11,6 +11,8 @@ import type { RunOptions } from './options.js';
 export async function runInstance(options: RunOptions): Promise<number> {
   const sink = new OutputSink();
   const logger = createLogger({ sink, pod: options.podName, level: options.logLevel });
+  // Before anything is spawned: the postmaster's descendants must already have a subreaper to come to.
+  const reaper = startOrphanReaper(logger);
   try {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin);
@@ -30,6 +32,7 @@ export async function runInstance(options: RunOptions): Promise<number> {
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
     return code;
   } finally {
+    reaper?.stop();
     await sink.flush();
   }
 }
