@@ -8,8 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters, type TlsFiles } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import type { Logger, OutputSink } from '../log.js';
-import { LogPipe, type LogPipeStatus } from '../logpipe/index.js';
+import type { Logger } from '../log.js';
+import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -55,7 +55,7 @@ export interface InstanceDeps {
   bin: PgBinaries;
   runAs: RunAs;
   /** stdout, shared with the logger: PostgreSQL's records go there too. */
-  sink: OutputSink;
+  sink: PipeSink;
 }
 
 export class Instance {

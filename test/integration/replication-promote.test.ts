@@ -19,7 +19,14 @@ describe('promotion', () => {
   let supervised: Promise<number>;
   let options: RunOptions;
   const lines: LogLine[] = [];
-  const logger = createLogger({ sink: { write: (line) => lines.push(JSON.parse(line) as LogLine) > 0 }, pod: 'pg-3' });
+  // The manager's events and PostgreSQL's records (the log pipe writes several lines at once).
+  const sink = {
+    write: (text: string) => text.split('\n').filter((line) => line !== '').every((line) => lines.push(JSON.parse(line) as LogLine) > 0),
+    once: () => undefined,
+    bufferedBytes: 0,
+    highWaterMark: Number.MAX_SAFE_INTEGER,
+  };
+  const logger = createLogger({ sink, pod: 'pg-3' });
   const psql = (sql: string) => psqlOverSocket(path.join(options.runDir, 'run'), options.port, sql);
   const ready = () => waitUntil('the replica accepts connections', async () => instance.acceptingConnectionsSince !== undefined, 60_000);
 
@@ -34,7 +41,7 @@ describe('promotion', () => {
       serverNames: ['127.0.0.1'], configFile: undefined, hbaFile: undefined, podName: 'pg-3', user: 'postgres',
       smartShutdownTimeoutSeconds: 2, stopTimeoutSeconds: 10, logLevel: 'info',
     };
-    instance = new Instance({ options, logger, bin: await findBinaries(undefined), runAs: resolveRunAs('postgres') });
+    instance = new Instance({ options, logger, sink, bin: await findBinaries(undefined), runAs: resolveRunAs('postgres') });
     await instance.prepare();
     supervised = instance.supervise();
     await ready();
