@@ -58,6 +58,11 @@ const result = await build({
   format: 'cjs',
   outfile: bundle,
   external: ['pg-native', 'pg-cloudflare'],
+  // A CommonJS bundle has no import.meta: esbuild would leave import.meta.url undefined and
+  // fileURLToPath(import.meta.url) (how the reaper finds its addon) would throw at start-up. In a
+  // single executable the code's own file is the executable.
+  define: { 'import.meta.url': 'seaImportMetaUrl' },
+  banner: { js: "const seaImportMetaUrl = require('node:url').pathToFileURL(process.execPath).href;" },
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
