@@ -6,7 +6,8 @@
 #   docker.io/library/debian:bookworm-slim  <- `debootstrap --variant=minbase bookworm` from the
 #                                              Debian mirror apt is configured with
 #   docker.io/library/node:20-bookworm-slim <- the same root filesystem plus this machine's Node.js
-#                                              (node and npm copied from the host: no registry)
+#                                              (node, npm and Node's headers copied from the host:
+#                                              no registry, and node-gyp needs no download)
 # A third root filesystem, plain Debian with Debian's PostgreSQL packages and no Node.js, is made
 # for the smoke test to show the executable runs in a stock PostgreSQL image.
 #
@@ -129,11 +130,18 @@ npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 mkdir -p "$node_dir/usr/local/lib/node_modules"
 cp -a "$npm_dir" "$node_dir/usr/local/lib/node_modules/npm"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$node_dir/usr/local/bin/npm"
+# node-gyp builds the reaper addon in the build stage against Node's headers: the real node image
+# has them in /usr/local/include/node (node-gyp would download them otherwise); the stand-in gets
+# the host's and npm is told where they are, so no download from nodejs.org is needed.
+node_headers=$(dirname "$(dirname "$node_bin")")/include/node
+if [ ! -e "$node_headers/common.gypi" ]; then say "no Node.js headers at $node_headers (node-gyp needs them for the reaper addon)"; exit 1; fi
+mkdir -p "$node_dir/usr/local/include"
+cp -a "$node_headers" "$node_dir/usr/local/include/node"
 # npm in the build stage reaches the npm registry as this machine does: with this machine's CA
 # bundle (which, behind a TLS-inspecting proxy, holds the proxy's CA; the real node image needs none).
 mkdir -p "$node_dir/etc/ssl/certs"
 cp "$(readlink -f /etc/ssl/certs/ca-certificates.crt)" "$node_dir/etc/ssl/certs/ca-certificates.crt"
-node_digest=$(commit_rootfs "$node_dir" "$NODE_NAME" NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+node_digest=$(commit_rootfs "$node_dir" "$NODE_NAME" NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt npm_config_nodedir=/usr/local)
 rm -rf "$node_dir"
 
 say "buildah bud --isolation chroot -f Dockerfile.debian -> $IMAGE"

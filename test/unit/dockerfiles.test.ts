@@ -136,7 +136,22 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     expect(ubiRun).toContain('microdnf clean all');
   });
 
-  it.each(FILES)('%s takes only the executable from the build stage and installs no compiler, Node.js or npm', (file) => {
+  it('build the reaper addon in the build stage: compiler, binding.gyp and native/ before npm ci', () => {
+    const build = parsed['Dockerfile.debian'].stages[0]!;
+    const steps = build.instructions.map((instruction) => `${instruction.keyword} ${instruction.args}`);
+    const npmCi = steps.findIndex((step) => step.startsWith('RUN npm ci'));
+    const before = steps.slice(0, npmCi);
+    expect(before.join('\n')).toMatch(/^RUN .*apt-get install [^\n]*\bpython3 make g\+\+/m);
+    expect(before.join('\n')).toMatch(/^COPY [^\n]*\bbinding\.gyp\b/m);
+    expect(before).toContain('COPY native ./native');
+    expect(steps[npmCi]).toContain('test -f build/Release/reaper.node');
+    expect(steps.find((step) => step.includes('npm run build:sea'))).toContain('test -f build/sea/reaper.node');
+    // The build context has to let the addon's sources in.
+    const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    for (const source of ['!binding.gyp', '!native/']) expect(ignore).toContain(source);
+  });
+
+  it.each(FILES)('%s takes only the executable (and its addon) from the build stage and installs no compiler, Node.js or npm', (file) => {
     const stage = finalStage(file);
     expect(args(stage, 'COPY')).toEqual(['--from=build /src/build/sea/ /usr/local/bin/']);
     const run = args(stage, 'RUN').join(' ');
