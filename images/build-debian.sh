@@ -29,6 +29,15 @@ NODE_NAME=docker.io/library/node:20-bookworm-slim
 say() { echo "images/build-debian: $*" >&2; }
 
 if [ "$(id -u)" != 0 ]; then say "needs root (debootstrap, chroot, buildah)"; exit 1; fi
+# The smoke test runs the image in new mount and PID namespaces with a chroot (images/run-rootfs.sh),
+# and buildah's chroot isolation needs the same: a sandbox that forbids them fails here, by name,
+# before minutes of building, never by skipping the test.
+if ! unshare_error=$(unshare --mount --pid --fork --mount-proc true 2>&1); then
+  say "cannot create mount and PID namespaces (unshare --mount --pid --fork --mount-proc): $unshare_error"
+  say "the image build and its smoke test need them: run as root outside a restricted sandbox"
+  exit 1
+fi
+if ! chroot / true; then say "chroot is not permitted (CAP_SYS_CHROOT)"; exit 1; fi
 missing=()
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v buildah >/dev/null || missing+=(buildah)
