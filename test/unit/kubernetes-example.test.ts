@@ -140,12 +140,22 @@ describe('examples/kubernetes', () => {
     expect(pod.terminationGracePeriodSeconds).toBe(smart + smart + fast + 10);
   });
 
-  it('points the replica at the primary Service and the primary at no one', () => {
-    const [primary, replica] = ['pg-primary', 'pg-replica'].map((name) => podOf(statefulSets.find((statefulSet) => statefulSet.metadata!.name === name)!).container);
-    expect(envValue(primary!, 'IM_REPLICA_OF')).toBeUndefined();
-    const [host] = envValue(replica!, 'IM_REPLICA_OF')!.split(':');
-    const service = manifests.find(({ object }) => object.kind === 'Service' && object.metadata.name === host);
-    expect(service, `Service ${host}`).toBeDefined();
-    expect(envValue(replica!, 'IM_SERVER_NAME')).toContain(host);
+  it('points the replica at a Service of the primary whose name is in the primary\'s server certificate', () => {
+    const [primary, replica] = ['pg-primary', 'pg-replica'].map((name) => statefulSets.find((statefulSet) => statefulSet.metadata!.name === name)!);
+    const primaryContainer = podOf(primary!).container;
+    expect(envValue(primaryContainer, 'IM_REPLICA_OF')).toBeUndefined();
+    const [host, port] = envValue(podOf(replica!).container, 'IM_REPLICA_OF')!.split(':');
+    const found = manifests.find(({ object }) => object.kind === 'Service' && object.metadata.name === host);
+    expect(found, `Service ${host}`).toBeDefined();
+    const service = new Service(found!.object as ConstructorParameters<typeof Service>[0]);
+    // The Service selects the primary's pods, and not the replica's.
+    const selector = Object.entries(service.spec!.selector ?? {});
+    const selects = (statefulSet: StatefulSet) => selector.length > 0 && selector.every(([key, value]) => statefulSet.spec!.template.metadata!.labels?.[key] === value);
+    expect(selects(primary!)).toBe(true);
+    expect(selects(replica!)).toBe(false);
+    expect(service.spec!.ports!.map((entry) => String(entry.port))).toContain(port ?? '5432');
+    // The replica clones and streams with sslmode=verify-full: libpq checks the host it connects
+    // to against the primary's certificate, which carries the primary's --server-name names.
+    expect(envValue(primaryContainer, 'IM_SERVER_NAME')!.split(',')).toContain(host);
   });
 });
