@@ -32,7 +32,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return; // --help, --version
-      fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
+      // A command group called without its subcommand: commander already printed the help.
+      if (error.code === 'commander.help') process.exitCode = EXIT_USAGE;
+      else fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
     } else if (error instanceof UsageError) {
       fail(EXIT_USAGE, error.message);
     } else {
