@@ -47,6 +47,7 @@ export class Instance {
   restarts = 0;
   private postmaster: Postmaster | undefined;
   private readyAt: Date | undefined;
+  private everAcceptedConnections = false;
   private readonly crashPolicy = new CrashPolicy();
   private readonly stopRequested: Promise<void>;
   private requestStopNow!: () => void;
@@ -73,6 +74,11 @@ export class Instance {
   /** Since when PostgreSQL has accepted connections; undefined while it does not. */
   get acceptingConnectionsSince(): Date | undefined {
     return this.currentPostmaster ? this.readyAt : undefined;
+  }
+
+  /** PostgreSQL accepted connections at least once since the manager started. */
+  get hasStarted(): boolean {
+    return this.everAcceptedConnections;
   }
 
   /** Everything before the first postmaster start; throws UsageError on bad input. */
@@ -174,6 +180,7 @@ export class Instance {
       (status) => {
         if (this.postmaster !== postmaster) return;
         this.readyAt = new Date();
+        this.everAcceptedConnections = true;
         this.phase = 'running';
         logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
       },

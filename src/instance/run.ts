@@ -1,8 +1,10 @@
 import { createLogger, OutputSink } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
 import { resolveRunAs } from '../process/index.js';
+import { StatusServer } from '../status/index.js';
 import { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
+import { InstanceStatusSource } from './status-source.js';
 
 /**
  * `instance-manager run`: resolves to the process exit code (0 clean stop, 1 runtime failure);
@@ -11,6 +13,7 @@ import type { RunOptions } from './options.js';
 export async function runInstance(options: RunOptions): Promise<number> {
   const sink = new OutputSink();
   const logger = createLogger({ sink, pod: options.podName, level: options.logLevel });
+  let status: StatusServer | undefined;
   try {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin);
@@ -18,16 +21,30 @@ export async function runInstance(options: RunOptions): Promise<number> {
     const instance = new Instance({ options, logger, bin, runAs });
 
     const onStop = (signal: NodeJS.Signals) => instance.requestStop(signal);
-    const onHangup = () => void instance.reload('SIGHUP');
+    const onHangup = () => void instance.reload('SIGHUP').then(() => status?.refreshTls());
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onHangup);
 
+    // Up before initdb so the kubelet's liveness probe is answered through a long first start;
+    // down last, so probes see the whole shutdown.
+    if (options.statusPort !== 0) {
+      status = new StatusServer({
+        port: options.statusPort,
+        insecure: options.statusInsecure,
+        operatorNames: options.operatorNames,
+        source: new InstanceStatusSource(instance, options, sink),
+        logger,
+      });
+      await status.start();
+    }
     await instance.prepare();
+    status?.refreshTls();
     const code = await instance.supervise();
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
     return code;
   } finally {
+    await status?.stop();
     await sink.flush();
   }
 }

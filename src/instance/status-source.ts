@@ -1,0 +1,86 @@
+/**
+ * The instance as the status API sees it: facts to read and actions to ask for. Kept apart from
+ * Instance so the status folder depends on an interface of its own, never on the orchestration.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { OutputSink } from '../log.js';
+import type { SocketAddress } from '../postgres/index.js';
+import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, StatusSource, TlsMaterial } from '../status/index.js';
+import type { Instance } from './instance.js';
+import type { RunOptions } from './options.js';
+
+export class InstanceStatusSource implements StatusSource {
+  constructor(
+    private readonly instance: Instance,
+    private readonly options: RunOptions,
+    private readonly sink: OutputSink,
+  ) {}
+
+  get phase(): ManagerPhase {
+    return this.instance.phase;
+  }
+
+  get intendedRole(): Role {
+    return this.options.replicaOf === undefined ? 'primary' : 'replica';
+  }
+
+  get postmaster(): PostmasterFacts | undefined {
+    const postmaster = this.instance.currentPostmaster;
+    return postmaster && { pid: postmaster.pid, startedAt: postmaster.startedAt };
+  }
+
+  get acceptingConnectionsSince(): Date | undefined {
+    return this.instance.acceptingConnectionsSince;
+  }
+
+  get hasStarted(): boolean {
+    return this.instance.hasStarted;
+  }
+
+  get restarts(): number {
+    return this.instance.restarts;
+  }
+
+  get socketAddress(): SocketAddress {
+    return this.instance.socketAddress;
+  }
+
+  // The secrets folder (TLS issue) will know each file's notAfter and mode; until it lands there is
+  // nothing to report.
+  certificates(): CertificateStatus[] {
+    return [];
+  }
+
+  logCounters(): LogCounters {
+    return { recordsByLogger: {}, unparsableRecords: 0, bufferedBytes: this.sink.bufferedBytes };
+  }
+
+  /** The copies PostgreSQL serves are the status API's too: one certificate for the pod. */
+  tlsMaterial(): TlsMaterial | undefined {
+    const dir = this.instance.runDirs.certificates;
+    try {
+      const read = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
+      return { cert: read('server.crt'), key: read('server.key'), clientCa: read('client-ca.crt') };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async reload(reason: string): Promise<ActionOutcome> {
+    return (await this.instance.reload(reason))
+      ? { ok: true, detail: 'configuration re-read, PostgreSQL reloaded' }
+      : { ok: false, status: 422, detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force' };
+  }
+
+  async restart(reason: string): Promise<ActionOutcome> {
+    if (this.instance.phase !== 'running') return { ok: false, status: 409, detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now` };
+    // A smart shutdown may take minutes: answer now, the supervisor brings PostgreSQL back.
+    void this.instance.restart(reason);
+    return { ok: true, detail: 'restart under way' };
+  }
+
+  async promote(): Promise<ActionOutcome> {
+    return { ok: false, status: 503, detail: 'promotion needs replica mode, which this build does not have yet' };
+  }
+}
