@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { errorMessage, UsageError } from '../errors.js';
 import { runInstance } from '../instance/index.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 export const EXIT_RUNTIME_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.addCommand(runCommand(runInstance));
+  program.addCommand(statusCommand());
   return program;
 }
 

@@ -49,6 +49,9 @@ export interface SocketPoolOptions {
 export function createSocketPool(address: SocketAddress, options: SocketPoolOptions): pg.Pool {
   const pool = new pg.Pool({
     ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs),
+    // statement_timeout is enforced by the backend: a frozen or swamped server would never answer.
+    // The client gives up a little later, and the pool then discards that connection.
+    query_timeout: options.statementTimeoutMs + 500,
     max: options.max,
     idleTimeoutMillis: options.idleTimeoutMs,
     allowExitOnIdle: true,
