@@ -1,3 +1,4 @@
+export { parseHbaRules, validateHbaRule, type HbaRule } from './hba-rules.js';
 export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER } from './hba.js';
 export {
   CUSTOM_CONF,

@@ -6,11 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters } from '../config/index.js';
+import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters, type TlsFiles } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   clearStalePostmasterPid,
+  configurationErrors,
   describeExit,
   ensureWritableDataDir,
   initdb,
@@ -24,9 +25,10 @@ import {
   type ShutdownOptions,
   type SocketAddress,
 } from '../postgres/index.js';
-import { chownTreeToRunAs, liveProcessesWorkingIn, type Exit, type RunAs } from '../process/index.js';
+import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, writeFileAtomically, type Exit, type RunAs } from '../process/index.js';
+import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
+import { watchInputs } from '../watch/index.js';
 import { CrashPolicy } from './crash-policy.js';
-import { ensureOwnedDirectory, writeFileAtomically } from './files.js';
 import type { RunOptions } from './options.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
@@ -39,6 +41,8 @@ export interface InstanceDeps {
   logger: Logger;
   bin: PgBinaries;
   runAs: RunAs;
+  /** Told when the certificates under run-dir/certificates/ were (re)written: the status API serves them too. */
+  onCertificatesChanged?: () => void;
 }
 
 export class Instance {
@@ -53,9 +57,13 @@ export class Instance {
   private requestStopNow!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
+  /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
+  readonly certificates: CertificateStore;
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
+    const { options, runAs, logger } = deps;
+    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
   }
 
   get runDirs() {
@@ -86,7 +94,9 @@ export class Instance {
     const { options, runAs, logger } = this.deps;
     // Render once before touching anything, so bad input is refused before initdb runs.
     this.renderConfiguration();
-    for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log, this.runDirs.certificates]) ensureOwnedDirectory(dir, runAs);
+    for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
+    this.certificates.prepare();
+    this.deps.onCertificatesChanged?.();
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
@@ -140,17 +150,56 @@ export class Instance {
     this.requestStopNow();
   }
 
-  /** Re-reads configuration and hba rules and reloads PostgreSQL; bad input keeps the old files. */
-  async reload(reason: string): Promise<boolean> {
+  /**
+   * Re-reads secrets, configuration and hba rules and reloads PostgreSQL when a file changed (or
+   * always, when asked by SIGHUP or the operator). Bad configuration keeps the old files in force;
+   * bad certificates keep the old ones serving; each side applies on its own. Resolves false when
+   * something was refused.
+   */
+  async reload(reason: string, always = false): Promise<boolean> {
+    const { logger } = this.deps;
+    const changed = this.certificates.refresh();
+    if (changed.length > 0) this.deps.onCertificatesChanged?.();
+    let accepted = true;
+    try {
+      changed.push(...this.writeConfiguration());
+    } catch (error) {
+      accepted = false;
+      logger.error('configuration refused; the previous one stays in force', { reason, err: (error as Error).message });
+    }
+    const postmaster = this.currentPostmaster;
+    if (changed.length === 0 && !always) return accepted;
+    if (!postmaster) return accepted;
+    postmaster.signal('SIGHUP');
+    logger.info('configuration reloaded', { reason, changedFiles: changed });
+    await this.reportConfigurationErrors();
+    return accepted;
+  }
+
+  /**
+   * Watches the mounted Secrets and the --config and --hba files, and checks renewals every hour;
+   * each change is applied by a reload. Returns what stops it.
+   */
+  watchInputs(): () => Promise<void> {
+    const { options, logger } = this.deps;
+    const files = [options.configFile, options.hbaFile].filter((file) => file !== undefined);
+    const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
+    const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
+    renewal.unref();
+    return async () => {
+      clearInterval(renewal);
+      await watcher.close();
+    };
+  }
+
+  /** PostgreSQL skips the lines it cannot use on a reload and only says so in its own log. */
+  private async reportConfigurationErrors(): Promise<void> {
     const { logger } = this.deps;
     try {
-      const changed = this.writeConfiguration();
-      this.currentPostmaster?.signal('SIGHUP');
-      logger.info('configuration reloaded', { reason, changedFiles: changed });
-      return true;
+      const errors = await configurationErrors(this.socketAddress);
+      for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
     } catch (error) {
-      logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
-      return false;
+      logger.warning('could not check the configuration after the reload', { err: (error as Error).message });
     }
   }
 
@@ -280,13 +329,13 @@ export class Instance {
   private renderConfiguration(): Map<string, string> {
     const { options, runAs } = this.deps;
     const user = this.readUserParameters();
-    const hbaRules = options.hbaFile === undefined ? [] : readRequired(options.hbaFile, '--hba').split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
+    const hbaRules = options.hbaFile === undefined ? [] : parseHbaRules(readRequired(options.hbaFile, '--hba'), options.hbaFile);
     const custom = renderCustomConf({
       port: options.port,
       listen: options.listen,
       socketDir: this.runDirs.socket,
       logDirectory: undefined,
-      tls: undefined,
+      tls: this.tlsFiles(),
       extra: new Map(),
       user,
     });
@@ -296,6 +345,12 @@ export class Instance {
       ['pg_hba.conf', renderHba(hbaRules)],
       ['pg_ident.conf', renderIdent([runAs.name, managerUser], SUPERUSER)],
     ]);
+  }
+
+  private tlsFiles(): TlsFiles | undefined {
+    const store = this.certificates;
+    if (!store.hasServerCertificate) return undefined; // TEMPORARY until src/pki issues certificates in automatic mode
+    return { certFile: store.path(CERTIFICATE_FILES.serverCert), keyFile: store.path(CERTIFICATE_FILES.serverKey), clientCaFile: store.path(CERTIFICATE_FILES.clientCa) };
   }
 
   private readUserParameters(): Parameters {

@@ -18,10 +18,10 @@ export async function runInstance(options: RunOptions): Promise<number> {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin);
     logger.info('instance-manager starting', { pid: process.pid, pgdata: options.pgdata, pgBin: bin.dir, pgMajor: bin.major, runAs: runAs.name });
-    const instance = new Instance({ options, logger, bin, runAs });
+    const instance = new Instance({ options, logger, bin, runAs, onCertificatesChanged: () => status?.refreshTls() });
 
     const onStop = (signal: NodeJS.Signals) => instance.requestStop(signal);
-    const onHangup = () => void instance.reload('SIGHUP').then(() => status?.refreshTls());
+    const onHangup = () => void instance.reload('SIGHUP', true);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onHangup);
@@ -39,8 +39,9 @@ export async function runInstance(options: RunOptions): Promise<number> {
       await status.start();
     }
     await instance.prepare();
-    status?.refreshTls();
+    const stopWatching = instance.watchInputs();
     const code = await instance.supervise();
+    await stopWatching();
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
     return code;
   } finally {

@@ -3,9 +3,9 @@
  * Instance so the status folder depends on an interface of its own, never on the orchestration.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
+import { CERTIFICATE_FILES } from '../secrets/index.js';
 import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, StatusSource, TlsMaterial } from '../status/index.js';
 import type { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
@@ -46,10 +46,8 @@ export class InstanceStatusSource implements StatusSource {
     return this.instance.socketAddress;
   }
 
-  // The secrets folder (TLS issue) will know each file's notAfter and mode; until it lands there is
-  // nothing to report.
   certificates(): CertificateStatus[] {
-    return [];
+    return this.instance.certificates.status().map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
   }
 
   logCounters(): LogCounters {
@@ -58,10 +56,11 @@ export class InstanceStatusSource implements StatusSource {
 
   /** The copies PostgreSQL serves are the status API's too: one certificate for the pod. */
   tlsMaterial(): TlsMaterial | undefined {
-    const dir = this.instance.runDirs.certificates;
+    const store = this.instance.certificates;
+    if (!store.hasServerCertificate) return undefined;
     try {
-      const read = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
-      return { cert: read('server.crt'), key: read('server.key'), clientCa: read('client-ca.crt') };
+      const read = (name: string) => fs.readFileSync(store.path(name), 'utf8');
+      return { cert: read(CERTIFICATE_FILES.serverCert), key: read(CERTIFICATE_FILES.serverKey), clientCa: read(CERTIFICATE_FILES.clientCa) };
     } catch {
       return undefined;
     }

@@ -182,6 +182,19 @@ export async function startManager(options: ManagerOptions = {}): Promise<Manage
   return manager;
 }
 
+/**
+ * psql with a full connection string (TCP, TLS options...); resolves with the output or rejects
+ * with psql's error text.
+ */
+export async function psqlConninfo(conninfo: string, sql: string): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-d', conninfo, '-c', sql], { env: { ...process.env, PGCONNECT_TIMEOUT: '5' } });
+    return stdout.trim();
+  } catch (error) {
+    throw new Error((error as { stderr?: string }).stderr?.trim() || (error as Error).message);
+  }
+}
+
 /** Runs the CLI to completion (for commands other than `run`, and for bad-input checks). */
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

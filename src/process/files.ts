@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chownToRunAs, type RunAs } from '../process/index.js';
+import { chownToRunAs, type RunAs } from './user.js';
 
 /**
  * Replaces a file in one step (write a sibling, then rename), so PostgreSQL reading it on a reload
