@@ -91,8 +91,23 @@ export class StatusServer {
         handler,
       );
       this.server.on('tlsClientError', (error: Error) => options.logger.debug('status API TLS handshake failed', { err: error.message }));
+      this.closeSilentConnections(this.server as https.Server);
     }
     this.server.maxConnections = this.limits.maxConnections;
+  }
+
+  /**
+   * Node times out unfinished request headers, but not a TLS connection that completed its
+   * handshake and never sent a byte: such idlers would hold connection slots forever.
+   */
+  private closeSilentConnections(server: https.Server): void {
+    const waiting = new WeakMap<object, NodeJS.Timeout>();
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const timer = setTimeout(() => socket.destroy(), this.limits.headersTimeoutMs);
+      waiting.set(socket, timer);
+      socket.once('close', () => clearTimeout(timer));
+    });
+    server.on('request', (request: http.IncomingMessage) => clearTimeout(waiting.get(request.socket)));
   }
 
   async start(): Promise<number> {
