@@ -57,6 +57,7 @@ export class Instance {
   private requestStopNow!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
+  private reloading: Promise<void> = Promise.resolve();
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
 
@@ -94,8 +95,12 @@ export class Instance {
     const { options, runAs, logger } = this.deps;
     // Render once before touching anything, so bad input is refused before initdb runs.
     this.renderConfiguration();
-    for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
-    this.certificates.prepare();
+    try {
+      for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
+    } catch (error) {
+      throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
+    }
+    await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
@@ -156,20 +161,36 @@ export class Instance {
    * bad certificates keep the old ones serving; each side applies on its own. Resolves false when
    * something was refused.
    */
-  async reload(reason: string, always = false): Promise<boolean> {
+  reload(reason: string, always = false): Promise<boolean> {
+    // One at a time: a Secret change and the renewal tick must not issue the same leaf twice.
+    const next = this.reloading.then(() => this.reloadNow(reason, always));
+    this.reloading = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async reloadNow(reason: string, always: boolean): Promise<boolean> {
     const { logger } = this.deps;
-    const changed = this.certificates.refresh();
-    if (changed.length > 0) this.deps.onCertificatesChanged?.();
     let accepted = true;
+    const changed: string[] = [];
+    try {
+      changed.push(...(await this.certificates.refresh()));
+      if (changed.length > 0) this.deps.onCertificatesChanged?.();
+    } catch (error) {
+      accepted = false;
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: (error as Error).message });
+    }
     try {
       changed.push(...this.writeConfiguration());
     } catch (error) {
       accepted = false;
-      logger.error('configuration refused; the previous one stays in force', { reason, err: (error as Error).message });
+      logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
     }
     const postmaster = this.currentPostmaster;
-    if (changed.length === 0 && !always) return accepted;
-    if (!postmaster) return accepted;
+    // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
+    if (!postmaster || (changed.length === 0 && !(always && accepted))) return accepted;
     postmaster.signal('SIGHUP');
     logger.info('configuration reloaded', { reason, changedFiles: changed });
     await this.reportConfigurationErrors();
@@ -232,10 +253,16 @@ export class Instance {
         this.everAcceptedConnections = true;
         this.phase = 'running';
         logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
+        if (this.restarts === 0) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
       },
       () => undefined, // an exit during start-up is handled as a crash by supervise()
     );
     return postmaster;
+  }
+
+  /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
+  private localPsqlCommand(): string {
+    return `psql -h ${this.runDirs.socket} -p ${this.deps.options.port} -U ${SUPERUSER} postgres`;
   }
 
   /** Returns how long to wait before the next start, or undefined to give up. */
@@ -347,9 +374,8 @@ export class Instance {
     ]);
   }
 
-  private tlsFiles(): TlsFiles | undefined {
+  private tlsFiles(): TlsFiles {
     const store = this.certificates;
-    if (!store.hasServerCertificate) return undefined; // TEMPORARY until src/pki issues certificates in automatic mode
     return { certFile: store.path(CERTIFICATE_FILES.serverCert), keyFile: store.path(CERTIFICATE_FILES.serverKey), clientCaFile: store.path(CERTIFICATE_FILES.clientCa) };
   }
 

@@ -57,7 +57,6 @@ export class InstanceStatusSource implements StatusSource {
   /** The copies PostgreSQL serves are the status API's too: one certificate for the pod. */
   tlsMaterial(): TlsMaterial | undefined {
     const store = this.instance.certificates;
-    if (!store.hasServerCertificate) return undefined;
     try {
       const read = (name: string) => fs.readFileSync(store.path(name), 'utf8');
       return { cert: read(CERTIFICATE_FILES.serverCert), key: read(CERTIFICATE_FILES.serverKey), clientCa: read(CERTIFICATE_FILES.clientCa) };

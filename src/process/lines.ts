@@ -5,6 +5,8 @@
 export class LineSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The current line was already emitted in pieces; its newline must not add an empty one. */
+  private cut = false;
 
   constructor(
     private readonly onLine: (line: string) => void,
@@ -15,7 +17,8 @@ export class LineSplitter {
     let start = 0;
     for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
       this.append(chunk.subarray(start, newline));
-      this.emitPending();
+      if (this.pendingBytes > 0 || !this.cut) this.emitPending();
+      this.cut = false;
       start = newline + 1;
     }
     if (start < chunk.length) this.append(chunk.subarray(start));
@@ -27,9 +30,17 @@ export class LineSplitter {
   }
 
   private append(piece: Buffer): void {
+    while (this.pendingBytes + piece.length >= this.maxLineBytes) {
+      const room = this.maxLineBytes - this.pendingBytes;
+      this.pending.push(piece.subarray(0, room));
+      this.pendingBytes += room;
+      this.emitPending();
+      this.cut = true;
+      piece = piece.subarray(room);
+    }
+    if (piece.length === 0) return;
     this.pending.push(piece);
     this.pendingBytes += piece.length;
-    if (this.pendingBytes >= this.maxLineBytes) this.emitPending();
   }
 
   private emitPending(): void {

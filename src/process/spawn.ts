@@ -16,8 +16,10 @@ export interface SpawnOptions {
   cwd?: string;
   /** A session of its own: terminal signals (Ctrl-C) then reach the manager only. */
   ownSession?: boolean;
-  /** Called with each stdout line instead of logging it (for programs whose output is data). */
+  /** Called with each stdout line after it was logged (unless `stdoutIsData`). */
   onStdoutLine?: (line: string) => void;
+  /** The program prints data, not messages (a query result): its stdout is not logged. */
+  stdoutIsData?: boolean;
   /** Called with each stderr line after it was logged (to watch for progress, errors). */
   onStderrLine?: (line: string) => void;
 }
@@ -65,8 +67,10 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
     return { child, pid: -1, exited };
   }
   spawnedByManager.add(child.pid);
-  const onStdout = options.onStdoutLine ?? ((line: string) => logger.info(line, { pipe: 'stdout' }));
-  capture(child.stdout!, onStdout);
+  capture(child.stdout!, (line) => {
+    if (!options.stdoutIsData) logger.info(line, { pipe: 'stdout' });
+    options.onStdoutLine?.(line);
+  });
   capture(child.stderr!, (line) => {
     logger.info(line, { pipe: 'stderr' });
     options.onStderrLine?.(line);
@@ -74,13 +78,16 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
   return { child, pid: child.pid, exited };
 }
 
-/** Runs a program to its end; rejects with its last stderr lines when it fails. */
+/** Runs a program to its end and resolves with its stdout lines; rejects with its last stderr lines when it fails. */
 export async function runProgram(file: string, args: readonly string[], options: SpawnOptions): Promise<string[]> {
   const stdout: string[] = [];
   const stderrTail: string[] = [];
   const program = spawnProgram(file, args, {
     ...options,
-    onStdoutLine: options.onStdoutLine ?? ((line) => stdout.push(line)),
+    onStdoutLine: (line) => {
+      stdout.push(line);
+      options.onStdoutLine?.(line);
+    },
     onStderrLine: (line) => {
       stderrTail.push(line);
       if (stderrTail.length > 5) stderrTail.shift();

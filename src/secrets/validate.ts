@@ -1,16 +1,11 @@
 /**
  * Checks on mounted material before PostgreSQL gets it: PEM, key matches certificate, within its
- * validity, chain verifies against its CA. Every refusal names the file.
+ * validity, chain verifies against its CA. Every refusal is one line naming the file.
  */
-import { pendingInspect, pendingKeyMatches, pendingVerifyChain } from './pki-pending.js';
+import { checkCa as checkSigningCa, checkValidity, CertificateError, inspectCertificate, keyMatchesCertificate, verifyChain, type CertificateInfo } from '../pki/index.js';
 
 export class InvalidSecret extends Error {
   override readonly name = 'InvalidSecret';
-}
-
-export interface CheckedCertificate {
-  pem: string;
-  notAfter: Date;
 }
 
 export interface LeafSource {
@@ -22,38 +17,37 @@ export interface LeafSource {
   keyName: string;
 }
 
-export function checkLeaf(source: LeafSource, now: Date): CheckedCertificate {
-  const { notAfter } = inspect(source.certPem, source.certName, now);
-  if (!attempt(() => pendingKeyMatches(source.keyPem, source.certPem), source.keyName)) {
-    throw new InvalidSecret(`${source.keyName}: the key does not match ${source.certName}`);
-  }
-  if (!attempt(() => pendingVerifyChain(source.certPem, source.caPem), source.certName)) {
-    throw new InvalidSecret(`${source.certName}: the chain does not verify against its CA`);
-  }
-  return { pem: source.certPem, notAfter };
+/** Returns the leaf's facts; throws InvalidSecret naming the file at fault. */
+export function checkLeaf(source: LeafSource, now: Date): CertificateInfo {
+  const info = about(source.certName, () => valid(source.certPem, now));
+  about(source.keyName, () => {
+    if (!keyMatchesCertificate(source.certPem, source.keyPem)) throw new CertificateError(`the key does not match ${source.certName}`);
+  });
+  about(source.certName, () => verifyChain(source.certPem, source.caPem));
+  return info;
 }
 
-export function checkCa(caPem: string, caName: string, keyPem: string | undefined, keyName: string, now: Date): CheckedCertificate {
-  const { notAfter, isCa } = inspect(caPem, caName, now);
-  if (!isCa) throw new InvalidSecret(`${caName}: not a CA certificate (basicConstraints CA:FALSE)`);
-  if (keyPem !== undefined && !attempt(() => pendingKeyMatches(keyPem, caPem), keyName)) {
-    throw new InvalidSecret(`${keyName}: the key does not match ${caName}`);
-  }
-  return { pem: caPem, notAfter };
+/** A CA PostgreSQL or its clients trust; with `keyPem`, one the manager signs leaves with. */
+export function checkCa(caPem: string, caName: string, now: Date, keyPem?: string): CertificateInfo {
+  if (keyPem !== undefined) return about(caName, () => checkSigningCa({ certPem: caPem, keyPem }, now).info);
+  return about(caName, () => {
+    const info = valid(caPem, now);
+    if (!info.isCa) throw new CertificateError(`"${info.subject}" is not a CA certificate (no basicConstraints CA:TRUE)`);
+    return info;
+  });
 }
 
-function inspect(pem: string, name: string, now: Date): { notAfter: Date; isCa: boolean } {
-  const facts = attempt(() => pendingInspect(pem), name);
-  if (facts.notAfter.getTime() <= now.getTime()) throw new InvalidSecret(`${name}: expired on ${facts.notAfter.toISOString()}`);
-  if (facts.notBefore.getTime() > now.getTime()) throw new InvalidSecret(`${name}: not valid before ${facts.notBefore.toISOString()}`);
-  return facts;
+function valid(pem: string, now: Date): CertificateInfo {
+  const info = inspectCertificate(pem);
+  checkValidity(info, now);
+  return info;
 }
 
-/** Parsing errors from the crypto layer become one line naming the file. */
-function attempt<T>(work: () => T, name: string): T {
+function about<T>(name: string, check: () => T): T {
   try {
-    return work();
+    return check();
   } catch (error) {
-    throw new InvalidSecret(`${name}: not a valid PEM certificate or key (${(error as Error).message})`);
+    if (error instanceof CertificateError) throw new InvalidSecret(`${name}: ${error.message}`);
+    throw error;
   }
 }

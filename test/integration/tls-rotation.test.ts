@@ -28,14 +28,19 @@ describe('rotation and reloads', () => {
   let material: SecretsMaterial;
   let hbaFile: string;
   let postmasterPid: number;
+  let configDir: string;
 
   beforeAll(async () => {
     dir = scratchDir('tls-rotation');
     secrets = path.join(dir, 'secrets');
-    material = await opensslSecretsDir(secrets, path.join(dir, 'work'), [SERVER_NAME, '127.0.0.1'], 'rsa');
+    material = opensslSecretsDir(secrets, path.join(dir, 'work'), [SERVER_NAME, '127.0.0.1'], 'rsa');
     hbaFile = path.join(dir, 'hba.conf');
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\n');
-    manager = await startManager({ dir, args: ['--secrets-dir', secrets, '--server-name', SERVER_NAME, '--hba', hbaFile, '--smart-shutdown-timeout', '2'] });
+    // --config from a ConfigMap volume: the file is a symlink through ..data, like a Secret's.
+    configDir = path.join(dir, 'config');
+    writeKubeletVolume(configDir, { 'extra.conf': "work_mem = '4MB'\n" });
+    const config = path.join(configDir, 'extra.conf');
+    manager = await startManager({ dir, args: ['--secrets-dir', secrets, '--server-name', SERVER_NAME, '--hba', hbaFile, '--config', config, '--smart-shutdown-timeout', '2'] });
     const started = await manager.waitForMessage('PostgreSQL started');
     postmasterPid = started.postmasterPid as number;
     await manager.waitUntilReady();
@@ -49,15 +54,15 @@ describe('rotation and reloads', () => {
   });
 
   it('serves a certificate swapped in by the kubelet to new connections while an open session survives', async () => {
-    const session = new pg.Client({ host: '127.0.0.1', port: manager.port, user: 'bob', password: 'bob-secret', database: 'postgres', ssl: { ca: material.serverCa.crt, servername: SERVER_NAME } });
+    const session = new pg.Client({ host: '127.0.0.1', port: manager.port, user: 'bob', password: 'bob-secret', database: 'postgres', ssl: { ca: material.serverCa.certPem, servername: SERVER_NAME } });
     await session.connect();
     try {
-      expect(await servedCertificate(manager.port)).toBe(material.server.crt);
-      const renewed = await opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME, '127.0.0.1'], type: 'ecdsa' });
+      expect(await servedCertificate(manager.port)).toBe(material.server.certPem);
+      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME, '127.0.0.1'], key: 'P-256' });
       const before = manager.lines.length;
-      writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.crt, 'tls.key': renewed.key }, 0o644);
-      await waitFor('the new certificate', async () => ((await servedCertificate(manager.port)) === renewed.crt ? true : undefined));
-      const reloaded = await manager.waitForMessage('configuration reloaded', 5_000, before);
+      writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.certPem, 'tls.key': renewed.keyPem }, 0o644);
+      await waitFor('the new certificate', async () => ((await servedCertificate(manager.port)) === renewed.certPem ? true : undefined));
+      const reloaded = await manager.waitForMessage('configuration reloaded', 10_000, before);
       expect(reloaded.changedFiles).toEqual(['server.crt', 'server.key']);
       const { rows } = await session.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
       expect(rows[0]!.ssl).toBe(true);
@@ -65,25 +70,25 @@ describe('rotation and reloads', () => {
       await session.end();
     }
     expect(fs.readFileSync(path.join(manager.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]).toBe(String(postmasterPid));
-  }, 30_000);
+  }, 60_000);
 
   it('refuses a broken certificate with an error line and keeps serving the previous one', async () => {
     const serving = await servedCertificate(manager.port);
-    const other = await opensslLeaf(path.join(dir, 'work', 'server-3'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME], type: 'ed25519' });
+    const other = opensslLeaf(path.join(dir, 'work', 'server-3'), material.serverCa, { cn: SERVER_NAME, names: [SERVER_NAME], key: 'ed25519' });
     const before = manager.lines.length;
     // The certificate of one key with another key: the kind of mistake a hand-made Secret has.
-    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.crt, 'tls.key': material.replication.key });
-    const refused = await manager.waitForMessage('refused the mounted certificates; the previous ones keep serving', 5_000, before);
+    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.certPem, 'tls.key': material.replication.keyPem });
+    const refused = await manager.waitForMessage('refused the mounted certificates; the previous ones keep serving', 10_000, before);
     expect(refused.level).toBe('error');
     expect(refused.err).toMatch(/server-tls\/tls.key: the key does not match server-tls\/tls.crt/);
-    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': 'not a certificate\n', 'tls.key': other.key });
-    const garbage = await manager.waitForLine((line) => line.msg === 'refused the mounted certificates; the previous ones keep serving' && /not a valid PEM/.test(String(line.err)), 5_000, before);
-    expect(garbage.err).toMatch(/server-tls\/tls.crt/);
+    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': 'not a certificate\n', 'tls.key': other.keyPem });
+    const garbage = await manager.waitForLine((line) => line.msg === 'refused the mounted certificates; the previous ones keep serving' && /not a PEM certificate/.test(String(line.err)), 10_000, before);
+    expect(garbage.err).toMatch(/server-tls\/tls.crt: not a PEM certificate/);
     expect(await servedCertificate(manager.port)).toBe(serving);
     // A fixed Secret is taken again.
-    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.crt, 'tls.key': other.key });
-    await waitFor('the fixed certificate', async () => ((await servedCertificate(manager.port)) === other.crt ? true : undefined));
-  }, 30_000);
+    writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': other.certPem, 'tls.key': other.keyPem });
+    await waitFor('the fixed certificate', async () => ((await servedCertificate(manager.port)) === other.certPem ? true : undefined));
+  }, 60_000);
 
   it('does not reload when a swap brings the same content', async () => {
     const current = fs.readFileSync(path.join(manager.runDir, 'certificates', 'client-ca.crt'), 'utf8');
@@ -97,27 +102,43 @@ describe('rotation and reloads', () => {
   it('applies a changed --hba file by reload, and keeps the old rules when the new ones are hostile', async () => {
     let before = manager.lines.length;
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\nhostssl app bob 10.0.0.0/8 scram-sha-256\n');
-    await manager.waitForMessage('configuration reloaded', 5_000, before);
+    await manager.waitForMessage('configuration reloaded', 10_000, before);
     const rules = () => manager.psql("SELECT string_agg(array_to_string(user_name, ','), ' ' ORDER BY line_number) FROM pg_hba_file_rules");
     expect(await rules()).toContain('alice bob');
 
     before = manager.lines.length;
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\nhost all all 0.0.0.0/0 trust\n');
-    const refused = await manager.waitForMessage('configuration refused; the previous one stays in force', 5_000, before);
+    const refused = await manager.waitForMessage('reload refused; the previous configuration stays in force', 10_000, before);
     expect(refused.err).toMatch(/hba.conf:2: pg_hba rule "host all all 0.0.0.0\/0 trust" refused: trust would let anyone in as streaming_replica/);
     expect(await rules()).toContain('alice bob');
     expect(await manager.psql('SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = \'trust\'')).toBe('0');
-  }, 30_000);
+    before = manager.lines.length;
+    fs.writeFileSync(hbaFile, 'hostssl all alice all cert\n');
+    await manager.waitForMessage('configuration reloaded', 10_000, before);
+  }, 60_000);
+
+  it('applies a --config file swapped in a ConfigMap volume, and reloads on SIGHUP', async () => {
+    let before = manager.lines.length;
+    writeKubeletVolume(configDir, { 'extra.conf': "work_mem = '8MB'\n" });
+    const reloaded = await manager.waitForMessage('configuration reloaded', 10_000, before);
+    expect(reloaded.changedFiles).toEqual(['custom.conf']);
+    await waitFor('work_mem 8MB', async () => ((await manager.psql('SHOW work_mem')) === '8MB' ? true : undefined), 10_000);
+
+    before = manager.lines.length;
+    manager.child.kill('SIGHUP');
+    const hangup = await manager.waitForMessage('configuration reloaded', 10_000, before);
+    expect(hangup).toMatchObject({ reason: 'SIGHUP', changedFiles: [] });
+  }, 60_000);
 
   it('reports what PostgreSQL itself finds wrong after a reload', async () => {
     const before = manager.lines.length;
     // Valid for our checks, unknown to PostgreSQL 15: only pg_hba_file_rules can tell.
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\nhostssl all carol all ldap ldapnonsense=1\n');
-    const found = await manager.waitForMessage('PostgreSQL found an error in its configuration', 5_000, before);
+    const found = await manager.waitForMessage('PostgreSQL found an error in its configuration', 10_000, before);
     expect(found.error).toMatch(/pg_hba.conf line \d+: .*ldapnonsense/);
     fs.writeFileSync(hbaFile, 'hostssl all alice all cert\n');
-    await manager.waitForMessage('configuration reloaded', 5_000, manager.lines.length);
-  }, 30_000);
+    await manager.waitForMessage('configuration reloaded', 10_000, manager.lines.length);
+  }, 60_000);
 });
 
 describe('hostile --hba rules at start', () => {

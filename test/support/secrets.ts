@@ -7,54 +7,23 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { CA_EXTENSIONS, opensslCertificate, type OpensslKeyType, type OpensslPair } from './openssl.js';
 
 const execFileAsync = promisify(execFile);
 
-export type KeyType = 'rsa' | 'ecdsa' | 'ed25519';
-
-export interface Pem {
-  crt: string;
-  key: string;
-}
-
-function keyArgs(type: KeyType): string[] {
-  if (type === 'rsa') return ['-newkey', 'rsa:2048'];
-  if (type === 'ecdsa') return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  return ['-newkey', 'ed25519'];
-}
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  await execFileAsync('openssl', args, { cwd });
-}
-
-/** A self-signed CA; `work` is a scratch directory for openssl's files. */
-export async function opensslCa(work: string, cn: string, type: KeyType = 'ecdsa', days = 365): Promise<Pem> {
+/** A self-signed CA made by openssl in `work`. */
+export function opensslCa(work: string, cn: string, key: OpensslKeyType = 'P-256'): OpensslPair {
   fs.mkdirSync(work, { recursive: true });
-  await openssl(['req', '-x509', ...keyArgs(type), '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', `/CN=${cn}`, '-days', String(days),
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], work);
-  return { crt: fs.readFileSync(path.join(work, 'ca.crt'), 'utf8'), key: fs.readFileSync(path.join(work, 'ca.key'), 'utf8') };
+  return opensslCertificate(work, { name: 'ca', cn, key, extensions: CA_EXTENSIONS, days: 365 });
 }
 
-export interface LeafRequest {
-  cn: string;
-  /** DNS names and IPs; a server certificate when given, a client certificate otherwise. */
-  names?: string[];
-  type?: KeyType;
-  days?: number;
-}
-
-/** A leaf signed by `ca`. */
-export async function opensslLeaf(work: string, ca: Pem, request: LeafRequest): Promise<Pem> {
+/** A leaf signed by `ca`: a server certificate for `names` when given, else a client certificate. */
+export function opensslLeaf(work: string, ca: OpensslPair, request: { cn: string; names?: string[]; key?: OpensslKeyType }): OpensslPair {
   fs.mkdirSync(work, { recursive: true });
-  fs.writeFileSync(path.join(work, 'ca.crt'), ca.crt);
-  fs.writeFileSync(path.join(work, 'ca.key'), ca.key, { mode: 0o600 });
-  const extensions = request.names
+  const usage = request.names
     ? ['extendedKeyUsage=serverAuth', `subjectAltName=${request.names.map((name) => (/^[\d.]+$|:/.test(name) ? `IP:${name}` : `DNS:${name}`)).join(',')}`]
     : ['extendedKeyUsage=clientAuth'];
-  fs.writeFileSync(path.join(work, 'ext.cnf'), ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...extensions].join('\n'));
-  await openssl(['req', '-new', ...keyArgs(request.type ?? 'ecdsa'), '-nodes', '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', `/CN=${request.cn}`], work);
-  await openssl(['x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(Date.now()), '-days', String(request.days ?? 90), '-extfile', 'ext.cnf', '-out', 'tls.crt'], work);
-  return { crt: fs.readFileSync(path.join(work, 'tls.crt'), 'utf8'), key: fs.readFileSync(path.join(work, 'tls.key'), 'utf8') };
+  return opensslCertificate(work, { name: 'leaf', cn: request.cn, key: request.key ?? 'P-256', issuer: ca, days: 90, extensions: ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...usage] });
 }
 
 let generation = 0;
@@ -90,22 +59,22 @@ function readLinkOrUndefined(link: string): string | undefined {
 }
 
 export interface SecretsMaterial {
-  serverCa: Pem;
-  clientCa: Pem;
-  server: Pem;
-  replication: Pem;
+  serverCa: OpensslPair;
+  clientCa: OpensslPair;
+  server: OpensslPair;
+  replication: OpensslPair;
 }
 
 /** A complete provided-mode secrets dir (server-tls, server-ca, client-ca, replication-tls). */
-export async function opensslSecretsDir(secretsDir: string, work: string, serverNames: string[], type: KeyType = 'ecdsa'): Promise<SecretsMaterial> {
-  const serverCa = await opensslCa(path.join(work, 'server-ca'), 'test server CA', type);
-  const clientCa = await opensslCa(path.join(work, 'client-ca'), 'test client CA', type);
-  const server = await opensslLeaf(path.join(work, 'server'), serverCa, { cn: serverNames[0]!, names: serverNames, type });
-  const replication = await opensslLeaf(path.join(work, 'replication'), clientCa, { cn: 'streaming_replica', type });
-  writeKubeletVolume(path.join(secretsDir, 'server-ca'), { 'ca.crt': serverCa.crt });
-  writeKubeletVolume(path.join(secretsDir, 'client-ca'), { 'ca.crt': clientCa.crt });
-  writeKubeletVolume(path.join(secretsDir, 'server-tls'), { 'tls.crt': server.crt, 'tls.key': server.key });
-  writeKubeletVolume(path.join(secretsDir, 'replication-tls'), { 'tls.crt': replication.crt, 'tls.key': replication.key });
+export function opensslSecretsDir(secretsDir: string, work: string, serverNames: string[], key: OpensslKeyType = 'P-256'): SecretsMaterial {
+  const serverCa = opensslCa(path.join(work, 'server-ca'), 'test server CA', key);
+  const clientCa = opensslCa(path.join(work, 'client-ca'), 'test client CA', key);
+  const server = opensslLeaf(path.join(work, 'server'), serverCa, { cn: serverNames[0]!, names: serverNames, key });
+  const replication = opensslLeaf(path.join(work, 'replication'), clientCa, { cn: 'streaming_replica', key });
+  writeKubeletVolume(path.join(secretsDir, 'server-ca'), { 'ca.crt': serverCa.certPem });
+  writeKubeletVolume(path.join(secretsDir, 'client-ca'), { 'ca.crt': clientCa.certPem });
+  writeKubeletVolume(path.join(secretsDir, 'server-tls'), { 'tls.crt': server.certPem, 'tls.key': server.keyPem });
+  writeKubeletVolume(path.join(secretsDir, 'replication-tls'), { 'tls.crt': replication.certPem, 'tls.key': replication.keyPem });
   return { serverCa, clientCa, server, replication };
 }
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Issue 2 benchmark: time from `instance-manager run` to the first successful connection on an
+// existing PGDATA, against starting `postgres -D` directly on the same PGDATA (same configuration,
+// same client, same polling), median of N alternating runs; then the manager's idle RSS.
+// Usage (as root, after `npm run build`): node bench/startup.mjs [runs=10]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const runs = Number(process.argv[2] ?? 10);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bench-startup-'));
+fs.chmodSync(dir, 0o755);
+const port = 20000 + Math.floor(Math.random() * 20000);
+const pgdata = path.join(dir, 'pgdata');
+const socketDir = path.join(dir, 'run', 'run');
+const pgBin = fs.readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
+const postgresUser = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'postgres');
+
+function startManager() {
+  const child = spawn(process.execPath, [path.join(root, 'bin/instance-manager'), 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.resume();
+  return child;
+}
+
+function startPostgresDirectly() {
+  const child = spawn(`${pgBin}/postgres`, ['-D', pgdata], { uid: Number(postgresUser[2]), gid: Number(postgresUser[3]), cwd: pgdata, stdio: ['ignore', 'ignore', 'ignore'] });
+  return child;
+}
+
+async function firstConnection(began) {
+  for (;;) {
+    const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
+    try {
+      await client.connect();
+      await client.end();
+      return performance.now() - began;
+    } catch {
+      await sleep(5);
+    }
+  }
+}
+
+async function measure(start, stopSignal) {
+  const began = performance.now();
+  const child = start();
+  const elapsed = await firstConnection(began);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(stopSignal);
+  await exited;
+  return elapsed;
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+// Create the data directory once, through the manager.
+{
+  const child = startManager();
+  await firstConnection(performance.now());
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+const manager = [];
+const direct = [];
+for (let i = 0; i < runs; i++) {
+  manager.push(await measure(startManager, 'SIGTERM'));
+  direct.push(await measure(startPostgresDirectly, 'SIGINT'));
+}
+
+const child = startManager();
+await firstConnection(performance.now());
+await sleep(3000);
+const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]);
+child.kill('SIGTERM');
+await new Promise((resolve) => child.once('exit', resolve));
+fs.rmSync(dir, { recursive: true, force: true });
+
+const m = median(manager);
+const d = median(direct);
+console.log(`start to first connection, median of ${runs} (existing PGDATA)`);
+console.log(`  postgres -D directly : ${d.toFixed(1)} ms`);
+console.log(`  instance-manager run : ${m.toFixed(1)} ms`);
+console.log(`  overhead             : ${(m - d).toFixed(1)} ms (goal <= 150 ms), ratio ${(m / d).toFixed(2)}`);
+console.log(`manager RSS once idle  : ${(rssKiB / 1024).toFixed(1)} MiB (goal <= 60 MiB)`);

@@ -1,0 +1,132 @@
+/**
+ * What the manager issues itself, kept under `run-dir/pki/` so it is reused on every start: the
+ * automatic CAs (created once, re-signed with the same key 30 days before they expire) and the
+ * leaves of the automatic and hybrid modes (90 days, renewed under 7 days left, re-issued when
+ * their CA or the server names changed).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPLICATION_USER } from '../config/index.js';
+import type { Logger } from '../log.js';
+import {
+  CertificateError,
+  certificateFile,
+  createCa,
+  inspectCertificate,
+  issueClientCertificate,
+  issueServerCertificate,
+  keyMatchesCertificate,
+  needsRenewal,
+  renewCa,
+  serverNames,
+  verifyChain,
+  type CertificateInfo,
+  type CertificateMaterial,
+} from '../pki/index.js';
+import { writeFileAtomically, type RunAs } from '../process/index.js';
+import type { Mode } from './modes.js';
+
+export interface IssuerOptions {
+  dir: string;
+  serverNames: string[];
+  logger: Logger;
+  now: () => Date;
+}
+
+type Pair = 'server' | 'client';
+
+const CA_FILE: Record<Pair, string> = { server: 'server-ca', client: 'client-ca' };
+const LEAF_FILE: Record<Pair, string> = { server: 'server', client: REPLICATION_USER };
+
+/** The CA keys stay the manager's own: PostgreSQL never needs them, so they are not handed over. */
+const MANAGER: RunAs = { name: 'instance-manager', uid: undefined, gid: undefined, home: '/' };
+
+export class Issuer {
+  constructor(private readonly options: IssuerOptions) {}
+
+  /** The automatic CA of a pair: read back, created when missing, re-signed when due. */
+  async automaticCa(pair: Pair): Promise<CertificateMaterial & { notAfter: Date }> {
+    const now = this.options.now();
+    const name = CA_FILE[pair];
+    const existing = this.read(name);
+    const problem = existing === undefined ? 'missing' : this.problemWith(existing, () => undefined);
+    let ca: CertificateMaterial;
+    if (existing === undefined || problem !== undefined) {
+      ca = await createCa({ commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`, now });
+      this.log('created a CA', name, ca, problem ?? 'missing');
+    } else if (needsRenewal(inspectCertificate(existing.certPem), now, 'ca')) {
+      ca = renewCa(existing, { now });
+      this.log('renewed a CA with its own key', name, ca, 'expires soon');
+    } else {
+      ca = existing;
+    }
+    this.write(name, ca.certPem, ca.keyPem);
+    return { ...ca, notAfter: inspectCertificate(ca.certPem).notAfter };
+  }
+
+  /** The pair's leaf signed by `ca`: the one issued before while it still fits, else a new one. */
+  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial> {
+    const now = this.options.now();
+    const name = LEAF_FILE[pair];
+    const wantedNames = pair === 'server' ? serverNames(this.options.serverNames, mode === 'automatic') : undefined;
+    const existing = this.read(name);
+    const problem =
+      existing === undefined
+        ? 'missing'
+        : this.problemWith(existing, (info) => {
+            verifyChain(existing.certPem, ca.certPem);
+            if (needsRenewal(info, now, 'leaf')) return 'expires soon';
+            if (wantedNames && !sameNames(wantedNames, [...info.dnsNames, ...info.ipAddresses])) return 'server names changed';
+            return undefined;
+          });
+    if (existing !== undefined && problem === undefined) return existing;
+    const issued =
+      pair === 'server'
+        ? await issueServerCertificate(ca, { names: this.options.serverNames, now, includeLocalhost: mode === 'automatic' })
+        : await issueClientCertificate(ca, { user: REPLICATION_USER, now });
+    const material = { certPem: certificateFile(issued), keyPem: issued.keyPem };
+    this.write(name, material.certPem, material.keyPem);
+    this.log('issued a certificate', name, material, problem ?? 'missing', mode);
+    return material;
+  }
+
+  notAfter(material: CertificateMaterial): Date {
+    return inspectCertificate(material.certPem).notAfter;
+  }
+
+  /** What is wrong with material issued before: unreadable, key mismatch, or what `more` finds (it may throw too). */
+  private problemWith(material: CertificateMaterial, more: (info: CertificateInfo) => string | undefined): string | undefined {
+    try {
+      const info = inspectCertificate(material.certPem);
+      if (!keyMatchesCertificate(material.certPem, material.keyPem)) return 'the key does not match';
+      return more(info);
+    } catch (error) {
+      if (!(error instanceof CertificateError)) throw error;
+      return error.message;
+    }
+  }
+
+  private read(name: string): CertificateMaterial | undefined {
+    try {
+      return { certPem: fs.readFileSync(path.join(this.options.dir, `${name}.crt`), 'utf8'), keyPem: fs.readFileSync(path.join(this.options.dir, `${name}.key`), 'utf8') };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private write(name: string, certPem: string, keyPem: string): void {
+    fs.mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+    writeFileAtomically(path.join(this.options.dir, `${name}.key`), keyPem, MANAGER, 0o600);
+    writeFileAtomically(path.join(this.options.dir, `${name}.crt`), certPem, MANAGER, 0o644);
+  }
+
+  private log(msg: string, name: string, material: CertificateMaterial, reason: string, mode?: Mode): void {
+    const info = inspectCertificate(material.certPem);
+    this.options.logger.info(msg, { file: path.join(this.options.dir, `${name}.crt`), subject: info.subject, notAfter: info.notAfter.toISOString(), reason, ...(mode ? { mode } : {}) });
+  }
+}
+
+function sameNames(wanted: string[], actual: string[]): boolean {
+  const normal = (names: string[]) => names.map((name) => name.toLowerCase()).sort().join(',');
+  return normal(wanted) === normal(actual);
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { renderHba, renderIdent } from '../../src/config/index.js';
+
+const rules = (text: string) => text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+
+describe('renderHba', () => {
+  it('orders the fixed header, the user rules and the fallback as the contract says', () => {
+    expect(rules(renderHba(['hostssl app alice all cert']))).toEqual([
+      'local all all peer map=local',
+      'hostssl replication streaming_replica all cert',
+      'hostssl postgres streaming_replica all cert',
+      'hostssl app alice all cert',
+      'hostssl all all all scram-sha-256',
+      'host all all all reject',
+    ]);
+  });
+
+  it('refuses TCP without TLS when the user adds nothing', () => {
+    const lines = rules(renderHba([]));
+    expect(lines.filter((line) => line.startsWith('host '))).toEqual(['host all all all reject']);
+  });
+});
+
+describe('renderIdent', () => {
+  it('maps the manager and PostgreSQL users to the superuser and keeps other names as they are', () => {
+    expect(rules(renderIdent(['postgres', 'root'], 'postgres'))).toEqual(['local postgres postgres', 'local root postgres', 'local /^(.*)$ \\1']);
+  });
+
+  it('does not repeat a user', () => {
+    expect(rules(renderIdent(['postgres', 'postgres'], 'postgres'))).toHaveLength(2);
+  });
+});
