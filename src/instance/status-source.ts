@@ -66,7 +66,7 @@ export class InstanceStatusSource implements StatusSource {
   }
 
   async reload(reason: string): Promise<ActionOutcome> {
-    return (await this.instance.reload(reason))
+    return (await this.instance.reload(reason, true))
       ? { ok: true, detail: 'configuration re-read, PostgreSQL reloaded' }
       : { ok: false, status: 422, detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force' };
   }

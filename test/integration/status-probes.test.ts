@@ -87,8 +87,9 @@ describe('status API probes and /pg/status on a primary', () => {
       replication: [],
       pendingRestart: false,
       restarts: 0,
-      certificates: [],
     });
+    // No Secrets mounted: the automatic PKI issued the server certificate, good for 90 days.
+    expect(status.certificates).toContainEqual({ name: 'server.crt', notAfter: expect.any(String), daysLeft: 89, mode: 'automatic' });
     expect(status.currentLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(Date.parse(status.postmasterStartTime as string)).toBeLessThanOrEqual(Date.now());
     expect(status.instanceManagerVersion).toBe(JSON.parse(fs.readFileSync('package.json', 'utf8')).version);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, scratchDir, startManager, type Manager } from '../support/manager.js';
-import { opensslCa, opensslLeaf, opensslSecretsDir, writeKubeletVolume, type Pem, type SecretsMaterial } from '../support/secrets.js';
+import type { OpensslPair } from '../support/openssl.js';
+import { opensslCa, opensslLeaf, opensslSecretsDir, writeKubeletVolume, type SecretsMaterial } from '../support/secrets.js';
 import { ask, waitForStatusApi, type Answer } from '../support/status.js';
 
 const fingerprint = (pem: string) => new crypto.X509Certificate(pem).fingerprint256;
@@ -31,28 +32,28 @@ describe('status API over HTTPS', () => {
   let dir: string;
   let secrets: string;
   let material: SecretsMaterial;
-  const clients: Record<'operator' | 'dba' | 'app' | 'forged', Pem> = {} as never;
+  const clients: Record<'operator' | 'dba' | 'app' | 'forged', OpensslPair> = {} as never;
 
-  const post = (action: string, client?: Pem): Promise<Answer> =>
-    ask(`${manager.statusBase}/pg/${action}`, { method: 'POST', ca: material.serverCa.crt, ...(client ? { cert: client.crt, key: client.key } : {}) });
-  const get = (what: string): Promise<Answer> => ask(`${manager.statusBase}${what}`, { ca: material.serverCa.crt });
+  const post = (action: string, client?: OpensslPair): Promise<Answer> =>
+    ask(`${manager.statusBase}/pg/${action}`, { method: 'POST', ca: material.serverCa.certPem, ...(client ? { cert: client.certPem, key: client.keyPem } : {}) });
+  const get = (what: string): Promise<Answer> => ask(`${manager.statusBase}${what}`, { ca: material.serverCa.certPem });
 
   beforeAll(async () => {
     dir = scratchDir('status-tls');
     secrets = path.join(dir, 'secrets');
     const work = path.join(dir, 'work');
-    material = await opensslSecretsDir(secrets, work, ['localhost', '127.0.0.1']);
-    const otherCa = await opensslCa(path.join(work, 'other-ca'), 'somebody else CA');
-    clients.operator = await opensslLeaf(path.join(work, 'operator'), material.clientCa, { cn: 'instance-manager-operator' });
-    clients.dba = await opensslLeaf(path.join(work, 'dba'), material.clientCa, { cn: 'dba' });
-    clients.app = await opensslLeaf(path.join(work, 'app'), material.clientCa, { cn: 'app' });
-    clients.forged = await opensslLeaf(path.join(work, 'forged'), otherCa, { cn: 'instance-manager-operator' });
+    material = opensslSecretsDir(secrets, work, ['localhost', '127.0.0.1']);
+    const otherCa = opensslCa(path.join(work, 'other-ca'), 'somebody else CA');
+    clients.operator = opensslLeaf(path.join(work, 'operator'), material.clientCa, { cn: 'instance-manager-operator' });
+    clients.dba = opensslLeaf(path.join(work, 'dba'), material.clientCa, { cn: 'dba' });
+    clients.app = opensslLeaf(path.join(work, 'app'), material.clientCa, { cn: 'app' });
+    clients.forged = opensslLeaf(path.join(work, 'forged'), otherCa, { cn: 'instance-manager-operator' });
     manager = await startManager({
       dir,
       status: 'https',
       args: ['--secrets-dir', secrets, '--operator-names', 'instance-manager-operator,dba', '--smart-shutdown-timeout', '2'],
     });
-    await waitForStatusApi(manager.statusBase, { ca: material.serverCa.crt });
+    await waitForStatusApi(manager.statusBase, { ca: material.serverCa.certPem });
     await manager.waitUntilReady();
   });
 
@@ -62,9 +63,9 @@ describe('status API over HTTPS', () => {
 
   it('serves the mounted server certificate over TLS 1.3 only', async () => {
     const port = Number(new URL(manager.statusBase).port);
-    const negotiated = await handshake(port, { ca: material.serverCa.crt });
-    expect(negotiated).toEqual({ protocol: 'TLSv1.3', fingerprint: fingerprint(material.server.crt) });
-    await expect(handshake(port, { ca: material.serverCa.crt, maxVersion: 'TLSv1.2' })).rejects.toThrow(/protocol version|alert/i);
+    const negotiated = await handshake(port, { ca: material.serverCa.certPem });
+    expect(negotiated).toEqual({ protocol: 'TLSv1.3', fingerprint: fingerprint(material.server.certPem) });
+    await expect(handshake(port, { ca: material.serverCa.certPem, maxVersion: 'TLSv1.2' })).rejects.toThrow(/protocol version|alert/i);
     expect((await get('/healthz')).status).toBe(200);
   });
 
@@ -98,14 +99,14 @@ describe('status API over HTTPS', () => {
     const promote = await post('promote', clients.operator);
     expect(promote.status).toBe(409);
     expect(promote.body).toMatch(/already a primary/);
-    expect((await ask(`${manager.statusBase}/pg/promote`, { ca: material.serverCa.crt, cert: clients.operator.crt, key: clients.operator.key })).status).toBe(405);
+    expect((await ask(`${manager.statusBase}/pg/promote`, { ca: material.serverCa.certPem, cert: clients.operator.certPem, key: clients.operator.keyPem })).status).toBe(405);
     expect((await get('/pg/failover')).status).toBe(404);
   });
 
   it('reports the certificates it serves in /pg/status and /metrics', async () => {
     const status = JSON.parse((await get('/pg/status')).body) as { certificates: { name: string; notAfter: string; daysLeft: number; mode: string }[] };
     const server = status.certificates.find((file) => file.name === 'server.crt');
-    expect(server).toEqual({ name: 'server.crt', notAfter: new Date(new crypto.X509Certificate(material.server.crt).validTo).toISOString(), daysLeft: 89, mode: 'provided' });
+    expect(server).toEqual({ name: 'server.crt', notAfter: new Date(new crypto.X509Certificate(material.server.certPem).validTo).toISOString(), daysLeft: 89, mode: 'provided' });
     expect(status.certificates.map((file) => file.name).sort()).toEqual(['client-ca.crt', 'server-ca.crt', 'server.crt', 'streaming_replica.crt']);
     expect((await get('/metrics')).body).toMatch(/^instance_manager_certificate_days_left\{file="server.crt"\} 89$/m);
   });
@@ -116,8 +117,8 @@ describe('status API over HTTPS', () => {
     expect(shown.stderr).toBe('');
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^role: +primary \(ready\)$/m);
-    expect(shown.stdout).toMatch(/^certificates: +server\.crt: provided, expires \S+ \(89 days left\)$/m);
-    expect(shown.stdout).toMatch(/^ +client-ca\.crt: provided, expires/m);
+    expect(shown.stdout).toMatch(/^(certificates:)? +server\.crt: provided, expires \S+ \(89 days left\)$/m);
+    expect(shown.stdout).toMatch(/^(certificates:)? +client-ca\.crt: provided, expires \S+ \(364 days left\)$/m);
     // By name, as inside the pod: localhost is not checked against the certificate's names.
     const byName = await runCli(['status', '--url', manager.statusBase.replace('127.0.0.1', 'localhost'), '--ca', caFile]);
     expect(byName.code).toBe(0);
@@ -141,7 +142,7 @@ describe('status API over HTTPS', () => {
     };
     const tlsConnection = () =>
       new Promise<tls.TLSSocket>((resolve, reject) => {
-        const socket = tls.connect({ host: '127.0.0.1', port, ca: material.serverCa.crt }, () => resolve(socket));
+        const socket = tls.connect({ host: '127.0.0.1', port, ca: material.serverCa.certPem }, () => resolve(socket));
         hold(socket);
         socket.once('error', reject);
       });
@@ -177,7 +178,7 @@ describe('status API over HTTPS', () => {
 
   it('swaps in a rotated certificate without closing the listener or open connections', async () => {
     const port = Number(new URL(manager.statusBase).port);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: material.serverCa.crt });
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: material.serverCa.certPem });
     const reused: boolean[] = [];
     const failures: string[] = [];
     let polling = true;
@@ -204,11 +205,11 @@ describe('status API over HTTPS', () => {
       }
     })();
     try {
-      const renewed = await opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: 'localhost', names: ['localhost', '127.0.0.1'] });
+      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: 'localhost', names: ['localhost', '127.0.0.1'] });
       const before = manager.lines.length;
-      writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.crt, 'tls.key': renewed.key });
+      writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.certPem, 'tls.key': renewed.keyPem });
       await manager.waitForMessage('status API certificate replaced', 10_000, before);
-      expect((await handshake(port, { ca: material.serverCa.crt })).fingerprint).toBe(fingerprint(renewed.crt));
+      expect((await handshake(port, { ca: material.serverCa.certPem })).fingerprint).toBe(fingerprint(renewed.certPem));
       await new Promise((resolve) => setTimeout(resolve, 300));
     } finally {
       polling = false;
