@@ -26,6 +26,16 @@ import {
   type SocketAddress,
 } from '../postgres/index.js';
 import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, writeFileAtomically, type Exit, type RunAs } from '../process/index.js';
+import {
+  cloneFromPrimary,
+  ensureReplicationRole,
+  ensureSlotOnPrimary,
+  hasStandbySignal,
+  standbySettings,
+  writeStandbySignal,
+  type PrimaryConnection,
+  type Role,
+} from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
 import { CrashPolicy } from './crash-policy.js';
@@ -47,6 +57,8 @@ export interface InstanceDeps {
 
 export class Instance {
   phase: Phase = 'initializing';
+  /** A replica until promoted; set by --replica-of. */
+  role: Role;
   /** Postmaster starts after the first, whether after a crash or asked for. */
   restarts = 0;
   private postmaster: Postmaster | undefined;
@@ -60,11 +72,14 @@ export class Instance {
   private reloading: Promise<void> = Promise.resolve();
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
+  /** Aborts work before supervision (a clone) when a stop is asked for. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
     const { options, runAs, logger } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
+    this.role = options.replicaOf ? 'replica' : 'primary';
   }
 
   get runDirs() {
@@ -110,9 +125,23 @@ export class Instance {
       if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
       if (removedStalePid !== undefined) logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
       logger.info('reusing the existing data directory', { pgdata: options.pgdata });
+    } else if (this.role === 'replica') {
+      try {
+        await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
+      } catch (error) {
+        if (!this.stopAsked) throw error;
+        logger.info('clone abandoned: stop requested');
+        return;
+      }
     } else {
       logger.info('initializing a new data directory', { pgdata: options.pgdata });
       await initdb(this.deps.bin, options.pgdata, runAs, logger);
+    }
+    if (this.role === 'replica') {
+      if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
+      writeStandbySignal(options.pgdata, runAs);
+      // In the background: a replica serves reads while its primary is away.
+      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.stopping.signal });
     }
     this.writeConfiguration();
   }
@@ -152,6 +181,7 @@ export class Instance {
     }
     this.deps.logger.info('stop requested', { signal });
     this.stopAsked = true;
+    this.stopping.abort();
     this.requestStopNow();
   }
 
@@ -239,6 +269,28 @@ export class Instance {
     }
   }
 
+  /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
+  async becomePrimary(): Promise<void> {
+    this.role = 'primary';
+    await this.reload('promoted');
+  }
+
+  /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
+  private primaryConnection(): PrimaryConnection | undefined {
+    const { options } = this.deps;
+    if (options.replicaOf === undefined) return undefined;
+    const store = this.certificates;
+    return {
+      primary: options.replicaOf,
+      applicationName: options.podName,
+      tls: {
+        serverCaFile: store.path(CERTIFICATE_FILES.serverCa),
+        certFile: store.path(CERTIFICATE_FILES.replicationCert),
+        keyFile: store.path(CERTIFICATE_FILES.replicationKey),
+      },
+    };
+  }
+
   private startPostmaster(): Postmaster {
     const { bin, options, runAs, logger } = this.deps;
     this.phase = 'starting';
@@ -254,6 +306,9 @@ export class Instance {
         this.phase = 'running';
         logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
         if (this.restarts === 0) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
+        if (status === 'ready') {
+          ensureReplicationRole(this.socketAddress, logger).catch((error: Error) => logger.error('could not create the replication role', { err: error.message }));
+        }
       },
       () => undefined, // an exit during start-up is handled as a crash by supervise()
     );
@@ -363,7 +418,7 @@ export class Instance {
       socketDir: this.runDirs.socket,
       logDirectory: undefined,
       tls: this.tlsFiles(),
-      extra: new Map(),
+      extra: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
       user,
     });
     const managerUser = process.getuid?.() === 0 ? 'root' : runAs.name;

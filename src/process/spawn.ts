@@ -22,6 +22,10 @@ export interface SpawnOptions {
   stdoutIsData?: boolean;
   /** Called with each stderr line after it was logged (to watch for progress, errors). */
   onStderrLine?: (line: string) => void;
+  /** Returns true for a stderr line the caller reports itself (a progress meter): it is not logged. */
+  consumeStderrLine?: (line: string) => boolean;
+  /** Aborting kills the program (SIGTERM); `exited` then rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export interface Program {
@@ -53,6 +57,7 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
     uid: options.runAs.uid,
     gid: options.runAs.gid,
     detached: options.ownSession ?? false,
+    signal: options.signal,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<Exit>((resolve, reject) => {
@@ -72,6 +77,7 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
     options.onStdoutLine?.(line);
   });
   capture(child.stderr!, (line) => {
+    if (options.consumeStderrLine?.(line)) return;
     logger.info(line, { pipe: 'stderr' });
     options.onStderrLine?.(line);
   });

@@ -140,11 +140,8 @@ export class Manager {
   }
 
   /** psql over the unix socket as the superuser; returns unaligned, tuples-only output. */
-  async psql(sql: string, extraArgs: string[] = []): Promise<string> {
-    const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', ...extraArgs, '-c', sql], {
-      env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
-    });
-    return stdout.trim();
+  psql(sql: string, extraArgs: string[] = []): Promise<string> {
+    return psqlOverSocket(this.socketDir, this.port, sql, extraArgs);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 120_000): Promise<number | null> {
@@ -154,6 +151,14 @@ export class Manager {
     clearTimeout(timer);
     return code;
   }
+}
+
+/** psql over a unix socket as the superuser; returns unaligned, tuples-only output. */
+export async function psqlOverSocket(socketDir: string, port: number, sql: string, extraArgs: string[] = []): Promise<string> {
+  const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...extraArgs, '-c', sql], {
+    env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+  });
+  return stdout.trim();
 }
 
 export async function startManager(options: ManagerOptions = {}): Promise<Manager> {
