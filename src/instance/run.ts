@@ -33,7 +33,7 @@ export async function runInstance(options: RunOptions): Promise<number> {
         port: options.statusPort,
         insecure: options.statusInsecure,
         operatorNames: options.operatorNames,
-        source: new InstanceStatusSource(instance, options, sink),
+        source: new InstanceStatusSource(instance, sink, logger),
         logger,
       });
       await status.start();

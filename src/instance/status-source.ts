@@ -3,18 +3,18 @@
  * Instance so the status folder depends on an interface of its own, never on the orchestration.
  */
 import fs from 'node:fs';
-import type { OutputSink } from '../log.js';
+import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
+import { NotAReplicaError, promote } from '../replication/index.js';
 import { CERTIFICATE_FILES } from '../secrets/index.js';
 import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, StatusSource, TlsMaterial } from '../status/index.js';
 import type { Instance } from './instance.js';
-import type { RunOptions } from './options.js';
 
 export class InstanceStatusSource implements StatusSource {
   constructor(
     private readonly instance: Instance,
-    private readonly options: RunOptions,
     private readonly sink: OutputSink,
+    private readonly logger: Logger,
   ) {}
 
   get phase(): ManagerPhase {
@@ -22,7 +22,7 @@ export class InstanceStatusSource implements StatusSource {
   }
 
   get intendedRole(): Role {
-    return this.options.replicaOf === undefined ? 'primary' : 'replica';
+    return this.instance.role;
   }
 
   get postmaster(): PostmasterFacts | undefined {
@@ -79,6 +79,12 @@ export class InstanceStatusSource implements StatusSource {
   }
 
   async promote(): Promise<ActionOutcome> {
-    return { ok: false, status: 503, detail: 'promotion needs replica mode, which this build does not have yet' };
+    try {
+      const result = await promote(this.instance, this.logger);
+      return { ok: true, detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)` };
+    } catch (error) {
+      if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
+      return { ok: false, status: 500, detail: `promotion failed: ${(error as Error).message}` };
+    }
   }
 }
