@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage, UsageError } from '../errors.js';
 import { runInstance } from '../instance/index.js';
+import { logsCommand } from './logs.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => undefined });
   program.addCommand(runCommand(runInstance));
   program.addCommand(statusCommand());
+  program.addCommand(logsCommand());
   return program;
 }
 

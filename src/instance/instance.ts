@@ -8,7 +8,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters, type TlsFiles } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Logger, OutputSink } from '../log.js';
+import { LogPipe, type LogPipeStatus } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -43,6 +44,8 @@ import type { RunOptions } from './options.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
 const ORPHAN_GRACE_MS = 5_000;
+/** How long the manager waits, on its way out, for stdout to take PostgreSQL's last records. */
+const LOG_DRAIN_MS = 10_000;
 
 export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
 
@@ -51,6 +54,8 @@ export interface InstanceDeps {
   logger: Logger;
   bin: PgBinaries;
   runAs: RunAs;
+  /** stdout, shared with the logger: PostgreSQL's records go there too. */
+  sink: OutputSink;
   /** Told when the certificates under run-dir/certificates/ were (re)written: the status API serves them too. */
   onCertificatesChanged?: () => void;
 }
@@ -74,6 +79,7 @@ export class Instance {
   readonly certificates: CertificateStore;
   /** Aborts work before supervision (a clone) when a stop is asked for. */
   private readonly stopping = new AbortController();
+  private logPipe: LogPipe | undefined;
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -105,6 +111,11 @@ export class Instance {
     return this.everAcceptedConnections;
   }
 
+  /** Counters and buffer level of the log pipe; undefined before it started. */
+  get logs(): LogPipeStatus | undefined {
+    return this.logPipe?.status;
+  }
+
   /** Everything before the first postmaster start; throws UsageError on bad input. */
   async prepare(): Promise<void> {
     const { options, runAs, logger } = this.deps;
@@ -115,6 +126,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
     ensureWritableDataDir(options.pgdata);
@@ -151,9 +163,19 @@ export class Instance {
    * cleanly) or it crashed too often (resolves 1).
    */
   async supervise(): Promise<number> {
+    try {
+      return await this.superviseLoop();
+    } finally {
+      await this.settleLogWriters(LOG_DRAIN_MS);
+      this.logPipe?.close();
+    }
+  }
+
+  private async superviseLoop(): Promise<number> {
     const { logger } = this.deps;
     for (;;) {
       if (this.stopAsked) return this.finishStopped('smart');
+      await this.settleLogWriters(0);
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
         postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
@@ -361,6 +383,19 @@ export class Instance {
     while (liveProcessesWorkingIn(options.pgdata).length > 0) await sleep(50);
   }
 
+  /**
+   * The logging collector outlives the postmaster by a moment to write the last records. Once no
+   * PostgreSQL process is left, a boundary in the FIFOs ends whatever it was cut off in, and waiting
+   * `drainMs` for the readers to reach it means those records reached stdout.
+   */
+  private async settleLogWriters(drainMs: number): Promise<void> {
+    if (!this.logPipe) return;
+    const deadline = Date.now() + ORPHAN_GRACE_MS;
+    while (liveProcessesWorkingIn(this.deps.options.pgdata).length > 0 && Date.now() < deadline) await sleep(20);
+    const drained = await this.logPipe.barrier(drainMs);
+    if (!drained && drainMs > 0) this.deps.logger.warning('stdout did not take all of PostgreSQL\'s log before the deadline', { waitedMs: drainMs, ...this.logPipe.status });
+  }
+
   private async shutdown(postmaster: Postmaster): Promise<number> {
     const { logger } = this.deps;
     this.phase = 'stopping';
@@ -416,7 +451,7 @@ export class Instance {
       port: options.port,
       listen: options.listen,
       socketDir: this.runDirs.socket,
-      logDirectory: undefined,
+      logDirectory: this.runDirs.log,
       tls: this.tlsFiles(),
       extra: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
       user,

@@ -18,7 +18,7 @@ export async function runInstance(options: RunOptions): Promise<number> {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin);
     logger.info('instance-manager starting', { pid: process.pid, pgdata: options.pgdata, pgBin: bin.dir, pgMajor: bin.major, runAs: runAs.name });
-    const instance = new Instance({ options, logger, bin, runAs, onCertificatesChanged: () => status?.refreshTls() });
+    const instance = new Instance({ options, logger, bin, runAs, sink, onCertificatesChanged: () => status?.refreshTls() });
 
     const onStop = (signal: NodeJS.Signals) => instance.requestStop(signal);
     const onHangup = () => void instance.reload('SIGHUP', true);

@@ -51,7 +51,14 @@ export class InstanceStatusSource implements StatusSource {
   }
 
   logCounters(): LogCounters {
-    return { recordsByLogger: {}, unparsableRecords: 0, bufferedBytes: this.sink.bufferedBytes };
+    const logs = this.instance.logs;
+    if (!logs) return { recordsByLogger: {}, unparsableRecords: 0, bufferedBytes: this.sink.bufferedBytes };
+    // Lines from the stderr-format FIFO are written under logger "postgres" too.
+    return {
+      recordsByLogger: { postgres: logs.records.postgres + logs.rawLines, pgaudit: logs.records.pgaudit },
+      unparsableRecords: logs.unparsable,
+      bufferedBytes: logs.bufferedBytes,
+    };
   }
 
   /** The copies PostgreSQL serves are the status API's too: one certificate for the pod. */

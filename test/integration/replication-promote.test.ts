@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Instance, type RunOptions } from '../../src/instance/index.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, OutputSink } from '../../src/log.js';
 import { findBinaries } from '../../src/postgres/index.js';
 import { resolveRunAs } from '../../src/process/index.js';
 import { NotAReplicaError, promote } from '../../src/replication/index.js';
@@ -34,7 +34,7 @@ describe('promotion', () => {
       serverNames: ['127.0.0.1'], configFile: undefined, hbaFile: undefined, podName: 'pg-3', user: 'postgres',
       smartShutdownTimeoutSeconds: 2, stopTimeoutSeconds: 10, logLevel: 'info',
     };
-    instance = new Instance({ options, logger, bin: await findBinaries(undefined), runAs: resolveRunAs('postgres') });
+    instance = new Instance({ options, logger, bin: await findBinaries(undefined), runAs: resolveRunAs('postgres'), sink: new OutputSink(fs.openSync('/dev/null', 'w')) });
     await instance.prepare();
     supervised = instance.supervise();
     await ready();

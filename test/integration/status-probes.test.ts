@@ -124,6 +124,10 @@ describe('status API probes and /pg/status on a primary', () => {
     expect(value('instance_manager_postgres_wal_lsn_bytes{position="current"}')).toBeGreaterThan(0);
     expect(value('instance_manager_postmaster_restarts_total')).toBe(0);
     expect(value('instance_manager_log_buffer_bytes')).toBeGreaterThanOrEqual(0);
+    // PostgreSQL's own start-up lines went through the log pipe.
+    expect(value('instance_manager_log_records_total{logger="postgres"}')).toBeGreaterThan(0);
+    expect(value('instance_manager_log_records_total{logger="pgaudit"}')).toBe(0);
+    expect(value('instance_manager_log_unparsable_records_total')).toBe(0);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     expect(value('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });

@@ -1,0 +1,55 @@
+/**
+ * `instance-manager logs convert [FILE...]`: csvlog files (stdin without one) to the JSON lines the
+ * live pipe writes, through the same converter. Every file is checked before anything is written,
+ * so bad input fails with one line and no partial output.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { OutputSink } from '../log.js';
+import { CsvlogConverter, LineFormatter, newCounters } from '../logpipe/index.js';
+
+export function logsCommand(): Command {
+  const logs = new Command('logs').description('PostgreSQL logs');
+  const convert = logs
+    .command('convert')
+    .description('csvlog (stdin when no file) to JSON lines on stdout')
+    .argument('[file...]', 'csvlog files')
+    .option('--pod-name <name>', 'logging_pod on every line', process.env.POD_NAME ?? os.hostname())
+    .action(async (files: string[], flags: { podName: string }) => {
+      const inputs = files.length === 0 ? ['-'] : files;
+      for (const file of inputs) if (file !== '-') checkReadable(file);
+      const sink = new OutputSink();
+      try {
+        for (const file of inputs) await convertOne(file, sink, new LineFormatter(flags.podName));
+      } finally {
+        await sink.flush();
+      }
+    });
+  // main() turns commander errors into one line and exit 2 for the commands it knows; this one is nested.
+  convert.exitOverride().configureOutput({ outputError: () => undefined });
+  return logs;
+}
+
+function checkReadable(file: string): void {
+  try {
+    const stat = fs.statSync(file);
+    if (stat.isDirectory()) throw new UsageError(`${file}: is a directory, not a csvlog file`);
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/** Each file ends its own records: a cut-short last record is written as unparsable, not glued to the next file. */
+async function convertOne(file: string, sink: OutputSink, formatter: LineFormatter): Promise<void> {
+  const source = file === '-' ? undefined : file;
+  const converter = new CsvlogConverter(sink, formatter, newCounters(), source);
+  const input = file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
+  for await (const chunk of input) {
+    if (!converter.push(chunk as Buffer)) await new Promise((resolve) => sink.once('drain', resolve));
+  }
+  converter.finish();
+}

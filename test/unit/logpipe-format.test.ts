@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { CsvlogConverter, CSVLOG_COLUMNS, decodeAudit, LineFormatter, logTimeToRfc3339, newCounters, severityLevel } from '../../src/logpipe/index.js';
+import { csvlogRecord, SAMPLE } from '../support/csvlog.js';
+
+const fixedNow = () => new Date('2026-11-29T17:00:00.000Z');
+const formatter = new LineFormatter('pg-1', fixedNow);
+
+function fieldsOf(values: Partial<Record<(typeof CSVLOG_COLUMNS)[number], string>>, columns = 26): string[] {
+  return CSVLOG_COLUMNS.slice(0, columns).map((name) => values[name] ?? '');
+}
+
+describe('severityLevel', () => {
+  it.each([
+    ['PANIC', 'error'], ['FATAL', 'error'], ['ERROR', 'error'], ['WARNING', 'warning'], ['NOTICE', 'info'], ['INFO', 'info'],
+    ['LOG', 'info'], ['STATEMENT', 'info'], ['DEBUG1', 'debug'], ['DEBUG5', 'debug'], ['', 'info'],
+  ])('%s -> %s', (severity, level) => expect(severityLevel(severity)).toBe(level));
+});
+
+describe('logTimeToRfc3339', () => {
+  it.each([
+    ['2026-11-29 16:05:37.275 UTC', '2026-11-29T16:05:37.275Z'],
+    ['2026-11-29 16:05:37 GMT', '2026-11-29T16:05:37Z'],
+    ['2026-11-29 17:05:37.275 +01', '2026-11-29T16:05:37.275Z'],
+    ['2026-11-29 11:35:37.275 -0430', '2026-11-29T16:05:37.275Z'],
+    ['2026-11-29 17:05:37.275 CET', '2026-11-29T17:00:00.000Z'],
+    ['garbage', '2026-11-29T17:00:00.000Z'],
+  ])('%s -> %s', (logTime, ts) => expect(logTimeToRfc3339(logTime, fixedNow)).toBe(ts));
+});
+
+describe('LineFormatter.record', () => {
+  it('writes the contract shape: key order, record columns by name, empty ones omitted, all strings', () => {
+    const { logger, line } = formatter.record(fieldsOf(SAMPLE));
+    expect(logger).toBe('postgres');
+    expect(line.endsWith('}\n')).toBe(true);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(['level', 'ts', 'logger', 'msg', 'logging_pod', 'record']);
+    expect(parsed).toMatchObject({ level: 'info', ts: '2026-11-29T16:05:37.275Z', logger: 'postgres', msg: 'record', logging_pod: 'pg-1' });
+    expect(Object.keys(parsed.record as object)).toEqual(CSVLOG_COLUMNS.filter((name) => SAMPLE[name] !== undefined));
+    expect(parsed.record).toMatchObject({ process_id: '23704', message: 'statement: SELECT 1' });
+  });
+
+  it('takes its level from error_severity', () => {
+    expect(JSON.parse(formatter.record(fieldsOf({ ...SAMPLE, error_severity: 'FATAL' })).line)).toMatchObject({ level: 'error' });
+  });
+
+  it('keeps columns a future PostgreSQL adds under their position', () => {
+    const parsed = JSON.parse(formatter.record([...fieldsOf(SAMPLE), 'new']).line) as { record: Record<string, string> };
+    expect(parsed.record.column_27).toBe('new');
+  });
+
+  it('makes log injection impossible: any content stays one value on one line', () => {
+    const message = 'x"\n{"level":"error","ts":"2026-01-01T00:00:00Z","logger":"instance-manager","msg":"pwned"}\u2028\u0000\r';
+    const { line } = formatter.record(fieldsOf({ ...SAMPLE, message, user_name: '","level":"error' }));
+    expect(line.indexOf('\n')).toBe(line.length - 1);
+    const parsed = JSON.parse(line) as { level: string; record: Record<string, string> };
+    expect(parsed.level).toBe('info');
+    expect(parsed.record.message).toBe(message);
+    expect(parsed.record.user_name).toBe('","level":"error');
+  });
+
+  it('turns an AUDIT: message into logger pgaudit with record.audit and no message', () => {
+    const message = 'AUDIT: SESSION,1,1,READ,SELECT,,,"SELECT ""a"", 1\nFROM t",<not logged>';
+    const parsed = JSON.parse(formatter.record(fieldsOf({ ...SAMPLE, message })).line) as { logger: string; record: Record<string, unknown> };
+    expect(parsed.logger).toBe('pgaudit');
+    expect(parsed.record.message).toBeUndefined();
+    expect(Object.keys(parsed.record).at(-1)).toBe('audit');
+    expect(parsed.record.audit).toEqual({
+      audit_type: 'SESSION', statement_id: '1', substatement_id: '1', class: 'READ', command: 'SELECT',
+      object_type: '', object_name: '', statement: 'SELECT "a", 1\nFROM t', parameter: '<not logged>',
+    });
+  });
+});
+
+describe('decodeAudit', () => {
+  it('reads the 10th field, rows, of pgaudit.log_rows', () => {
+    expect(decodeAudit('AUDIT: OBJECT,2,1,WRITE,INSERT,TABLE,public.t,"INSERT INTO t VALUES (1)",<none>,1')).toMatchObject({ object_name: 'public.t', rows: '1' });
+  });
+
+  it.each([
+    ['not an audit message', 'statement: SELECT 1'],
+    ['too few fields', 'AUDIT: SESSION,1,1,READ'],
+    ['broken quoting', 'AUDIT: SESSION,1,1,READ,SELECT,,,"SELECT 1,<none>'],
+    ['another tag', 'NOTAUDIT: SESSION,1,1,READ,SELECT,,,x,<none>'],
+  ])('leaves %s alone', (_name, message) => expect(decodeAudit(message)).toBeUndefined());
+});
+
+describe('CsvlogConverter', () => {
+  it('writes one sink write per pushed chunk, counts per logger, and reports backpressure', () => {
+    const writes: string[] = [];
+    let accept = true;
+    const counters = newCounters();
+    const converter = new CsvlogConverter({ write: (text) => (writes.push(text), accept) }, formatter, counters, '/x/postgres.csv');
+    const audit = csvlogRecord({ ...SAMPLE, message: 'AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>' });
+    expect(converter.push(Buffer.from(csvlogRecord(SAMPLE) + audit + 'garbage\n'))).toBe(true);
+    accept = false;
+    expect(converter.push(Buffer.from(csvlogRecord(SAMPLE)))).toBe(false);
+    expect(writes).toHaveLength(2);
+    expect(writes[0]!.split('\n')).toHaveLength(4);
+    expect(counters).toMatchObject({ records: { postgres: 2, pgaudit: 1 }, unparsable: 1 });
+    expect(JSON.parse(writes[0]!.split('\n')[2]!)).toMatchObject({ msg: 'unparsable csvlog record', raw: 'garbage', source: '/x/postgres.csv', logging_pod: 'pg-1' });
+  });
+
+  it('ends a record cut short at a writer boundary (NUL) and counts the boundary', () => {
+    const writes: string[] = [];
+    const converter = new CsvlogConverter({ write: (text) => (writes.push(text), true) }, formatter, newCounters());
+    const whole = csvlogRecord(SAMPLE);
+    converter.push(Buffer.concat([Buffer.from(whole.slice(0, 50)), Buffer.from([0]), Buffer.from(whole)]));
+    expect(converter.boundaries).toBe(1);
+    const lines = writes.join('').trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; raw?: string });
+    expect(lines.map((line) => line.msg)).toEqual(['unparsable csvlog record', 'record']);
+    expect(lines[0]!.raw).toBe(whole.slice(0, 50));
+  });
+});
