@@ -17,7 +17,7 @@ import { PgStateReader, type PgReading } from './pg-state.js';
 import { isOperatorAction, route, type Endpoint } from './routes.js';
 import type { ActionOutcome, StatusSource, TlsMaterial } from './source.js';
 
-export interface StatusServerLimits {
+interface StatusServerLimits {
   /** Whole request headers must arrive within this (slowloris); also the TLS handshake limit. */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
@@ -29,7 +29,7 @@ export interface StatusServerLimits {
   statementTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: StatusServerLimits = {
+const LIMITS: StatusServerLimits = {
   headersTimeoutMs: 3_000,
   requestTimeoutMs: 20_000,
   keepAliveTimeoutMs: 5_000,
@@ -46,7 +46,6 @@ export interface StatusServerOptions {
   operatorNames: readonly string[];
   source: StatusSource;
   logger: Logger;
-  limits?: Partial<StatusServerLimits>;
 }
 
 type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
@@ -55,14 +54,13 @@ const TLS_VERSION: Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> =
 
 export class StatusServer {
   private readonly server: http.Server | https.Server;
-  private readonly limits: StatusServerLimits;
+  private readonly limits = LIMITS;
   private readonly reader: PgStateReader;
   private readonly metrics = new StatusMetrics();
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
 
   constructor(private readonly options: StatusServerOptions) {
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
     const httpOptions: http.ServerOptions = {
       headersTimeout: this.limits.headersTimeoutMs,
