@@ -160,8 +160,10 @@ export class StatusServer {
       this.options.logger.error('status API request failed', { path: request.url, err: (error as Error).message });
       reply = { status: 500, body: 'internal error\n' };
     }
+    // An explicit length: without it Node sends chunked encoding, several TLS records per answer.
     response.writeHead(reply.status, {
       'Content-Type': reply.contentType ?? 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(reply.body),
       'Cache-Control': 'no-store',
       ...reply.headers,
     });
@@ -285,6 +287,8 @@ function peerCertificate(request: http.IncomingMessage): PeerCertificate {
 async function bodyWithinLimit(request: http.IncomingMessage, limit: number): Promise<boolean> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limit) return false;
+  // The usual case (a probe, a scrape, an action without body) costs nothing to read.
+  if (declared === 0 && request.headers['transfer-encoding'] === undefined) return true;
   let received = 0;
   for await (const chunk of request) {
     received += (chunk as Buffer).length;

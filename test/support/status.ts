@@ -18,12 +18,14 @@ export interface AskOptions {
   /** A keep-alive agent to reuse a connection; a fresh connection per request otherwise. */
   agent?: http.Agent;
   timeoutMs?: number;
+  body?: string;
 }
 
 export function ask(url: string, options: AskOptions = {}): Promise<Answer> {
   const began = performance.now();
   return new Promise((resolve, reject) => {
-    const common = { method: options.method ?? 'GET', agent: options.agent ?? false, timeout: options.timeoutMs ?? 5_000 };
+    const headers = options.body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(options.body)) };
+    const common = { method: options.method ?? 'GET', agent: options.agent ?? false, timeout: options.timeoutMs ?? 5_000, headers };
     const onResponse = (response: http.IncomingMessage) => {
       let body = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
@@ -34,7 +36,7 @@ export function ask(url: string, options: AskOptions = {}): Promise<Answer> {
       : http.request(url, common, onResponse);
     request.on('timeout', () => request.destroy(new Error(`${url}: no answer within ${common.timeout} ms`)));
     request.on('error', reject);
-    request.end();
+    request.end(options.body);
   });
 }
 
