@@ -127,7 +127,8 @@ async function main() {
       const verdict = result.p99 <= goal ? 'meets' : 'MISSES';
       console.log(
         `${endpoint.padEnd(11)} p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms = ${(result.p99 / goal).toFixed(2)} x the ${goal} ms goal (${verdict}), ` +
-          `${(result.p99 / baseline.p99).toFixed(2)} x the baseline p99, ${Math.round(result.rps)} req/s, peak manager RSS ${(result.peakRss / 2 ** 20).toFixed(1)} MiB` +
+          `against the baseline: p50 ${(result.p50 / baseline.p50).toFixed(2)} x, p99 ${(result.p99 / baseline.p99).toFixed(2)} x, ` +
+          `${Math.round(result.rps)} req/s = ${(result.rps / baseline.rps).toFixed(2)} x; peak manager RSS ${(result.peakRss / 2 ** 20).toFixed(1)} MiB` +
           `${result.errors ? `, ${result.errors}` : ''}`,
       );
     }
