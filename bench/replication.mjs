@@ -6,7 +6,7 @@
 //    median of N runs each after one warm-up. Goal: ratio <= 1.05.
 // 2. Time from replica start on an empty PGDATA to the first row streamed from the primary (a row
 //    inserted on the primary once the replica accepts connections), on a fresh small database.
-// Usage (as root, after `npm run build`): node bench/replication.mjs [runs=3] [gib=1]
+// Usage (as root, after `npm run build`): node bench/replication.mjs [runs=5] [gib=1]
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { basebackupArgs, slotNameFor } from '../dist/replication/index.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const runs = Number(process.argv[2] ?? 3);
+const runs = Number(process.argv[2] ?? 5);
 const gib = Number(process.argv[3] ?? 1);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bench-replication-'));
 fs.chmodSync(dir, 0o755);
@@ -74,7 +74,7 @@ function startManager(name, extra = []) {
     for (const text of lines) {
       const line = JSON.parse(text);
       if (line.level === 'error' || line.msg === 'clone failed; retrying') console.error(text);
-      for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve(performance.now() - began);
+      for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve({ elapsed: performance.now() - began, line });
     }
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -147,19 +147,35 @@ async function plainClone(i) {
 async function managerClone(i) {
   const pod = `managed-${i}`;
   const replica = startManager(pod, ['--replica-of', `127.0.0.1:${primary.port}`]);
-  const elapsed = await replica.when('clone finished');
+  const [finished, cloning] = await Promise.all([replica.when('clone finished'), replica.when('cloning the primary with pg_basebackup')]);
+  overheads.push(cloning.elapsed);
+  insideManager.push(finished.line.elapsedMs);
   await replica.stop();
   fs.rmSync(replica.base, { recursive: true, force: true });
   dropSlot(primary, pod);
-  return elapsed;
+  return finished.elapsed;
 }
 
-await plainClone('warm-up');
+// Each measurement starts with the previous one's writes on disk, and the order alternates, so
+// neither side inherits the other's writeback.
+const settled = async (measure) => {
+  execFileSync('sync');
+  await sleep(1000);
+  return measure();
+};
+const overheads = [];
+const insideManager = [];
+await settled(() => plainClone('warm-up'));
 const plain = [];
 const managed = [];
 for (let i = 0; i < runs; i++) {
-  plain.push(await plainClone(i));
-  managed.push(await managerClone(i));
+  if (i % 2 === 0) {
+    plain.push(await settled(() => plainClone(i)));
+    managed.push(await settled(() => managerClone(i)));
+  } else {
+    managed.push(await settled(() => managerClone(i)));
+    plain.push(await settled(() => plainClone(i)));
+  }
 }
 await primary.stop();
 fs.rmSync(dir, { recursive: true, force: true });
@@ -169,4 +185,7 @@ console.log(`database size: ${(size / 2 ** 30).toFixed(2)} GiB, ${runs} runs eac
 console.log(`clone, plain pg_basebackup:      median ${ms(median(plain))} (${plain.map(ms).join(', ')})`);
 console.log(`clone, through instance-manager: median ${ms(median(managed))} (${managed.map(ms).join(', ')})`);
 console.log(`ratio manager/plain: ${(median(managed) / median(plain)).toFixed(3)} (goal <= 1.05)`);
+console.log(`  of which manager start to pg_basebackup spawn: median ${ms(median(overheads))} (Node.js start-up, secrets)`);
+console.log(`  and pg_basebackup spawn to clone in place:    median ${ms(median(insideManager))}, ratio to plain ${(median(insideManager) / median(plain)).toFixed(3)}`);
+console.log(`load average at the end: ${os.loadavg().map((load) => load.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
 console.log(`replica start to first streamed row (empty PGDATA, small database): median ${ms(median(firstRow))} (${firstRow.map(ms).join(', ')})`);

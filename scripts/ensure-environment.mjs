@@ -52,7 +52,8 @@ function installedPackage(name) {
   return spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' }).stdout?.includes('install ok installed');
 }
 
-// 1. npm dependencies
+// 1. npm dependencies (npm ci also builds the reaper addon with node-gyp, which needs a compiler)
+aptInstall(['python3', 'make', 'g++'].filter((tool) => !has(tool)));
 if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
   say('installing npm dependencies');
   run('npm', ['ci', '--no-audit', '--no-fund']);
@@ -78,5 +79,12 @@ if (forTests) {
   aptInstall(installedPackage(pgaudit) ? [] : [pgaudit]);
 }
 
-// 3. the build
+// 3. the build; the addon too when node_modules came from before it existed (npm ci builds it otherwise)
+if (!fs.existsSync(path.join(root, 'build', 'Release', 'reaper.node'))) {
+  const nodeGyp = process.env.npm_config_node_gyp ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  // Node's own headers, when its package ships them, spare node-gyp a download.
+  const prefix = path.dirname(path.dirname(process.execPath));
+  const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+  run(process.execPath, [nodeGyp, 'rebuild', ...nodedir]);
+}
 run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);

@@ -11,8 +11,16 @@ export function parsePort(flag: string, value: string, allowZero: boolean): numb
 }
 
 export function parseSeconds(flag: string, value: string): number {
+  return parseCount(flag, value, 'seconds');
+}
+
+export function parseDays(flag: string, value: string): number {
+  return parseCount(flag, value, 'days');
+}
+
+function parseCount(flag: string, value: string, unit: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`${flag}: "${value}" is not a whole number of seconds (1 or more)`);
+    throw new UsageError(`${flag}: "${value}" is not a whole number of ${unit} (1 or more)`);
   }
   return Number(value);
 }

@@ -77,9 +77,11 @@ export class Instance {
   private reloading: Promise<void> = Promise.resolve();
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
-  /** Aborts work before supervision (a clone) when a stop is asked for. */
+  /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
   private logPipe: LogPipe | undefined;
+  /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
+  private readonly following = new AbortController();
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -90,7 +92,7 @@ export class Instance {
 
   get runDirs() {
     const { runDir } = this.deps.options;
-    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: path.join(runDir, 'certificates') };
+    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: this.certificates.certificatesDir };
   }
 
   get socketAddress(): SocketAddress {
@@ -153,7 +155,7 @@ export class Instance {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.stopping.signal });
+      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
     this.writeConfiguration();
   }
@@ -173,8 +175,10 @@ export class Instance {
 
   private async superviseLoop(): Promise<number> {
     const { logger } = this.deps;
-    for (;;) {
+    for (let first = true; ; first = false) {
       if (this.stopAsked) return this.finishStopped('smart');
+      // Counted here, not after the backoff: a stop during the backoff starts nothing.
+      if (!first) this.restarts++;
       await this.settleLogWriters(0);
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
@@ -184,7 +188,6 @@ export class Instance {
       if (outcome.kind === 'stop') return this.shutdown(postmaster);
       if (this.plannedRestart) {
         await this.plannedRestart;
-        this.restarts++;
         continue;
       }
       if (this.stopAsked) return this.shutdown(postmaster);
@@ -192,7 +195,6 @@ export class Instance {
       if (delayMs === undefined) return 1;
       logger.info('restarting PostgreSQL after a crash', { delayMs });
       await Promise.race([sleep(delayMs), this.stopRequested]);
-      this.restarts++;
     }
   }
 
@@ -204,6 +206,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopAsked = true;
     this.stopping.abort();
+    this.following.abort();
     this.requestStopNow();
   }
 
@@ -215,11 +218,13 @@ export class Instance {
    */
   reload(reason: string, always = false): Promise<boolean> {
     // One at a time: a Secret change and the renewal tick must not issue the same leaf twice.
-    const next = this.reloading.then(() => this.reloadNow(reason, always));
-    this.reloading = next.then(
-      () => undefined,
-      () => undefined,
-    );
+    const next = this.reloading
+      .then(() => this.reloadNow(reason, always))
+      .catch((error: unknown) => {
+        this.deps.logger.error('reload failed', { reason, err: (error as Error).message });
+        return false;
+      });
+    this.reloading = next.then(() => undefined);
     return next;
   }
 
@@ -294,6 +299,7 @@ export class Instance {
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
   async becomePrimary(): Promise<void> {
     this.role = 'primary';
+    this.following.abort();
     await this.reload('promoted');
   }
 
@@ -319,7 +325,7 @@ export class Instance {
     this.readyAt = undefined;
     const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger });
     this.postmaster = postmaster;
-    logger.info('PostgreSQL started', { postmasterPid: postmaster.pid });
+    logger.info('PostgreSQL started', { postmasterPid: postmaster.pid, restarts: this.restarts });
     postmaster.waitUntilAcceptingConnections().then(
       (status) => {
         if (this.postmaster !== postmaster) return;
@@ -362,14 +368,15 @@ export class Instance {
    * to start until it is released: wait for them to notice, then kill what is left.
    */
   private async clearOrphans(): Promise<void> {
-    const { logger, options } = this.deps;
+    const { logger, options, bin } = this.deps;
+    const leftovers = () => liveProcessesWorkingIn(options.pgdata, bin.path('postgres'));
     const deadline = Date.now() + ORPHAN_GRACE_MS;
-    let orphans = liveProcessesWorkingIn(options.pgdata);
+    let orphans = leftovers();
     if (orphans.length === 0) return;
     logger.info('waiting for the processes of the dead postmaster to exit', { pids: orphans });
     while (orphans.length > 0 && Date.now() < deadline) {
       await sleep(100);
-      orphans = liveProcessesWorkingIn(options.pgdata);
+      orphans = leftovers();
     }
     if (orphans.length === 0) return;
     logger.warning('killing processes the dead postmaster left behind', { pids: orphans, graceMs: ORPHAN_GRACE_MS });
@@ -380,7 +387,7 @@ export class Instance {
         // Already gone.
       }
     }
-    while (liveProcessesWorkingIn(options.pgdata).length > 0) await sleep(50);
+    while (leftovers().length > 0) await sleep(50);
   }
 
   /**
@@ -391,7 +398,7 @@ export class Instance {
   private async settleLogWriters(drainMs: number): Promise<void> {
     if (!this.logPipe) return;
     const deadline = Date.now() + ORPHAN_GRACE_MS;
-    while (liveProcessesWorkingIn(this.deps.options.pgdata).length > 0 && Date.now() < deadline) await sleep(20);
+    while (liveProcessesWorkingIn(this.deps.options.pgdata, this.deps.bin.path('postgres')).length > 0 && Date.now() < deadline) await sleep(20);
     const drained = await this.logPipe.barrier(drainMs);
     if (!drained && drainMs > 0) this.deps.logger.warning('stdout did not take all of PostgreSQL\'s log before the deadline', { waitedMs: drainMs, ...this.logPipe.status });
   }

@@ -1,6 +1,6 @@
 import { createLogger, OutputSink } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
-import { resolveRunAs } from '../process/index.js';
+import { resolveRunAs, startOrphanReaper } from '../process/index.js';
 import { StatusServer } from '../status/index.js';
 import { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
@@ -14,6 +14,8 @@ export async function runInstance(options: RunOptions): Promise<number> {
   const sink = new OutputSink();
   const logger = createLogger({ sink, pod: options.podName, level: options.logLevel });
   let status: StatusServer | undefined;
+  // Before anything is spawned: the postmaster's descendants must already have a subreaper to come to.
+  const reaper = startOrphanReaper(logger);
   try {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin);
@@ -46,6 +48,7 @@ export async function runInstance(options: RunOptions): Promise<number> {
     return code;
   } finally {
     await status?.stop();
+    reaper?.stop();
     await sink.flush();
   }
 }

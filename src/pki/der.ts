@@ -126,9 +126,13 @@ export function commonNameOf(name: Asn1): string | undefined {
 function ipFromBytes(bytes: Buffer): string {
   if (bytes.length === 4) return [...bytes].join('.');
   if (bytes.length !== 16) return bytes.toString('hex');
-  const groups = Array.from({ length: 8 }, (_, index) => bytes.readUInt16BE(index * 2).toString(16));
+  return canonicalIp(Array.from({ length: 8 }, (_, index) => bytes.readUInt16BE(index * 2).toString(16)).join(':'));
+}
+
+/** One spelling per address (IPv6 compressed, lower case), so names given and names read compare. */
+export function canonicalIp(ip: string): string {
   // The URL parser prints IPv6 in its canonical compressed form.
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+  return net.isIPv6(ip) ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }
 
 export function isIpAddress(name: string): boolean {

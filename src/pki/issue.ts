@@ -8,7 +8,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { binary, bufferOf, derToPem, isIpAddress, OID, readCertificateStructure, subjectKeyIdentifier } from './der.js';
-import { checkValidity, inspectCertificate, keyMatchesCertificate, parseCertificate, parsePrivateKey, splitCertificates } from './inspect.js';
+import { checkValidity, describeKey, inspectCertificate, keyMatchesCertificate, parseCertificate, parsePrivateKey, splitCertificates } from './inspect.js';
 import { CA_DAYS, CertificateError, daysToMs, LEAF_DAYS, type CertificateInfo, type CertificateMaterial } from './types.js';
 
 const { asn1 } = forge;
@@ -24,20 +24,32 @@ const RSA_BITS = 2048;
 /** Certificates start a little in the past so that a peer whose clock lags accepts them at once. */
 const BACKDATE_MS = 5 * 60 * 1000;
 
-interface GeneratedKey {
+interface SubjectKey {
   keyPem: string;
   publicKey: forge.pki.rsa.PublicKey;
 }
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
-/** RSA 2048 on Node's native (OpenSSL, thread pool) path, so several keys are made at once. */
-async function generateRsaKey(): Promise<GeneratedKey> {
-  const { privateKey, publicKey } = await generateKeyPair('rsa', { modulusLength: RSA_BITS, publicExponent: 0x10001 });
-  return {
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
-  };
+/**
+ * A new RSA 2048 private key (PKCS#8 PEM), made on Node's native path (OpenSSL, in the thread pool):
+ * callers that need several keys start them together, before they have the CA that will sign them.
+ */
+export async function generateKey(): Promise<string> {
+  const { privateKey } = await generateKeyPair('rsa', { modulusLength: RSA_BITS, publicExponent: 0x10001 });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** The key to certify: the one given (from `generateKey`), else a new one. */
+async function subjectKey(keyPem: string | undefined): Promise<SubjectKey> {
+  const pem = keyPem ?? (await generateKey());
+  return { keyPem: pem, publicKey: rsaPublicKey(parsePrivateKey(pem)) };
+}
+
+/** forge writes the subject public key of what it builds, and it knows RSA only. */
+function rsaPublicKey(key: KeyObject): forge.pki.rsa.PublicKey {
+  if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`certificates are issued here for RSA keys only, not ${describeKey(key)}`);
+  return forge.pki.publicKeyFromPem(crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
 }
 
 /** A random positive 128-bit serial, DER-minimal (a leading zero octet only when the top bit is set). */
@@ -141,7 +153,12 @@ const CA_EXTENSIONS = [
   { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
 ];
 
-export interface CaOptions {
+/** `keyPem`, when given, is the key to certify (see `generateKey`); otherwise a new one is made. */
+interface KeyOption {
+  keyPem?: string;
+}
+
+export interface CaOptions extends KeyOption {
   commonName: string;
   days?: number;
   now: Date;
@@ -150,7 +167,7 @@ export interface CaOptions {
 /** A self-signed root CA with a fresh RSA key. */
 export async function createCa(options: CaOptions): Promise<CertificateMaterial> {
   const subject = commonName(options.commonName);
-  const { keyPem, publicKey } = await generateRsaKey();
+  const { keyPem, publicKey } = await subjectKey(options.keyPem);
   const template = { publicKey, subject, days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
   const certPem = signCertificate(template, { name: subject, keyIdentifier: keyIdentifierOf(publicKey), key: parsePrivateKey(keyPem) });
   return { certPem, keyPem };
@@ -165,7 +182,7 @@ export function renewCa(ca: CertificateMaterial, options: { days?: number; now: 
   if (!info.selfSigned) throw new CertificateError(`"${info.subject}" is not a self-signed CA; only the CAs created here are renewed`);
   const key = checkKeyPair(ca.certPem, ca.keyPem);
   if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`"${info.subject}" has a ${info.keyAlgorithm} key; only the RSA CAs created here are renewed`);
-  const publicKey = forge.pki.publicKeyFromPem(crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
+  const publicKey = rsaPublicKey(key);
   const subject = readCertificateStructure(parseCertificate(ca.certPem).raw).subject;
   const template = { publicKey, subject, days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
   return { certPem: signCertificate(template, { name: subject, keyIdentifier: keyIdentifierOf(publicKey), key }), keyPem: ca.keyPem };
@@ -219,7 +236,7 @@ export function serverNames(names: string[], includeLocalhost: boolean): string[
   return [...new Set(all)];
 }
 
-export interface ServerCertificateOptions {
+export interface ServerCertificateOptions extends KeyOption {
   /** DNS names and IP addresses; the first is the common name. */
   names: string[];
   days?: number;
@@ -231,7 +248,7 @@ export interface ServerCertificateOptions {
 export async function issueServerCertificate(ca: CertificateMaterial, options: ServerCertificateOptions): Promise<CertificateMaterial> {
   const checked = checkCa(ca, options.now);
   const names = serverNames(options.names, options.includeLocalhost ?? false);
-  const { keyPem, publicKey } = await generateRsaKey();
+  const { keyPem, publicKey } = await subjectKey(options.keyPem);
   const altNames = names.map((name) => (isIpAddress(name) ? { type: 7, ip: name } : { type: 2, value: name }));
   const certPem = signCertificate(
     {
@@ -251,7 +268,7 @@ export async function issueServerCertificate(ca: CertificateMaterial, options: S
   return leafMaterial(checked, certPem, keyPem);
 }
 
-export interface ClientCertificateOptions {
+export interface ClientCertificateOptions extends KeyOption {
   /** The PostgreSQL user, which cert authentication reads from the common name. */
   user: string;
   days?: number;
@@ -261,7 +278,7 @@ export interface ClientCertificateOptions {
 export async function issueClientCertificate(ca: CertificateMaterial, options: ClientCertificateOptions): Promise<CertificateMaterial> {
   const checked = checkCa(ca, options.now);
   const subject = commonName(options.user);
-  const { keyPem, publicKey } = await generateRsaKey();
+  const { keyPem, publicKey } = await subjectKey(options.keyPem);
   const certPem = signCertificate(
     {
       publicKey,

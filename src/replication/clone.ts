@@ -14,7 +14,7 @@ import type { PgBinaries } from '../postgres/index.js';
 import { chownToRunAs, runProgram, type RunAs } from '../process/index.js';
 import { classifyFailure } from './failure.js';
 import { ProgressReporter } from './progress.js';
-import { primaryConninfo, slotNameFor, type PrimaryConnection } from './standby-settings.js';
+import { primaryConninfo, slotNameFor, SSL_MODE, type PrimaryConnection } from './standby-settings.js';
 
 export interface CloneOptions {
   bin: PgBinaries;
@@ -71,7 +71,7 @@ export async function cloneFromPrimary(options: CloneOptions): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
     prepareEmptyDir(target, runAs);
-    logger.info('cloning the primary with pg_basebackup', { attempt, primary, slot, sslmode: 'verify-full' });
+    logger.info('cloning the primary with pg_basebackup', { attempt, primary, slot, sslmode: SSL_MODE });
     const began = Date.now();
     const progress = new ProgressReporter((figures) => logger.info('clone progress', { ...figures }), options.progressIntervalMs);
     try {

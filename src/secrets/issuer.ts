@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPLICATION_USER } from '../config/index.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   CertificateError,
@@ -17,11 +18,11 @@ import {
   issueServerCertificate,
   keyMatchesCertificate,
   needsRenewal,
+  reissueReason,
   renewCa,
   serverNames,
-  verifyChain,
-  type CertificateInfo,
   type CertificateMaterial,
+  type LeafExpectation,
 } from '../pki/index.js';
 import { writeFileAtomically, type RunAs } from '../process/index.js';
 import type { Mode } from './modes.js';
@@ -49,7 +50,7 @@ export class Issuer {
     const now = this.options.now();
     const name = CA_FILE[pair];
     const existing = this.read(name);
-    const problem = existing === undefined ? 'missing' : this.problemWith(existing, () => undefined);
+    const problem = existing === undefined ? 'missing' : caProblem(existing);
     let ca: CertificateMaterial;
     if (existing === undefined || problem !== undefined) {
       ca = await createCa({ commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`, now });
@@ -65,44 +66,31 @@ export class Issuer {
   }
 
   /** The pair's leaf signed by `ca`: the one issued before while it still fits, else a new one. */
-  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial> {
+  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial & { notAfter: Date }> {
     const now = this.options.now();
     const name = LEAF_FILE[pair];
-    const wantedNames = pair === 'server' ? serverNames(this.options.serverNames, mode === 'automatic') : undefined;
+    const expected: LeafExpectation = pair === 'server' ? { names: this.checkedServerNames(), includeLocalhost: mode === 'automatic' } : { user: REPLICATION_USER };
     const existing = this.read(name);
-    const problem =
-      existing === undefined
-        ? 'missing'
-        : this.problemWith(existing, (info) => {
-            verifyChain(existing.certPem, ca.certPem);
-            if (needsRenewal(info, now, 'leaf')) return 'expires soon';
-            if (wantedNames && !sameNames(wantedNames, [...info.dnsNames, ...info.ipAddresses])) return 'server names changed';
-            return undefined;
-          });
-    if (existing !== undefined && problem === undefined) return existing;
+    const reason = existing === undefined ? 'missing' : reissueReason(existing, ca.certPem, expected, now);
+    if (existing !== undefined && reason === undefined) return { ...existing, notAfter: inspectCertificate(existing.certPem).notAfter };
     const issued =
-      pair === 'server'
-        ? await issueServerCertificate(ca, { names: this.options.serverNames, now, includeLocalhost: mode === 'automatic' })
-        : await issueClientCertificate(ca, { user: REPLICATION_USER, now });
+      'names' in expected
+        ? await issueServerCertificate(ca, { ...expected, now })
+        : await issueClientCertificate(ca, { user: expected.user, now });
     const material = { certPem: certificateFile(issued), keyPem: issued.keyPem };
     this.write(name, material.certPem, material.keyPem);
-    this.log('issued a certificate', name, material, problem ?? 'missing', mode);
-    return material;
+    this.log('issued a certificate', name, material, reason ?? 'missing', mode);
+    return { ...material, notAfter: inspectCertificate(material.certPem).notAfter };
   }
 
-  notAfter(material: CertificateMaterial): Date {
-    return inspectCertificate(material.certPem).notAfter;
-  }
-
-  /** What is wrong with material issued before: unreadable, key mismatch, or what `more` finds (it may throw too). */
-  private problemWith(material: CertificateMaterial, more: (info: CertificateInfo) => string | undefined): string | undefined {
+  /** `--server-name` as given, refused (exit 2 at start) when a name is neither DNS nor IP. */
+  private checkedServerNames(): string[] {
     try {
-      const info = inspectCertificate(material.certPem);
-      if (!keyMatchesCertificate(material.certPem, material.keyPem)) return 'the key does not match';
-      return more(info);
+      serverNames(this.options.serverNames, false);
+      return this.options.serverNames;
     } catch (error) {
-      if (!(error instanceof CertificateError)) throw error;
-      return error.message;
+      if (error instanceof CertificateError) throw new UsageError(`--server-name: ${error.message}`);
+      throw error;
     }
   }
 
@@ -126,7 +114,12 @@ export class Issuer {
   }
 }
 
-function sameNames(wanted: string[], actual: string[]): boolean {
-  const normal = (names: string[]) => names.map((name) => name.toLowerCase()).sort().join(',');
-  return normal(wanted) === normal(actual);
+/** Why a kept automatic CA cannot be used any more (unreadable, or its key does not match). */
+function caProblem(ca: CertificateMaterial): string | undefined {
+  try {
+    return keyMatchesCertificate(ca.certPem, ca.keyPem) ? undefined : 'its private key does not match it';
+  } catch (error) {
+    if (error instanceof CertificateError) return error.message;
+    throw error;
+  }
 }

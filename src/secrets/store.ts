@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { CertificateError, daysLeft, type CertificateMaterial } from '../pki/index.js';
 import { ensureOwnedDirectory, writeFileAtomically, type RunAs } from '../process/index.js';
 import { Issuer } from './issuer.js';
-import { readMountedSecrets, SECRET_DIRS, type MountedSecrets, type Volume } from './layout.js';
+import { readMountedSecrets, SECRET_DIRS, type MountedSecrets } from './layout.js';
 import { planPair, type Mode } from './modes.js';
 import { checkCa, checkLeaf, InvalidSecret } from './validate.js';
 
@@ -139,40 +139,49 @@ export class CertificateStore {
   /** The pair's certificates and key, validated (mounted) or made (issued). */
   private async gather(pair: PairName, mounted: MountedSecrets): Promise<PairMaterial> {
     const spec = PAIRS[pair];
-    const leaf = spec.leafVolume(mounted);
+    const leafVolume = spec.leafVolume(mounted);
     const caVolume = spec.caVolume(mounted);
     // cert-manager puts the CA in the leaf's own Secret as ca.crt.
-    const caSource: [Volume, string] = caVolume.has('ca.crt') ? [caVolume, spec.caDir] : [leaf, spec.leafDir];
-    const caPem = caSource[0].get('ca.crt');
-    const caName = `${caSource[1]}/ca.crt`;
-    const plan = planPair({ ...spec, leafCert: leaf.has('tls.crt'), leafKey: leaf.has('tls.key'), caCert: caPem !== undefined, caKey: caVolume.has('ca.key') });
+    const [caHolder, caDir] = caVolume.has('ca.crt') ? [caVolume, spec.caDir] : [leafVolume, spec.leafDir];
+    const caPem = caHolder.get('ca.crt');
+    const caName = `${caDir}/ca.crt`;
+    const caKeyPem = caVolume.get('ca.key');
+    const plan = planPair({ ...spec, leafCert: leafVolume.has('tls.crt'), leafKey: leafVolume.has('tls.key'), caCert: caPem !== undefined, caKey: caKeyPem !== undefined });
     const now = this.now();
-    let ca: { certPem: string; notAfter: Date };
-    let issued: CertificateMaterial | undefined;
-    let leafNotAfter: Date | undefined;
+    let ca: Served;
+    let leaf: Served | undefined;
     if (plan.mode === 'automatic') {
       const automatic = await this.issuer.automaticCa(pair);
       ca = automatic;
-      issued = await this.issuer.leaf(pair, automatic, plan.mode);
+      leaf = await this.issuer.leaf(pair, automatic, plan.mode);
     } else if (plan.mode === 'hybrid') {
-      const mountedCa = { certPem: caPem!, keyPem: caVolume.get('ca.key')! };
-      ca = { certPem: caPem!, notAfter: checkCa(caPem!, caName, now, mountedCa.keyPem).notAfter };
-      issued = await this.issuer.leaf(pair, mountedCa, plan.mode);
+      const signing: CertificateMaterial = { certPem: caPem!, keyPem: caKeyPem! };
+      ca = { ...signing, notAfter: checkCa(caPem!, caName, now, caKeyPem).notAfter };
+      leaf = await this.issuer.leaf(pair, signing, plan.mode);
     } else {
       ca = { certPem: caPem!, notAfter: checkCa(caPem!, caName, now).notAfter };
       if (plan.leaf === 'mounted') {
-        const certPem = leaf.get('tls.crt')!;
-        const keyPem = leaf.get('tls.key')!;
-        leafNotAfter = checkLeaf({ certPem, keyPem, caPem: caPem!, certName: `${spec.leafDir}/tls.crt`, keyName: `${spec.leafDir}/tls.key` }, now).notAfter;
-        issued = { certPem, keyPem };
+        const certPem = leafVolume.get('tls.crt')!;
+        const keyPem = leafVolume.get('tls.key')!;
+        leaf = { certPem, keyPem, notAfter: checkLeaf({ certPem, keyPem, caPem: caPem!, certName: `${spec.leafDir}/tls.crt`, keyName: `${spec.leafDir}/tls.key` }, now).notAfter };
       }
     }
-    const result: PairMaterial = { files: new Map([[spec.caCert, { content: ca.certPem, mode: 0o644 }]]), certificates: new Map([[spec.caCert, { notAfter: ca.notAfter, mode: plan.mode }]]) };
-    if (issued) {
-      result.files.set(spec.leafCert, { content: issued.certPem, mode: 0o644 });
-      result.files.set(spec.leafKey, { content: issued.keyPem, mode: 0o600 });
-      result.certificates.set(spec.leafCert, { notAfter: leafNotAfter ?? this.issuer.notAfter(issued), mode: plan.mode });
-    }
-    return result;
+    return pairMaterial(spec, plan.mode, ca, leaf);
   }
+}
+
+/** A certificate as served: its PEM (with its chain), its key when PostgreSQL needs it, its end. */
+type Served = { certPem: string; keyPem?: string; notAfter: Date };
+
+function pairMaterial(spec: (typeof PAIRS)[PairName], mode: Mode, ca: Served, leaf: Served | undefined): PairMaterial {
+  const material: PairMaterial = {
+    files: new Map([[spec.caCert, { content: ca.certPem, mode: 0o644 }]]),
+    certificates: new Map([[spec.caCert, { notAfter: ca.notAfter, mode }]]),
+  };
+  if (leaf) {
+    material.files.set(spec.leafCert, { content: leaf.certPem, mode: 0o644 });
+    material.files.set(spec.leafKey, { content: leaf.keyPem!, mode: 0o600 });
+    material.certificates.set(spec.leafCert, { notAfter: leaf.notAfter, mode });
+  }
+  return material;
 }

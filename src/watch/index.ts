@@ -19,6 +19,8 @@ export interface WatchTargets {
 }
 
 export interface Watcher {
+  /** Resolves once the initial scans are done: changes from then on are reported. */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export const DEBOUNCE_MS = 250;
 
 export function watchInputs(targets: WatchTargets, onChange: (paths: string[]) => void, logger: Logger, debounceMs = DEBOUNCE_MS): Watcher {
   const watchers: FSWatcher[] = [];
+  const scans: Promise<void>[] = [];
   let pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   const noticed = (changed: string) => {
@@ -48,6 +51,7 @@ export function watchInputs(targets: WatchTargets, onChange: (paths: string[]) =
       if (relevant(changed)) noticed(changed);
     });
     watcher.on('error', (error) => logger.warning('file watcher error', { path: target, err: (error as Error).message }));
+    scans.push(new Promise((resolve) => watcher.once('ready', () => resolve())));
     watchers.push(watcher);
   };
   for (const tree of targets.trees) start(tree, 3, () => true);
@@ -64,6 +68,7 @@ export function watchInputs(targets: WatchTargets, onChange: (paths: string[]) =
     });
   }
   return {
+    ready: Promise.all(scans).then(() => undefined),
     async close() {
       clearTimeout(timer);
       await Promise.all(watchers.map((watcher) => watcher.close()));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manager } from '../support/manager.js';
 import { opensslCa } from '../support/secrets.js';
-import { clusterDir, type Authorities, rowReachesReplica, startNode, waitUntil, walSenders } from '../support/replication.js';
+import { clusterDir, nodeDir, rowReachesReplica, startNode, waitUntil, walSenders, type Authorities } from '../support/replication.js';
 
 describe('replication on one machine', () => {
   let dir: string;
@@ -55,8 +55,15 @@ describe('replication on one machine', () => {
   });
 
   it('clones over verified TLS, logs progress, and streams a row within 5 s', async () => {
-    replica = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: replicaOf() });
+    // What a clone killed halfway leaves behind: it must be thrown away, never started.
+    const node = { authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: replicaOf() };
+    const { dir: replicaDir } = nodeDir(node);
+    fs.mkdirSync(path.join(replicaDir, '.pgdata.cloning', 'global'), { recursive: true });
+    fs.writeFileSync(path.join(replicaDir, '.pgdata.cloning', 'half-copied'), 'x');
+    replica = await startNode({ ...node, dir: replicaDir });
     await replica.waitUntilReady();
+    expect(fs.existsSync(path.join(replicaDir, '.pgdata.cloning'))).toBe(false);
+    expect(fs.existsSync(path.join(replica.pgdata, 'half-copied'))).toBe(false);
     const progress = replica.lines.filter((line) => line.msg === 'clone progress');
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatchObject({ percent: 100 });

@@ -144,6 +144,25 @@ export class Manager {
     return psqlOverSocket(this.socketDir, this.port, sql, extraArgs);
   }
 
+  /**
+   * A psql session kept open by a long statement (kill the returned process to end it). Its
+   * errors are expected when the server goes away under it, so they are not reported.
+   */
+  openSession(sql = 'SELECT pg_sleep(600)'): ChildProcess {
+    const session = spawn('psql', ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: 'ignore' });
+    session.on('error', () => undefined);
+    return session;
+  }
+
+  /** Whether `SELECT 1` succeeds now. */
+  async acceptsConnections(): Promise<boolean> {
+    try {
+      return (await this.psql('SELECT 1')) === '1';
+    } catch {
+      return false;
+    }
+  }
+
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 120_000): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
@@ -210,5 +229,65 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.stdin.end(input ?? '');
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined/false; rejects after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A process as the host sees it, with its pid inside its own pid namespace. */
+export interface HostProcess {
+  pid: number;
+  /** The pid in the innermost namespace it belongs to (the same as `pid` outside any). */
+  namespacePid: number;
+  ppid: number;
+  state: string;
+  command: string;
+  args: string[];
+}
+
+export function readHostProcess(pid: number): HostProcess | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+    return {
+      pid,
+      namespacePid: Number(field('NSpid').split(/\s+/).at(-1)),
+      ppid: Number(field('PPid')),
+      state: field('State').charAt(0),
+      command: field('Name'),
+      args,
+    };
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+export function hostProcesses(): HostProcess[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => readHostProcess(Number(name)))
+    .filter((entry): entry is HostProcess => entry !== undefined);
+}
+
+/** Every process in the pid namespace whose init has host pid `initPid` (itself included). */
+export function namespaceProcesses(initPid: number): HostProcess[] {
+  const namespace = fs.readlinkSync(`/proc/${initPid}/ns/pid`);
+  return hostProcesses().filter((entry) => {
+    try {
+      return fs.readlinkSync(`/proc/${entry.pid}/ns/pid`) === namespace;
+    } catch {
+      return false;
+    }
   });
 }

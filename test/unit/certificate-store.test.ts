@@ -59,7 +59,7 @@ describe('CertificateStore in automatic mode', () => {
     const { dir, store, read } = setUp();
     await store.prepare();
     const first = read('server.crt');
-    const again = new CertificateStore({ secretsDir: path.join(dir, 'none'), runDir: path.join(dir, 'run'), runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' }, serverNames: ['db.example.test', '10.1.2.3'], logger: recordingLogger() });
+    const again = new CertificateStore({ secretsDir: path.join(dir, 'none'), runDir: path.join(dir, 'run'), runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' }, serverNames: ['db.example.test', '10.1.2.3'], logger: recordingLogger(), now: () => new Date('2026-12-01T00:00:00Z') });
     expect(await again.prepare()).toEqual([]);
     expect(read('server.crt')).toBe(first);
     expect(await store.refresh()).toEqual([]);
@@ -76,7 +76,7 @@ describe('CertificateStore in automatic mode', () => {
     advance(2); // 6 days left
     expect((await store.refresh()).sort()).toEqual(['server.crt', 'server.key', 'streaming_replica.crt', 'streaming_replica.key']);
     expect(read('server.crt')).not.toBe(firstLeaf);
-    expect(logger.lines.filter((line) => line.msg === 'issued a certificate').map((line) => line.fields?.reason)).toContain('expires soon');
+    expect(logger.lines.filter((line) => line.msg === 'issued a certificate').map((line) => String(line.fields?.reason))).toContain('6 days left (renewed below 7)');
 
     advance(250); // day 334 of the CA's 365: 31 days left
     await store.refresh();
@@ -116,6 +116,12 @@ describe('CertificateStore with mounted CAs (hybrid) and refused material', () =
     expect(refused?.fields?.err).toMatch(/server-ca\/ca.crt: .*does not match/);
     expect(read('server.crt')).toBe(served);
     expect(store.status().find((entry) => entry.name === 'server.crt')?.mode).toBe('hybrid');
+  });
+
+  it('refuses a bad --server-name naming the flag', async () => {
+    const dir = scratchDir('store-names');
+    const store = new CertificateStore({ secretsDir: path.join(dir, 'none'), runDir: path.join(dir, 'run'), runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' }, serverNames: ['not a name'], logger: recordingLogger() });
+    await expect(store.prepare()).rejects.toThrow(/^--server-name: "not a name" is neither a DNS name nor an IP address/);
   });
 
   it('refuses bad mounted material at start with a UsageError naming the file', async () => {

@@ -9,12 +9,14 @@ import {
   checkCa,
   createCa,
   daysLeft,
+  generateKey,
   inspectCertificate,
   issueClientCertificate,
   issueServerCertificate,
   keyMatchesCertificate,
   LEAF_DAYS,
   needsRenewal,
+  reissueReason,
   renewCa,
   verifyChain,
   type CertificateMaterial,
@@ -114,6 +116,15 @@ describe('issueClientCertificate', () => {
     expect(info.notAfter.getTime()).toBe(later(10).getTime());
     expect(certificateText(client.certPem)).toMatch(/Extended Key Usage:\s+TLS Web Client Authentication\n/);
     expect(opensslVerify(dir, client.certPem, ca.certPem, { at: NOW, purpose: 'sslclient' })).toMatchObject({ ok: true });
+  });
+
+  it('certifies a key made beforehand, so callers can make all their keys at once', async () => {
+    const keyPem = await generateKey();
+    const client = await issueClientCertificate(ca, { user: 'app', now: NOW, keyPem });
+    expect(client.keyPem).toBe(keyPem);
+    expect(keyMatchesCertificate(client.certPem, keyPem)).toBe(true);
+    const ecKey = opensslCertificate(dir, { name: 'ec-subject', cn: 'x', key: 'P-256', extensions: [] }).keyPem;
+    await expect(issueClientCertificate(ca, { user: 'app', now: NOW, keyPem: ecKey })).rejects.toThrow(/RSA keys only, not ECDSA P-256/);
   });
 
   it('keeps a user name that is not ASCII', async () => {
@@ -255,5 +266,36 @@ describe('renewal', () => {
   it('renews only the self-signed RSA CAs it creates', () => {
     const ecRoot = opensslCertificate(dir, { name: 'renew-ec', cn: 'ec root', key: 'P-256', extensions: CA_EXTENSIONS });
     expect(() => renewCa(ecRoot, { now: NOW })).toThrow(/ECDSA P-256 key; only the RSA CAs created here are renewed/);
+  });
+});
+
+describe('reissueReason', () => {
+  let server: CertificateMaterial;
+  let client: CertificateMaterial;
+  beforeAll(async () => {
+    [server, client] = await Promise.all([
+      issueServerCertificate(ca, { names: ['pg-1', 'FD00::0:1'], includeLocalhost: true, now: NOW }),
+      issueClientCertificate(ca, { user: 'streaming_replica', now: NOW }),
+    ]);
+  });
+
+  it.each<[string, () => Parameters<typeof reissueReason>, string | RegExp | undefined]>([
+    ['a server leaf as wanted (names compared in one spelling)', () => [server, ca.certPem, { names: ['PG-1', 'fd00::1'], includeLocalhost: true }, NOW], undefined],
+    ['a client leaf as wanted', () => [client, ca.certPem, { user: 'streaming_replica' }, NOW], undefined],
+    ['renewal due', () => [client, ca.certPem, { user: 'streaming_replica' }, later(LEAF_DAYS - 6)], /^6 days left/],
+    ['names changed', () => [server, ca.certPem, { names: ['pg-2'], includeLocalhost: true }, NOW], /differ from pg-2,localhost,127.0.0.1$/],
+    ['a name dropped', () => [server, ca.certPem, { names: ['pg-1'], includeLocalhost: true }, NOW], /differ/],
+    ['another user', () => [client, ca.certPem, { user: 'app' }, NOW], 'issued for user "streaming_replica", not "app"'],
+    ['another CA', () => [client, otherCa.certPem, { user: 'streaming_replica' }, NOW], /not signed by the CA/],
+    ['a foreign key', () => [{ ...client, keyPem: server.keyPem }, ca.certPem, { user: 'streaming_replica' }, NOW], 'its private key does not match it'],
+    ['garbage', () => [{ certPem: 'x', keyPem: 'y' }, ca.certPem, { user: 'streaming_replica' }, NOW], 'not a PEM certificate'],
+  ])('%s', (_, input, expected) => {
+    const reason = reissueReason(...input());
+    if (expected === undefined) expect(reason).toBeUndefined();
+    else expect(reason).toMatch(expected);
+  });
+
+  it('keeps a leaf across a renewal of its CA (same key)', () => {
+    expect(reissueReason(client, renewCa(ca, { now: later(CA_DAYS - 10) }).certPem, { user: 'streaming_replica' }, NOW)).toBeUndefined();
   });
 });

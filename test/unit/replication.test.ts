@@ -3,6 +3,7 @@ import {
   basebackupArgs,
   classifyFailure,
   cloneDirFor,
+  ensureSlotSql,
   parseProgressLine,
   primaryConninfo,
   ProgressReporter,
@@ -143,5 +144,13 @@ describe('classifyFailure', () => {
     ['pg_basebackup: error: something new', 'other'],
   ])('%s', (message, cause) => {
     expect(classifyFailure(message).cause).toBe(cause);
+  });
+});
+
+describe('ensureSlotSql', () => {
+  it('creates the slot, reserving WAL at once, only where it is missing', () => {
+    expect(ensureSlotSql('im_pg_2')).toBe(
+      "SELECT count(pg_create_physical_replication_slot('im_pg_2', true)) FROM (SELECT 1) one WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'im_pg_2')",
+    );
   });
 });
