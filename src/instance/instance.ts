@@ -400,7 +400,7 @@ export class Instance {
     const deadline = Date.now() + ORPHAN_GRACE_MS;
     while (liveProcessesWorkingIn(this.deps.options.pgdata, this.deps.bin.path('postgres')).length > 0 && Date.now() < deadline) await sleep(20);
     const drained = await this.logPipe.barrier(drainMs);
-    if (!drained && drainMs > 0) this.deps.logger.warning('stdout did not take all of PostgreSQL\'s log before the deadline', { waitedMs: drainMs, ...this.logPipe.status });
+    if (!drained && drainMs > 0) this.deps.logger.warning("stdout did not take all of PostgreSQL's log before the deadline", { waitedMs: drainMs, ...this.logPipe.status });
   }
 
   private async shutdown(postmaster: Postmaster): Promise<number> {

@@ -55,7 +55,7 @@ describe('CsvlogParser', () => {
     const big = 'x'.repeat(16 * 1024 * 1024 - 3) + '"é';
     const began = Date.now();
     const events = parseAll(csvlogRecord({ ...SAMPLE, query: big }) + csvlogRecord(SAMPLE), 65_536);
-    expect(Date.now() - began).toBeLessThan(5_000);
+    expect(Date.now() - began).toBeLessThan(15_000); // catches rescanning from the start at every chunk; not a speed test
     expect(events).toHaveLength(2);
     expect(records(events)[0]![19]).toBe(big);
   });
@@ -69,7 +69,7 @@ describe('CsvlogParser', () => {
     const bytes = Buffer.from(csvlogRecord({ ...SAMPLE, query }));
     const began = Date.now();
     for (let offset = 0; offset < bytes.length; offset += 65_536) parser.push(bytes.subarray(offset, offset + 65_536));
-    expect(Date.now() - began).toBeLessThan(3_000);
+    expect(Date.now() - began).toBeLessThan(15_000); // as above: only quadratic behaviour gets near this on a shared machine
     expect(events).toHaveLength(1);
     expect(records(events)[0]![19]).toBe(query);
     expect(parser.pendingBytes).toBe(0);
