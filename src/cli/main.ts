@@ -8,6 +8,7 @@ import { runInstance } from '../instance/index.js';
 import { certificateCommand } from './certificate.js';
 import { logsCommand } from './logs.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 export const EXIT_RUNTIME_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.addCommand(runCommand(runInstance));
+  program.addCommand(statusCommand());
   program.addCommand(logsCommand());
   program.addCommand(certificateCommand());
   return program;
