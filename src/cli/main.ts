@@ -8,6 +8,7 @@ import { runInstance } from '../instance/index.js';
 import { certificateCommand } from './certificate.js';
 import { logsCommand } from './logs.js';
 import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 export const EXIT_RUNTIME_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.addCommand(runCommand(runInstance));
+  program.addCommand(statusCommand());
   program.addCommand(logsCommand());
   program.addCommand(certificateCommand());
   return program;
@@ -32,7 +34,9 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return; // --help, --version
-      fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
+      // A command group called without its subcommand: commander already printed the help.
+      if (error.code === 'commander.help') process.exitCode = EXIT_USAGE;
+      else fail(EXIT_USAGE, error.message.replace(/^error: /, ''));
     } else if (error instanceof UsageError) {
       fail(EXIT_USAGE, error.message);
     } else {

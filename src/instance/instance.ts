@@ -56,6 +56,8 @@ export interface InstanceDeps {
   runAs: RunAs;
   /** stdout, shared with the logger: PostgreSQL's records go there too. */
   sink: PipeSink;
+  /** Told when the certificates under run-dir/certificates/ were (re)written: the status API serves them too. */
+  onCertificatesChanged?: () => void;
 }
 
 export class Instance {
@@ -66,6 +68,7 @@ export class Instance {
   restarts = 0;
   private postmaster: Postmaster | undefined;
   private readyAt: Date | undefined;
+  private everAcceptedConnections = false;
   private readonly crashPolicy = new CrashPolicy();
   private readonly stopRequested: Promise<void>;
   private requestStopNow!: () => void;
@@ -105,6 +108,11 @@ export class Instance {
     return this.currentPostmaster ? this.readyAt : undefined;
   }
 
+  /** PostgreSQL accepted connections at least once since the manager started. */
+  get hasStarted(): boolean {
+    return this.everAcceptedConnections;
+  }
+
   /** Counters and buffer level of the log pipe; undefined before it started. */
   get logs(): LogPipeStatus | undefined {
     return this.logPipe?.status;
@@ -122,6 +130,7 @@ export class Instance {
     }
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
+    this.deps.onCertificatesChanged?.();
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
@@ -225,6 +234,7 @@ export class Instance {
     const changed: string[] = [];
     try {
       changed.push(...(await this.certificates.refresh()));
+      if (changed.length > 0) this.deps.onCertificatesChanged?.();
     } catch (error) {
       accepted = false;
       logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: (error as Error).message });
@@ -320,6 +330,7 @@ export class Instance {
       (status) => {
         if (this.postmaster !== postmaster) return;
         this.readyAt = new Date();
+        this.everAcceptedConnections = true;
         this.phase = 'running';
         logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
         if (this.restarts === 0) logger.info('connect locally with psql', { command: this.localPsqlCommand() });

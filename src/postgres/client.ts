@@ -6,28 +6,58 @@ export interface SocketAddress {
   port: number;
 }
 
-/**
- * A short-lived superuser connection over the unix socket (peer authentication through the
- * ident map); the status API keeps its own pool.
- */
-export async function withConnection<T>(
-  address: SocketAddress,
-  work: (client: pg.Client) => Promise<T>,
-  statementTimeoutMs = 10_000,
-): Promise<T> {
-  const client = new pg.Client({
+/** Superuser over the unix socket: peer authentication through the ident map, no password, no TLS. */
+function socketConfig(address: SocketAddress, statementTimeoutMs: number, connectTimeoutMs: number): pg.ClientConfig {
+  return {
     host: address.socketDir,
     port: address.port,
     user: SUPERUSER,
     database: 'postgres',
     application_name: 'instance-manager',
     statement_timeout: statementTimeoutMs,
-    connectionTimeoutMillis: 5_000,
-  });
+    connectionTimeoutMillis: connectTimeoutMs,
+  };
+}
+
+/** A short-lived connection for one piece of work (a checkpoint before shutdown, a promotion). */
+export async function withConnection<T>(
+  address: SocketAddress,
+  work: (client: pg.Client) => Promise<T>,
+  statementTimeoutMs = 10_000,
+): Promise<T> {
+  const client = new pg.Client(socketConfig(address, statementTimeoutMs, 5_000));
   await client.connect();
   try {
     return await work(client);
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+export interface SocketPoolOptions {
+  max: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+  /**
+   * Idle connections are closed this soon: a smart shutdown waits for every session to end, so a
+   * pool holding connections must let go of them quickly.
+   */
+  idleTimeoutMs: number;
+}
+
+/** A small pool for frequent, cheap queries (the status API). */
+export function createSocketPool(address: SocketAddress, options: SocketPoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs),
+    // statement_timeout is enforced by the backend: a frozen or swamped server would never answer.
+    // The client gives up a little later, and the pool then discards that connection.
+    query_timeout: options.statementTimeoutMs + 500,
+    max: options.max,
+    idleTimeoutMillis: options.idleTimeoutMs,
+    allowExitOnIdle: true,
+  });
+  // An idle connection whose backend went away (PostgreSQL restarted) must not crash the manager;
+  // the pool drops it and the next query opens a fresh one.
+  pool.on('error', () => undefined);
+  return pool;
 }

@@ -29,6 +29,14 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     expectOneLine(result.stderr, /unknown command 'frobnicate'/);
   });
 
+  it('a command group without its subcommand: the group\'s help on stderr, nothing else', async () => {
+    const result = await runCli(['certificate']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^Usage: instance-manager certificate/);
+    expect(result.stderr).not.toContain('outputHelp');
+    expect(result.stdout).toBe('');
+  });
+
   it.each([
     [['--port', 'abc'], /--port: "abc" is not a TCP port/],
     [['--log-level', 'loud'], /--log-level: "loud" is not one of error, warning, info, debug/],

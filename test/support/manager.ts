@@ -41,6 +41,8 @@ export interface ManagerOptions {
   port?: number;
   /** The command line prefix, e.g. ['unshare', '--pid', '--fork', '--mount-proc']. */
   wrapper?: string[];
+  /** Serve the status API on a free port: plain HTTP (`--status-insecure`) or HTTPS. */
+  status?: 'http' | 'https';
 }
 
 export class Manager {
@@ -48,6 +50,8 @@ export class Manager {
   /** stdout lines that were not JSON objects (must stay empty). */
   readonly strayStdout: string[] = [];
   stderr = '';
+  /** Where the status API answers (`http://127.0.0.1:N` or `https://...`), when asked for. */
+  statusBase = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
 
@@ -179,13 +183,15 @@ export async function psqlOverSocket(socketDir: string, port: number, sql: strin
 export async function startManager(options: ManagerOptions = {}): Promise<Manager> {
   const dir = options.dir ?? scratchDir('run');
   const port = options.port ?? (await freePort());
+  const statusPort = options.status ? await freePort() : 0;
   const args = [
     BIN, 'run',
     '--pgdata', path.join(dir, 'pgdata'),
     '--run-dir', path.join(dir, 'run'),
     '--port', String(port),
     '--listen', '127.0.0.1',
-    '--status-port', '0',
+    '--status-port', String(statusPort),
+    ...(options.status === 'http' ? ['--status-insecure'] : []),
     '--pod-name', 'test-pod',
     '--secrets-dir', path.join(dir, 'no-secrets'),
     ...(options.args ?? []),
@@ -195,7 +201,9 @@ export async function startManager(options: ManagerOptions = {}): Promise<Manage
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
-  return new Manager(child, dir, port);
+  const manager = new Manager(child, dir, port);
+  if (options.status) manager.statusBase = `${options.status}://127.0.0.1:${statusPort}`;
+  return manager;
 }
 
 /**

@@ -29,6 +29,8 @@ export interface NodeOptions {
   wrapper?: string[];
   dir?: string;
   port?: number;
+  /** Serve the status API (see ManagerOptions.status). */
+  status?: 'http' | 'https';
 }
 
 export function clusterDir(prefix: string): { dir: string; authorities: Authorities } {
@@ -65,6 +67,7 @@ export async function startNode(options: NodeOptions): Promise<Manager> {
     dir,
     port: options.port ?? (await freePort()),
     wrapper: options.wrapper,
+    status: options.status,
     args: [
       '--secrets-dir', secrets,
       '--listen', options.listen ?? options.serverNames[0]!,

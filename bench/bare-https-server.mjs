@@ -1,0 +1,12 @@
+/**
+ * The baseline for bench/status-api.mjs: the least an HTTPS server in Node can do (TLS 1.3, the same
+ * certificate, a fixed 200), so the status API's figures can be read against this machine's load.
+ * Usage: node bench/bare-https-server.mjs CERT KEY PORT
+ */
+import fs from 'node:fs';
+import https from 'node:https';
+
+const [cert, key, port] = process.argv.slice(2);
+https
+  .createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key), minVersion: 'TLSv1.3' }, (request, response) => response.end('ok\n'))
+  .listen(Number(port), '127.0.0.1');

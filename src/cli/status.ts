@@ -1,0 +1,104 @@
+/** `instance-manager status`: reads `/pg/status` and prints it for a person at a terminal. */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import type { StatusDocument } from '../status/index.js';
+
+interface StatusFlags {
+  url: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('print the status of the local instance (reads /pg/status)')
+    .option('--url <url>', 'status API address', 'https://localhost:8000')
+    .option('--cert <file>', 'client certificate (PEM)')
+    .option('--key <file>', 'key of the client certificate (PEM)')
+    .option('--ca <file>', 'CA that signed the server certificate; default: the run directory\'s server-ca.crt')
+    .action(async (flags: StatusFlags) => {
+      const document = await fetchStatus(flags);
+      process.stdout.write(formatStatus(document));
+    });
+}
+
+async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
+  let url: URL;
+  try {
+    url = new URL('/pg/status', flags.url);
+  } catch {
+    throw new UsageError(`--url: "${flags.url}" is not a URL`);
+  }
+  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
+  const body = await new Promise<string>((resolve, reject) => {
+    const onResponse = (response: http.IncomingMessage) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`${url.href} answered ${response.statusCode}: ${text.trim()}`))));
+    };
+    const request = url.protocol === 'http:' ? http.get(url, onResponse) : https.get(url, tlsOptions(url, flags), onResponse);
+    request.setTimeout(10_000, () => request.destroy(new Error(`${url.href} did not answer within 10 s`)));
+    request.on('error', (error) => reject(new Error(`${url.href}: ${error.message}`)));
+  });
+  return JSON.parse(body) as StatusDocument;
+}
+
+function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
+  if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
+  const caFile = flags.ca ?? path.join(process.env.IM_RUN_DIR ?? '/controller', 'certificates', 'server-ca.crt');
+  const read = (file: string, flag: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
+    }
+  };
+  return {
+    ca: read(caFile, '--ca'),
+    ...(flags.cert !== undefined && flags.key !== undefined ? { cert: read(flags.cert, '--cert'), key: read(flags.key, '--key') } : {}),
+    minVersion: 'TLSv1.3',
+    // Inside the pod the server certificate names the pod's DNS names, not localhost; the chain is
+    // still checked against the CA.
+    ...(LOOPBACK.has(url.hostname) ? { checkServerIdentity: () => undefined } : {}),
+  };
+}
+
+export function formatStatus(status: StatusDocument): string {
+  const rows: [string, string][] = [
+    ['role', `${status.role} (${status.isReady ? 'ready' : 'not ready'})`],
+    ['phase', status.phase],
+    ['postmaster', status.postmasterPid === null ? 'not running' : `pid ${status.postmasterPid}, started ${status.postmasterStartTime ?? '?'}`],
+    ['restarts', String(status.restarts)],
+    ['PostgreSQL', status.pgVersion === null ? 'unknown' : `${status.pgVersion}, system ${status.systemID ?? '?'}`],
+  ];
+  if (status.error !== undefined) rows.push(['not answering', status.error]);
+  rows.push(['timeline', status.timeline === null ? 'unknown' : String(status.timeline)]);
+  if (status.role === 'primary') {
+    rows.push(['current LSN', status.currentLsn ?? 'unknown']);
+  } else {
+    rows.push(['received LSN', status.receivedLsn ?? 'unknown'], ['replayed LSN', status.replayLsn ?? 'unknown'], ['WAL receiver', status.isWalReceiverActive ? 'streaming' : 'not streaming']);
+  }
+  rows.push(['pending restart', status.pendingRestart === null ? 'unknown' : status.pendingRestart ? 'yes' : 'no']);
+  const standbys = status.replication.map(
+    (standby) => `${standby.applicationName}: ${standby.state}, ${standby.syncState}, sent ${standby.sentLsn ?? '?'}, replayed ${standby.replayLsn ?? '?'}, lag ${standby.replayLag === null ? '-' : `${standby.replayLag.toFixed(3)} s`}`,
+  );
+  rows.push(...listRows('standbys', standbys));
+  const certificates = status.certificates.map((file) => `${file.name}: ${file.mode}, expires ${file.notAfter} (${file.daysLeft} days left)`);
+  rows.push(...listRows('certificates', certificates));
+  rows.push(['manager', status.instanceManagerVersion]);
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => `${label ? `${label}:`.padEnd(width) : ' '.repeat(width)}${value}\n`).join('');
+}
+
+/** The first item beside the label, the others below it. */
+function listRows(label: string, items: string[]): [string, string][] {
+  if (items.length === 0) return [[label, 'none']];
+  return items.map((item, index) => [index === 0 ? label : '', item]);
+}

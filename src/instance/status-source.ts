@@ -1,0 +1,97 @@
+/**
+ * The instance as the status API sees it: facts to read and actions to ask for. Kept apart from
+ * Instance so the status folder depends on an interface of its own, never on the orchestration.
+ */
+import fs from 'node:fs';
+import type { Logger, OutputSink } from '../log.js';
+import type { SocketAddress } from '../postgres/index.js';
+import { NotAReplicaError, promote } from '../replication/index.js';
+import { CERTIFICATE_FILES } from '../secrets/index.js';
+import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, StatusSource, TlsMaterial } from '../status/index.js';
+import type { Instance } from './instance.js';
+
+export class InstanceStatusSource implements StatusSource {
+  constructor(
+    private readonly instance: Instance,
+    private readonly sink: OutputSink,
+    private readonly logger: Logger,
+  ) {}
+
+  get phase(): ManagerPhase {
+    return this.instance.phase;
+  }
+
+  get intendedRole(): Role {
+    return this.instance.role;
+  }
+
+  get postmaster(): PostmasterFacts | undefined {
+    const postmaster = this.instance.currentPostmaster;
+    return postmaster && { pid: postmaster.pid, startedAt: postmaster.startedAt };
+  }
+
+  get acceptingConnectionsSince(): Date | undefined {
+    return this.instance.acceptingConnectionsSince;
+  }
+
+  get hasStarted(): boolean {
+    return this.instance.hasStarted;
+  }
+
+  get restarts(): number {
+    return this.instance.restarts;
+  }
+
+  get socketAddress(): SocketAddress {
+    return this.instance.socketAddress;
+  }
+
+  certificates(): CertificateStatus[] {
+    return this.instance.certificates.status().map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
+  }
+
+  logCounters(): LogCounters {
+    const logs = this.instance.logs;
+    if (!logs) return { recordsByLogger: {}, unparsableRecords: 0, bufferedBytes: this.sink.bufferedBytes };
+    // Lines from the stderr-format FIFO are written under logger "postgres" too.
+    return {
+      recordsByLogger: { postgres: logs.records.postgres + logs.rawLines, pgaudit: logs.records.pgaudit },
+      unparsableRecords: logs.unparsable,
+      bufferedBytes: logs.bufferedBytes,
+    };
+  }
+
+  /** The copies PostgreSQL serves are the status API's too: one certificate for the pod. */
+  tlsMaterial(): TlsMaterial | undefined {
+    const store = this.instance.certificates;
+    try {
+      const read = (name: string) => fs.readFileSync(store.path(name), 'utf8');
+      return { cert: read(CERTIFICATE_FILES.serverCert), key: read(CERTIFICATE_FILES.serverKey), clientCa: read(CERTIFICATE_FILES.clientCa) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async reload(reason: string): Promise<ActionOutcome> {
+    return (await this.instance.reload(reason, true))
+      ? { ok: true, detail: 'configuration re-read, PostgreSQL reloaded' }
+      : { ok: false, status: 422, detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force' };
+  }
+
+  async restart(reason: string): Promise<ActionOutcome> {
+    if (this.instance.phase !== 'running') return { ok: false, status: 409, detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now` };
+    // A smart shutdown may take minutes: answer now, the supervisor brings PostgreSQL back.
+    void this.instance.restart(reason);
+    return { ok: true, detail: 'restart under way' };
+  }
+
+  async promote(): Promise<ActionOutcome> {
+    try {
+      const result = await promote(this.instance, this.logger);
+      return { ok: true, detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)` };
+    } catch (error) {
+      if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
+      return { ok: false, status: 500, detail: `promotion failed: ${(error as Error).message}` };
+    }
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The status API: `node:https` with TLS 1.3 and the server certificate (plain HTTP only with
+ * `--status-insecure`). Probes and reads are open to anyone; actions need the operator's client
+ * certificate. The listener stays up for the manager's whole life, so a certificate rotation swaps
+ * the secure context in place and probes keep answering while PostgreSQL is down.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import { decideOperator, type PeerCertificate } from './auth.js';
+import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
+import { StatusMetrics } from './metrics.js';
+import { PgStateReader, type PgReading } from './pg-state.js';
+import { isOperatorAction, route, type Endpoint } from './routes.js';
+import type { ActionOutcome, StatusSource, TlsMaterial } from './source.js';
+
+interface StatusServerLimits {
+  /** Whole request headers must arrive within this (slowloris); also the TLS handshake limit. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  maxBodyBytes: number;
+  /** Statement and connect timeout of the queries behind /readyz, /pg/status and /metrics. */
+  statementTimeoutMs: number;
+}
+
+const LIMITS: StatusServerLimits = {
+  headersTimeoutMs: 3_000,
+  requestTimeoutMs: 20_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 512,
+  maxBodyBytes: 1_024,
+  statementTimeoutMs: 2_000,
+};
+
+export interface StatusServerOptions {
+  port: number;
+  /** Undefined: every interface. */
+  host?: string;
+  insecure: boolean;
+  operatorNames: readonly string[];
+  source: StatusSource;
+  logger: Logger;
+}
+
+type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
+
+const TLS_VERSION: Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
+
+export class StatusServer {
+  private readonly server: http.Server | https.Server;
+  private readonly limits = LIMITS;
+  private readonly reader: PgStateReader;
+  private readonly metrics = new StatusMetrics();
+  private lastKnown: LastKnown | undefined;
+  private servedMaterial: TlsMaterial | undefined;
+
+  constructor(private readonly options: StatusServerOptions) {
+    this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
+    const httpOptions: http.ServerOptions = {
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: this.limits.requestTimeoutMs,
+      keepAliveTimeout: this.limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default): too slow for slowloris.
+      connectionsCheckingInterval: 500,
+      maxHeaderSize: 8 * 1024,
+    };
+    const handler = (request: http.IncomingMessage, response: http.ServerResponse) => void this.handle(request, response);
+    if (options.insecure) {
+      this.server = http.createServer(httpOptions, handler);
+    } else {
+      this.servedMaterial = options.source.tlsMaterial();
+      this.server = https.createServer(
+        {
+          ...httpOptions,
+          ...TLS_VERSION,
+          ...(this.servedMaterial ? secureContextOptions(this.servedMaterial) : {}),
+          // Ask every client for a certificate but let those without one in: probes and reads are
+          // open, and the actions answer 401/403 themselves.
+          requestCert: true,
+          rejectUnauthorized: false,
+          handshakeTimeout: this.limits.headersTimeoutMs,
+        },
+        handler,
+      );
+      this.server.on('tlsClientError', (error: Error) => options.logger.debug('status API TLS handshake failed', { err: error.message }));
+      this.closeSilentConnections(this.server as https.Server);
+    }
+    this.server.maxConnections = this.limits.maxConnections;
+  }
+
+  /**
+   * Node times out unfinished request headers, but not a TLS connection that completed its
+   * handshake and never sent a byte: such idlers would hold connection slots forever.
+   */
+  private closeSilentConnections(server: https.Server): void {
+    const waiting = new WeakMap<object, NodeJS.Timeout>();
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const timer = setTimeout(() => socket.destroy(), this.limits.headersTimeoutMs);
+      waiting.set(socket, timer);
+      socket.once('close', () => clearTimeout(timer));
+    });
+    server.on('request', (request: http.IncomingMessage) => clearTimeout(waiting.get(request.socket)));
+  }
+
+  async start(): Promise<number> {
+    const { logger, port, host, insecure } = this.options;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port, host }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = (this.server.address() as AddressInfo).port;
+    if (insecure) {
+      logger.warning('status API serves plain HTTP (--status-insecure): for local debugging only, never expose it', { port: bound });
+    } else {
+      logger.info('status API listening (HTTPS, TLS 1.3)', { port: bound });
+      if (!this.servedMaterial) logger.warning('status API has no server certificate yet; TLS handshakes fail until one is issued', { port: bound });
+    }
+    return bound;
+  }
+
+  /**
+   * Serves the current server certificate and client CA to new connections, without closing the
+   * listener; existing connections keep the context they were made with. Bad material is refused
+   * and the previous keeps serving.
+   */
+  refreshTls(): void {
+    if (this.options.insecure) return;
+    const material = this.options.source.tlsMaterial();
+    if (!material || sameMaterial(material, this.servedMaterial)) return;
+    try {
+      (this.server as https.Server).setSecureContext({ ...TLS_VERSION, ...secureContextOptions(material) });
+      this.servedMaterial = material;
+      this.options.logger.info('status API certificate replaced');
+    } catch (error) {
+      this.options.logger.error('status API certificate refused; the previous one keeps serving', { err: (error as Error).message });
+    }
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+    await this.reader.close();
+  }
+
+  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await this.answer(request);
+    } catch (error) {
+      this.options.logger.error('status API request failed', { path: request.url, err: (error as Error).message });
+      reply = { status: 500, body: 'internal error\n' };
+    }
+    // An explicit length: without it Node sends chunked encoding, several TLS records per answer.
+    response.writeHead(reply.status, {
+      'Content-Type': reply.contentType ?? 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(reply.body),
+      'Cache-Control': 'no-store',
+      ...reply.headers,
+    });
+    response.end(reply.body);
+  }
+
+  private async answer(request: http.IncomingMessage): Promise<Reply> {
+    const target = route(request.method ?? '', request.url ?? '');
+    if (!target.found) {
+      return target.status === 405
+        ? { status: 405, body: 'method not allowed\n', headers: { Allow: target.allow } }
+        : { status: 404, body: 'not found\n' };
+    }
+    if (!(await bodyWithinLimit(request, this.limits.maxBodyBytes))) {
+      return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes\n`, headers: { Connection: 'close' } };
+    }
+    if (isOperatorAction(target.endpoint)) return this.operatorAction(target.endpoint, request);
+    return this.read(target.endpoint);
+  }
+
+  private async read(endpoint: Exclude<Endpoint, 'reload' | 'restart' | 'promote'>): Promise<Reply> {
+    const { source } = this.options;
+    switch (endpoint) {
+      case 'healthz':
+        return { status: 200, body: 'ok\n' };
+      case 'startupz':
+        return source.hasStarted ? { status: 200, body: 'started\n' } : { status: 503, body: `not started yet (${source.phase})\n` };
+      case 'readyz': {
+        const facts = this.facts();
+        const reading = await this.pgReading(facts);
+        if (isReady(facts, reading)) return { status: 200, body: 'ready\n' };
+        const why = reading.ok ? 'in recovery without a streaming WAL receiver' : reading.error;
+        return { status: 503, body: `not ready (${facts.phase}): ${why}\n` };
+      }
+      case 'status': {
+        const facts = this.facts();
+        const document = buildStatusDocument(facts, await this.pgReading(facts), this.lastKnown);
+        return { status: 200, body: `${JSON.stringify(document)}\n`, contentType: 'application/json' };
+      }
+      case 'metrics': {
+        const facts = this.facts();
+        const body = await this.metrics.render(facts, await this.pgReading(facts), source.logCounters());
+        return { status: 200, body, contentType: this.metrics.contentType };
+      }
+    }
+  }
+
+  private async operatorAction(action: 'reload' | 'restart' | 'promote', request: http.IncomingMessage): Promise<Reply> {
+    const { logger, operatorNames, source } = this.options;
+    const remoteAddress = request.socket.remoteAddress;
+    const decision = decideOperator(peerCertificate(request), operatorNames);
+    if (!decision.allowed) {
+      logger.warning('operator action refused', { action, status: decision.status, reason: decision.reason, commonName: decision.commonName, remoteAddress });
+      return { status: decision.status, body: `${decision.reason}\n`, headers: decision.status === 401 ? { 'WWW-Authenticate': 'Mutual' } : {} };
+    }
+    const operator = decision.commonName;
+    const reason = `${action} asked by ${operator} over the status API`;
+    logger.info('operator action', { action, operator, remoteAddress });
+    let outcome: ActionOutcome;
+    if (action === 'reload') {
+      outcome = await source.reload(reason);
+    } else if (action === 'restart') {
+      outcome = await source.restart(reason);
+    } else {
+      outcome = await this.promote(reason);
+    }
+    logger.info('operator action finished', { action, operator, ok: outcome.ok, detail: outcome.detail });
+    if (outcome.ok) return { status: action === 'restart' ? 202 : 200, body: `${outcome.detail}\n` };
+    return { status: outcome.status, body: `${outcome.detail}\n` };
+  }
+
+  private async promote(reason: string): Promise<ActionOutcome> {
+    const facts = this.facts();
+    const reading = await this.pgReading(facts);
+    if (!reading.ok) return { ok: false, status: 503, detail: `cannot tell whether this instance is a replica: ${reading.error}` };
+    if (!reading.snapshot.inRecovery) return { ok: false, status: 409, detail: 'already a primary; nothing to promote' };
+    return this.options.source.promote(reason);
+  }
+
+  private facts(): ManagerFacts {
+    const { source } = this.options;
+    return {
+      phase: source.phase,
+      intendedRole: source.intendedRole,
+      postmaster: source.postmaster,
+      acceptingConnections: source.acceptingConnectionsSince !== undefined,
+      restarts: source.restarts,
+      certificates: source.certificates(),
+      instanceManagerVersion: VERSION,
+    };
+  }
+
+  private async pgReading(facts: ManagerFacts): Promise<PgReading> {
+    if (!worthAsking(facts)) return NOT_ASKED;
+    const reading = await this.reader.read();
+    if (reading.ok) this.lastKnown = { pgVersion: reading.snapshot.pgVersion, systemId: reading.snapshot.systemId };
+    return reading;
+  }
+}
+
+function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
+  return { cert: material.cert, key: material.key, ca: material.clientCa };
+}
+
+function sameMaterial(a: TlsMaterial, b: TlsMaterial | undefined): boolean {
+  return b !== undefined && a.cert === b.cert && a.key === b.key && a.clientCa === b.clientCa;
+}
+
+function peerCertificate(request: http.IncomingMessage): PeerCertificate {
+  const socket = request.socket;
+  if (!(socket instanceof tls.TLSSocket)) return { presented: false, verified: false, verifyError: undefined, commonName: undefined };
+  const certificate = socket.getPeerCertificate();
+  // Node gives an empty object when the client sent no certificate.
+  const presented = certificate !== null && Object.keys(certificate).length > 0;
+  const commonName = presented && typeof certificate.subject?.CN === 'string' ? certificate.subject.CN : undefined;
+  const verifyError = socket.authorizationError === null || socket.authorizationError === undefined ? undefined : String(socket.authorizationError);
+  return { presented, verified: presented && socket.authorized, verifyError, commonName };
+}
+
+/** Reads and drops a request body, answering false as soon as it passes the limit. */
+async function bodyWithinLimit(request: http.IncomingMessage, limit: number): Promise<boolean> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) return false;
+  // The usual case (a probe, a scrape, an action without body) costs nothing to read.
+  if (declared === 0 && request.headers['transfer-encoding'] === undefined) return true;
+  let received = 0;
+  for await (const chunk of request) {
+    received += (chunk as Buffer).length;
+    if (received > limit) return false;
+  }
+  return true;
+}

@@ -1,0 +1,64 @@
+/**
+ * What the status API needs from the rest of the manager. The instance implements it, so this folder
+ * never reaches up into the orchestration: it only reads facts and asks for actions.
+ */
+import type { SocketAddress } from '../postgres/index.js';
+
+/** Where the manager is in PostgreSQL's life, as the instance tracks it. */
+export type ManagerPhase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+
+export type Role = 'primary' | 'replica';
+
+export interface CertificateStatus {
+  /** File name under `run-dir/certificates/`, e.g. `server.crt`. */
+  name: string;
+  /** RFC 3339. */
+  notAfter: string;
+  daysLeft: number;
+  mode: 'provided' | 'hybrid' | 'automatic';
+}
+
+export interface LogCounters {
+  /** Records written, per `logger` name (`postgres`, `pgaudit`, ...). */
+  recordsByLogger: Readonly<Record<string, number>>;
+  unparsableRecords: number;
+  /** Bytes accepted for stdout but not yet handed to the kernel. */
+  bufferedBytes: number;
+}
+
+/** PEM material for the HTTPS listener and for verifying operators' client certificates. */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  clientCa: string;
+}
+
+export interface PostmasterFacts {
+  pid: number;
+  startedAt: Date;
+}
+
+export type ActionOutcome = { ok: true; detail: string } | { ok: false; status: 409 | 422 | 500 | 503; detail: string };
+
+export interface StatusSource {
+  readonly phase: ManagerPhase;
+  /** The role the manager runs PostgreSQL in (answers while PostgreSQL is down). */
+  readonly intendedRole: Role;
+  /** The running postmaster, whether or not it accepts connections yet. */
+  readonly postmaster: PostmasterFacts | undefined;
+  /** Since when PostgreSQL has accepted connections; undefined while it does not. */
+  readonly acceptingConnectionsSince: Date | undefined;
+  /** PostgreSQL accepted connections at least once since the manager started (the start-up probe). */
+  readonly hasStarted: boolean;
+  /** Postmaster restarts since the manager started. */
+  readonly restarts: number;
+  readonly socketAddress: SocketAddress;
+  certificates(): CertificateStatus[];
+  logCounters(): LogCounters;
+  /** Undefined while no server certificate exists yet. */
+  tlsMaterial(): TlsMaterial | undefined;
+  reload(reason: string): Promise<ActionOutcome>;
+  /** Resolves once the restart is under way; the supervisor brings PostgreSQL back. */
+  restart(reason: string): Promise<ActionOutcome>;
+  promote(reason: string): Promise<ActionOutcome>;
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { decideOperator, type PeerCertificate } from '../../src/status/auth.js';
+import { buildStatusDocument, isReady, lsnToBytes, NOT_ASKED, type ManagerFacts } from '../../src/status/document.js';
+import type { PgReading, PgSnapshot } from '../../src/status/pg-state.js';
+import { route } from '../../src/status/routes.js';
+
+describe('route', () => {
+  it.each([
+    ['GET', '/healthz', { found: true, endpoint: 'healthz' }],
+    ['HEAD', '/readyz', { found: true, endpoint: 'readyz' }],
+    ['GET', '/startupz?verbose=1', { found: true, endpoint: 'startupz' }],
+    ['GET', '/pg/status', { found: true, endpoint: 'status' }],
+    ['GET', '/metrics', { found: true, endpoint: 'metrics' }],
+    ['POST', '/pg/reload', { found: true, endpoint: 'reload' }],
+    ['POST', '/pg/restart', { found: true, endpoint: 'restart' }],
+    ['POST', '/pg/promote', { found: true, endpoint: 'promote' }],
+    ['GET', '/pg/promote', { found: false, status: 405, allow: 'POST' }],
+    ['POST', '/healthz', { found: false, status: 405, allow: 'GET, HEAD' }],
+    ['DELETE', '/pg/status', { found: false, status: 405, allow: 'GET, HEAD' }],
+    ['GET', '/pg/status/', { found: false, status: 404 }],
+    ['GET', '/', { found: false, status: 404 }],
+    ['POST', '/pg/switchover', { found: false, status: 404 }],
+  ])('%s %s', (method, url, expected) => {
+    expect(route(method, url)).toEqual(expected);
+  });
+});
+
+describe('decideOperator', () => {
+  const operators = ['instance-manager-operator', 'dba'];
+  const peer = (fields: Partial<PeerCertificate>): PeerCertificate => ({ presented: true, verified: true, verifyError: undefined, commonName: 'dba', ...fields });
+  it.each([
+    ['no certificate', peer({ presented: false, verified: false, commonName: undefined }), 401],
+    ['a certificate from another CA, even with an operator CN', peer({ verified: false, verifyError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', commonName: 'dba' }), 401],
+    ['a verified certificate with another CN', peer({ commonName: 'app' }), 403],
+    ['a verified certificate without a CN', peer({ commonName: undefined }), 403],
+    ['a CN differing only in case', peer({ commonName: 'DBA' }), 403],
+  ])('%s: %i', (_case, input, status) => {
+    const decision = decideOperator(input, operators);
+    expect(decision.allowed).toBe(false);
+    expect(decision.allowed ? 200 : decision.status).toBe(status);
+  });
+
+  it('lets a verified operator CN in', () => {
+    expect(decideOperator(peer({ commonName: 'instance-manager-operator' }), operators)).toEqual({ allowed: true, commonName: 'instance-manager-operator' });
+  });
+});
+
+const primary: PgSnapshot = {
+  inRecovery: false,
+  pgVersion: '16.4',
+  systemId: '7300000000000000001',
+  timeline: 2,
+  currentLsn: '0/3000148',
+  receivedLsn: null,
+  replayLsn: null,
+  walReceiverActive: false,
+  pendingRestart: true,
+  postmasterStartTime: new Date('2026-11-29T16:00:00Z'),
+  replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, replayLagBytes: 328, syncState: 'async' }],
+};
+const replica: PgSnapshot = { ...primary, inRecovery: true, currentLsn: null, receivedLsn: '0/3000148', replayLsn: '0/3000100', walReceiverActive: true, replication: [] };
+const facts: ManagerFacts = {
+  phase: 'running',
+  intendedRole: 'primary',
+  postmaster: { pid: 42, startedAt: new Date('2026-11-29T15:59:59Z') },
+  acceptingConnections: true,
+  restarts: 1,
+  certificates: [{ name: 'server.crt', notAfter: '2027-02-27T16:00:00Z', daysLeft: 90, mode: 'automatic' }],
+  instanceManagerVersion: '0.1.0',
+};
+const ok = (snapshot: PgSnapshot): PgReading => ({ ok: true, snapshot });
+
+describe('isReady', () => {
+  it.each([
+    ['a primary answering', facts, ok(primary), true],
+    ['a replica streaming', facts, ok(replica), true],
+    ['a replica whose WAL receiver is not streaming', facts, ok({ ...replica, walReceiverActive: false }), false],
+    ['PostgreSQL not answering', facts, { ok: false, error: 'timeout' } as PgReading, false],
+    ['a restart under way, even if the last answer was fine', { ...facts, phase: 'restarting' as const }, ok(primary), false],
+    ['a shutdown under way', { ...facts, phase: 'stopping' as const }, ok(primary), false],
+    ['a postmaster not yet accepting connections', { ...facts, phase: 'starting' as const, acceptingConnections: false }, NOT_ASKED, false],
+  ])('%s: %s', (_case, managerFacts, reading, expected) => {
+    expect(isReady(managerFacts, reading)).toBe(expected);
+  });
+});
+
+describe('buildStatusDocument', () => {
+  it('gives a primary its current LSN and its standbys, without the internal byte lag', () => {
+    const document = buildStatusDocument(facts, ok(primary), undefined);
+    expect(document).toEqual({
+      role: 'primary',
+      isReady: true,
+      phase: 'running',
+      postmasterPid: 42,
+      postmasterStartTime: '2026-11-29T16:00:00.000Z',
+      pgVersion: '16.4',
+      systemID: '7300000000000000001',
+      timeline: 2,
+      currentLsn: '0/3000148',
+      replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, syncState: 'async' }],
+      pendingRestart: true,
+      certificates: facts.certificates,
+      restarts: 1,
+      instanceManagerVersion: '0.1.0',
+    });
+  });
+
+  it('gives a replica its received and replayed LSNs and the WAL receiver state', () => {
+    const document = buildStatusDocument({ ...facts, intendedRole: 'replica' }, ok(replica), undefined);
+    expect(document.role).toBe('replica');
+    expect(document).not.toHaveProperty('currentLsn');
+    expect(document).toMatchObject({ receivedLsn: '0/3000148', replayLsn: '0/3000100', isWalReceiverActive: true, isReady: true });
+  });
+
+  it('the role PostgreSQL reports wins over the one the manager was started with (a promoted replica)', () => {
+    expect(buildStatusDocument({ ...facts, intendedRole: 'replica' }, ok(primary), undefined).role).toBe('primary');
+  });
+
+  it('still answers while PostgreSQL is down, with what the manager knows', () => {
+    const down = { ...facts, phase: 'restarting' as const, intendedRole: 'replica' as const, postmaster: undefined, acceptingConnections: false };
+    const document = buildStatusDocument(down, NOT_ASKED, { pgVersion: '16.4', systemId: '7300000000000000001' });
+    expect(document).toEqual({
+      role: 'replica',
+      isReady: false,
+      phase: 'restarting',
+      postmasterPid: null,
+      postmasterStartTime: null,
+      pgVersion: '16.4',
+      systemID: '7300000000000000001',
+      timeline: null,
+      receivedLsn: null,
+      replayLsn: null,
+      isWalReceiverActive: false,
+      replication: [],
+      pendingRestart: null,
+      certificates: facts.certificates,
+      restarts: 1,
+      instanceManagerVersion: '0.1.0',
+      error: NOT_ASKED.ok ? '' : NOT_ASKED.error,
+    });
+  });
+});
+
+describe('lsnToBytes', () => {
+  it.each([
+    ['0/0', 0],
+    ['0/3000148', 0x3000148],
+    ['16/B374D848', 0x16 * 2 ** 32 + 0xb374d848],
+    ['FFFFFFFF/FFFFFFFF', 0xffffffff * 2 ** 32 + 0xffffffff],
+  ])('%s', (lsn, bytes) => {
+    expect(lsnToBytes(lsn)).toBe(bytes);
+  });
+
+  it('refuses what is not an LSN', () => {
+    expect(() => lsnToBytes('3000148')).toThrow('not an LSN');
+  });
+});
