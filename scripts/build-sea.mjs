@@ -42,6 +42,8 @@ fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(work, { recursive: true });
 fs.mkdirSync(outDir, { recursive: true });
 
+const packageVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+
 // 1. One CommonJS file. pg reaches for the optional pg-native and pg-cloudflare only when asked
 // to (client.native, Cloudflare sockets), never here: leaving them out keeps the bundle whole.
 const bundle = path.join(work, 'instance-manager.cjs');
@@ -63,6 +65,16 @@ const result = await build({
   // single executable the code's own file is the executable.
   define: { 'import.meta.url': 'seaImportMetaUrl' },
   banner: { js: "const seaImportMetaUrl = require('node:url').pathToFileURL(process.execPath).href;" },
+  // src/version.ts reads package.json next to src/ or dist/ at run time; a single executable has
+  // no package.json beside it, so the version is written into the bundle instead.
+  plugins: [
+    {
+      name: 'package-version',
+      setup(builder) {
+        builder.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const VERSION: string = ${JSON.stringify(packageVersion)};`, loader: 'ts' }));
+      },
+    },
+  ],
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
@@ -95,4 +107,11 @@ if (fs.existsSync(addon)) {
   say('shipped the native reaper addon beside it: build/sea/reaper.node');
 }
 fs.rmSync(work, { recursive: true, force: true });
+// Whatever runs at module load (reading files relative to the code, say) must work without the
+// repository: the executable starts once here, from outside it.
+const started = spawnSync(executable, ['--help'], { cwd: outDir, encoding: 'utf8' });
+if (started.status !== 0) {
+  say(`${path.relative(root, executable)} --help failed (exit ${started.status ?? started.signal}): ${started.stderr.trim()}`);
+  process.exit(1);
+}
 say(`${path.relative(root, executable)}: ${fs.statSync(executable).size} bytes`);
