@@ -5,6 +5,7 @@
 // Usage (as root, after `npm run build`): node bench/startup.mjs [runs=10]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,8 +29,22 @@ function startManager() {
   return child;
 }
 
+// The manager's configuration sends PostgreSQL's logs into FIFOs under run-dir/log: without a reader
+// the logging collector blocks and the postmaster never gets ready. Started directly, PostgreSQL gets
+// the cheapest reader there is (opened O_RDWR so it never waits for the other end), draining to nowhere.
+function drainLogFifos() {
+  const logDir = path.join(dir, 'run', 'log');
+  return fs.readdirSync(logDir).map((name) => {
+    const socket = new net.Socket({ fd: fs.openSync(path.join(logDir, name), fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
+    socket.resume();
+    return socket;
+  });
+}
+
 function startPostgresDirectly() {
+  const readers = drainLogFifos();
   const child = spawn(`${pgBin}/postgres`, ['-D', pgdata], { uid: Number(postgresUser[2]), gid: Number(postgresUser[3]), cwd: pgdata, stdio: ['ignore', 'ignore', 'ignore'] });
+  child.once('exit', () => readers.forEach((reader) => reader.destroy()));
   return child;
 }
 
