@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { SUPERUSER } from './initdb.js';
 
 export interface SocketAddress {
@@ -15,7 +15,7 @@ export async function withConnection<T>(
   work: (client: pg.Client) => Promise<T>,
   statementTimeoutMs = 10_000,
 ): Promise<T> {
-  const client = new pg.Client({
+  const client = new (await loadPg()).Client({
     host: address.socketDir,
     port: address.port,
     user: SUPERUSER,
@@ -30,4 +30,12 @@ export async function withConnection<T>(
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * pg is loaded at the first connection, not at start: it is the heaviest module the manager has
+ * (about 90 ms to load), and nothing connects before PostgreSQL accepts connections.
+ */
+async function loadPg(): Promise<typeof pg> {
+  return (await import('pg')).default;
 }
