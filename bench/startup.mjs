@@ -3,8 +3,11 @@
 // existing PGDATA, against starting `postgres -D` directly on the same PGDATA (same configuration,
 // same client, same polling), median of N alternating runs; then the manager's idle RSS.
 // Usage (as root, after `npm run build`): node bench/startup.mjs [runs=10]
+// The single executable the images ship (after `npm run build:sea`):
+//   IM_BENCH_EXECUTABLE=build/sea/instance-manager node bench/startup.mjs [runs=10]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,14 +25,30 @@ const socketDir = path.join(dir, 'run', 'run');
 const pgBin = fs.readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
 const postgresUser = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'postgres');
 
+const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)] : [process.execPath, path.join(root, 'bin/instance-manager')];
+
 function startManager() {
-  const child = spawn(process.execPath, [path.join(root, 'bin/instance-manager'), 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(command, [...commandArgs, 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout.resume();
   return child;
 }
 
+// The manager's configuration sends PostgreSQL's logs into FIFOs under run-dir/log: without a reader
+// the logging collector blocks and the postmaster never gets ready. Started directly, PostgreSQL gets
+// the cheapest reader there is (opened O_RDWR so it never waits for the other end), draining to nowhere.
+function drainLogFifos() {
+  const logDir = path.join(dir, 'run', 'log');
+  return fs.readdirSync(logDir).map((name) => {
+    const socket = new net.Socket({ fd: fs.openSync(path.join(logDir, name), fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
+    socket.resume();
+    return socket;
+  });
+}
+
 function startPostgresDirectly() {
+  const readers = drainLogFifos();
   const child = spawn(`${pgBin}/postgres`, ['-D', pgdata], { uid: Number(postgresUser[2]), gid: Number(postgresUser[3]), cwd: pgdata, stdio: ['ignore', 'ignore', 'ignore'] });
+  child.once('exit', () => readers.forEach((reader) => reader.destroy()));
   return child;
 }
 
@@ -83,7 +102,7 @@ fs.rmSync(dir, { recursive: true, force: true });
 
 const m = median(manager);
 const d = median(direct);
-console.log(`start to first connection, median of ${runs} (existing PGDATA)`);
+console.log(`start to first connection, median of ${runs} (existing PGDATA; ${path.relative(root, commandArgs[0] ?? command)}, TLS automatic; load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs)`);
 console.log(`  postgres -D directly : ${d.toFixed(1)} ms`);
 console.log(`  instance-manager run : ${m.toFixed(1)} ms`);
 console.log(`  overhead             : ${(m - d).toFixed(1)} ms (goal <= 150 ms), ratio ${(m / d).toFixed(2)}`);

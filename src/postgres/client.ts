@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { SUPERUSER } from './initdb.js';
 
 export interface SocketAddress {
@@ -25,7 +25,7 @@ export async function withConnection<T>(
   work: (client: pg.Client) => Promise<T>,
   statementTimeoutMs = 10_000,
 ): Promise<T> {
-  const client = new pg.Client(socketConfig(address, statementTimeoutMs, 5_000));
+  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000));
   await client.connect();
   try {
     return await work(client);
@@ -46,8 +46,8 @@ export interface SocketPoolOptions {
 }
 
 /** A small pool for frequent, cheap queries (the status API). */
-export function createSocketPool(address: SocketAddress, options: SocketPoolOptions): pg.Pool {
-  const pool = new pg.Pool({
+export async function createSocketPool(address: SocketAddress, options: SocketPoolOptions): Promise<pg.Pool> {
+  const pool = new (await loadPg()).Pool({
     ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs),
     // statement_timeout is enforced by the backend: a frozen or swamped server would never answer.
     // The client gives up a little later, and the pool then discards that connection.
@@ -60,4 +60,12 @@ export function createSocketPool(address: SocketAddress, options: SocketPoolOpti
   // the pool drops it and the next query opens a fresh one.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * pg is loaded at the first connection, not at start: it is the heaviest module the manager has
+ * (about 90 ms to load), and nothing connects before PostgreSQL accepts connections.
+ */
+async function loadPg(): Promise<typeof pg> {
+  return (await import('pg')).default;
 }

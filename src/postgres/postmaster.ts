@@ -4,6 +4,9 @@ import { spawnProgram, type Exit, type Program, type RunAs } from '../process/in
 import type { PgBinaries } from './binaries.js';
 import { readPostmasterPid } from './datadir.js';
 
+/** Reading postmaster.pid costs a few microseconds; half this interval is added to every start on average. */
+const READY_POLL_MS = 5;
+
 export interface PostmasterOptions {
   bin: PgBinaries;
   pgdata: string;
@@ -65,7 +68,7 @@ export class Postmaster {
       abort?.throwIfAborted();
       const file = readPostmasterPid(this.pgdata);
       if (file?.pid === this.pid && (file.status === 'ready' || file.status === 'standby')) return file.status;
-      await Promise.race([sleep(20), this.program.exited]);
+      await Promise.race([sleep(READY_POLL_MS), this.program.exited]);
     }
   }
 }

@@ -13,6 +13,7 @@ import {
   CertificateError,
   certificateFile,
   createCa,
+  generateKey,
   inspectCertificate,
   issueClientCertificate,
   issueServerCertificate,
@@ -42,18 +43,31 @@ const LEAF_FILE: Record<Pair, string> = { server: 'server', client: REPLICATION_
 /** The CA keys stay the manager's own: PostgreSQL never needs them, so they are not handed over. */
 const MANAGER: RunAs = { name: 'instance-manager', uid: undefined, gid: undefined, home: '/' };
 
+/** A certificate as kept, with its end. */
+type Kept = CertificateMaterial & { notAfter: Date };
+
+/**
+ * An automatic CA; `leafKeyPem` when it was just created: a new CA means a new leaf too (the kept
+ * one no longer chains to it), so that leaf's key was generated alongside the CA's, not after it.
+ */
+export type AutomaticCa = Kept & { leafKeyPem?: string };
+
 export class Issuer {
   constructor(private readonly options: IssuerOptions) {}
 
   /** The automatic CA of a pair: read back, created when missing, re-signed when due. */
-  async automaticCa(pair: Pair): Promise<CertificateMaterial & { notAfter: Date }> {
+  async automaticCa(pair: Pair): Promise<AutomaticCa> {
     const now = this.options.now();
     const name = CA_FILE[pair];
     const existing = this.read(name);
     const problem = existing === undefined ? 'missing' : caProblem(existing);
     let ca: CertificateMaterial;
+    let leafKeyPem: string | undefined;
     if (existing === undefined || problem !== undefined) {
-      ca = await createCa({ commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`, now });
+      // RSA key generation is most of a cold start; both keys are made at once on the thread pool.
+      const [caKeyPem, nextLeafKeyPem] = await Promise.all([generateKey(), generateKey()]);
+      leafKeyPem = nextLeafKeyPem;
+      ca = await createCa({ commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`, now, keyPem: caKeyPem });
       this.log('created a CA', name, ca, problem ?? 'missing');
     } else if (needsRenewal(inspectCertificate(existing.certPem), now, 'ca')) {
       ca = renewCa(existing, { now });
@@ -62,11 +76,14 @@ export class Issuer {
       ca = existing;
     }
     this.write(name, ca.certPem, ca.keyPem);
-    return { ...ca, notAfter: inspectCertificate(ca.certPem).notAfter };
+    return { ...ca, notAfter: inspectCertificate(ca.certPem).notAfter, ...(leafKeyPem === undefined ? {} : { leafKeyPem }) };
   }
 
-  /** The pair's leaf signed by `ca`: the one issued before while it still fits, else a new one. */
-  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode): Promise<CertificateMaterial & { notAfter: Date }> {
+  /**
+   * The pair's leaf signed by `ca`: the one issued before while it still fits, else a new one (with
+   * `keyPem` when given, see `AutomaticCa`).
+   */
+  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode, keyPem?: string): Promise<Kept> {
     const now = this.options.now();
     const name = LEAF_FILE[pair];
     const expected: LeafExpectation = pair === 'server' ? { names: this.checkedServerNames(), includeLocalhost: mode === 'automatic' } : { user: REPLICATION_USER };
@@ -75,8 +92,8 @@ export class Issuer {
     if (existing !== undefined && reason === undefined) return { ...existing, notAfter: inspectCertificate(existing.certPem).notAfter };
     const issued =
       'names' in expected
-        ? await issueServerCertificate(ca, { ...expected, now })
-        : await issueClientCertificate(ca, { user: expected.user, now });
+        ? await issueServerCertificate(ca, { ...expected, now, keyPem })
+        : await issueClientCertificate(ca, { user: expected.user, now, keyPem });
     const material = { certPem: certificateFile(issued), keyPem: issued.keyPem };
     this.write(name, material.certPem, material.keyPem);
     this.log('issued a certificate', name, material, reason ?? 'missing', mode);

@@ -153,7 +153,7 @@ export class CertificateStore {
     if (plan.mode === 'automatic') {
       const automatic = await this.issuer.automaticCa(pair);
       ca = automatic;
-      leaf = await this.issuer.leaf(pair, automatic, plan.mode);
+      leaf = await this.issuer.leaf(pair, automatic, plan.mode, automatic.leafKeyPem);
     } else if (plan.mode === 'hybrid') {
       const signing: CertificateMaterial = { certPem: caPem!, keyPem: caKeyPem! };
       ca = { ...signing, notAfter: checkCa(caPem!, caName, now, caKeyPem).notAfter };

@@ -78,19 +78,14 @@ export interface PgStateReaderOptions {
 }
 
 export class PgStateReader {
-  private readonly pool: pg.Pool;
+  /** Made at the first query: pg loads then, off the manager's start-up path. */
+  private pool: Promise<pg.Pool> | undefined;
   private inFlight: Promise<PgReading> | undefined;
 
-  constructor(address: SocketAddress, options: PgStateReaderOptions) {
-    // Two connections: one for the shared status query, one spare so a slow query does not hold up
-    // the next; idle ones go after a second so a smart shutdown is not kept waiting.
-    this.pool = createSocketPool(address, {
-      max: 2,
-      statementTimeoutMs: options.statementTimeoutMs,
-      connectTimeoutMs: options.statementTimeoutMs,
-      idleTimeoutMs: 1_000,
-    });
-  }
+  constructor(
+    private readonly address: SocketAddress,
+    private readonly options: PgStateReaderOptions,
+  ) {}
 
   /** Concurrent callers share one query: a burst of requests costs PostgreSQL one statement. */
   read(): Promise<PgReading> {
@@ -99,12 +94,24 @@ export class PgStateReader {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await (await this.pool)?.end();
+  }
+
+  private connections(): Promise<pg.Pool> {
+    // Two connections: one for the shared status query, one spare so a slow query does not hold up
+    // the next; idle ones go after a second so a smart shutdown is not kept waiting.
+    this.pool ??= createSocketPool(this.address, {
+      max: 2,
+      statementTimeoutMs: this.options.statementTimeoutMs,
+      connectTimeoutMs: this.options.statementTimeoutMs,
+      idleTimeoutMs: 1_000,
+    });
+    return this.pool;
   }
 
   private async query(): Promise<PgReading> {
     try {
-      const { rows } = await this.pool.query<StatusRow>(STATUS_SQL);
+      const { rows } = await (await this.connections()).query<StatusRow>(STATUS_SQL);
       const row = rows[0]!;
       return {
         ok: true,

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
 
 export interface WatchTargets {
@@ -27,7 +27,21 @@ export interface Watcher {
 /** Bursts (a kubelet swap is several events, an editor save two or three) end after this quiet time. */
 export const DEBOUNCE_MS = 250;
 
+/**
+ * chokidar is loaded in the background: the manager starts watching just before it starts
+ * PostgreSQL, and loading it (about 30 ms) should not delay that.
+ */
 export function watchInputs(targets: WatchTargets, onChange: (paths: string[]) => void, logger: Logger, debounceMs = DEBOUNCE_MS): Watcher {
+  const started = import('chokidar').then(({ watch }) => startWatching(watch, targets, onChange, logger, debounceMs));
+  return {
+    ready: started.then((watcher) => watcher.ready),
+    async close() {
+      await (await started).close();
+    },
+  };
+}
+
+function startWatching(watch: typeof import('chokidar').watch, targets: WatchTargets, onChange: (paths: string[]) => void, logger: Logger, debounceMs: number): Watcher {
   const watchers: FSWatcher[] = [];
   const scans: Promise<void>[] = [];
   let pending = new Set<string>();
