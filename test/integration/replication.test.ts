@@ -33,12 +33,15 @@ describe('replication on one machine', () => {
   it('refuses a replica whose client certificate comes from another CA, and says why', async () => {
     const stranger = opensslCa(path.join(dir, 'stranger-ca'), 'another client CA');
     const refused = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-stranger', replicaOf: replicaOf(), clientCa: stranger });
-    const failure = await refused.waitForMessage('clone failed; retrying', 30_000);
-    expect(failure).toMatchObject({ level: 'warning', cause: 'client-certificate-refused', attempt: 1 });
+    // Under TLS 1.3 the server judges the client certificate after the client's handshake is done:
+    // libpq then usually reads the alert, but may see the connection close first. Every attempt is
+    // reported, and the refusal is named as such once libpq saw the alert.
+    const failure = await refused.waitForLine((line) => line.msg === 'clone failed; retrying' && line.cause === 'client-certificate-refused', 30_000);
+    expect(failure).toMatchObject({ level: 'warning' });
     expect(String(failure.explanation)).toMatch(/client certificate/);
     expect(String(failure.err)).toMatch(/alert unknown ca/);
     // Retried, never anything weaker, and nothing half-cloned left to start.
-    await refused.waitForLine((line) => line.msg === 'clone failed; retrying' && line.attempt === 2, 30_000);
+    await refused.waitForLine((line) => line.msg === 'clone failed; retrying' && Number(line.attempt) >= 2, 30_000);
     expect(refused.lines.some((line) => line.msg === 'PostgreSQL started')).toBe(false);
     expect(fs.readdirSync(refused.pgdata)).toEqual([]);
     expect(await refused.stop()).toBe(0);
