@@ -122,7 +122,8 @@ export class StatusServer {
       logger.warning('status API serves plain HTTP (--status-insecure): for local debugging only, never expose it', { port: bound });
     } else {
       logger.info('status API listening (HTTPS, TLS 1.3)', { port: bound });
-      if (!this.servedMaterial) logger.warning('status API has no server certificate yet; TLS handshakes fail until one is issued', { port: bound });
+      // Normal on a first start: the certificates are issued next, and refreshTls() takes them up.
+      if (!this.servedMaterial) logger.info('status API waits for its server certificate; TLS handshakes fail until it is in place', { port: bound });
     }
     return bound;
   }
