@@ -26,6 +26,10 @@ export async function withConnection<T>(
   statementTimeoutMs = 10_000,
 ): Promise<T> {
   const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000));
+  // A backend that goes away between two queries (the postmaster was killed) is reported as an
+  // 'error' event, which would otherwise take the whole manager down; the work's own queries
+  // reject by themselves.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await work(client);
