@@ -5,6 +5,7 @@
  * the header keeps shut is refused.
  */
 import { UsageError } from '../errors.js';
+import { withoutComment } from './comments.js';
 import { REPLICATION_USER } from './hba.js';
 
 const CONNECTION_TYPES = new Set(['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc']);
@@ -51,8 +52,9 @@ export function validateHbaRule(rule: string): HbaRule {
   // eslint-disable-next-line no-control-regex
   if (/[\n\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(rule)) refuse('it contains a newline or another control character');
   // PostgreSQL 16 joins a line ending in a backslash with the next one: the rule would swallow what follows.
-  if (/\\\s*$/.test(stripComment(rule))) refuse('a trailing backslash continues it onto the next line');
-  const fields = tokenize(stripComment(rule), refuse);
+  const uncommented = withoutComment(rule, '"');
+  if (/\\\s*$/.test(uncommented)) refuse('a trailing backslash continues it onto the next line');
+  const fields = tokenize(uncommented, refuse);
   if (fields.length === 0) refuse('empty rule');
   const first = fields[0]!;
   if (first.length === 1 && INCLUDE_DIRECTIVES.has(first[0]!.text.toLowerCase())) refuse(`"${first[0]!.text}" pulls in other files`);
@@ -121,15 +123,6 @@ function methodIndexForHost(fields: Token[][]): number {
 function single(field: Token[], what: string, refuse: (why: string) => never): string {
   if (field.length !== 1 || field[0]!.quoted) refuse(`the ${what} must be a single keyword`);
   return field[0]!.text.toLowerCase();
-}
-
-function stripComment(rule: string): string {
-  let quoted = false;
-  for (let i = 0; i < rule.length; i++) {
-    if (rule[i] === '"') quoted = !quoted;
-    else if (rule[i] === '#' && !quoted) return rule.slice(0, i);
-  }
-  return rule;
 }
 
 /** Whitespace-separated fields, each a comma list of tokens, double quotes as pg_hba reads them. */

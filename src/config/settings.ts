@@ -3,6 +3,7 @@
  * the part of the configuration the manager owns. Pure: text in, text out.
  */
 import { UsageError } from '../errors.js';
+import { withoutComment } from './comments.js';
 
 /** Parameters only the manager may set; a user file that sets one is refused. */
 const OWNED_EXACT = new Set([
@@ -30,7 +31,7 @@ export function parseUserParameters(text: string, source: string): Parameters {
   const parameters: Parameters = new Map();
   text.split('\n').forEach((raw, index) => {
     const where = `${source}:${index + 1}`;
-    const line = stripComment(raw).trim();
+    const line = withoutComment(raw, "'").trim();
     if (line === '') return;
     const match = /^([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)(.*)$/.exec(line);
     if (!match) throw new UsageError(`${where}: not a "key = value" line: ${JSON.stringify(raw.trim())}`);
@@ -39,16 +40,6 @@ export function parseUserParameters(text: string, source: string): Parameters {
     parameters.set(key, unquote(match[2]!.trim(), where));
   });
   return parameters;
-}
-
-function stripComment(line: string): string {
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i];
-    if (char === "'") quoted = !quoted;
-    else if (char === '#' && !quoted) return line.slice(0, i);
-  }
-  return line;
 }
 
 function unquote(value: string, where: string): string {
