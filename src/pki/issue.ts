@@ -201,6 +201,14 @@ export interface CheckedCa {
   signer: Signer;
 }
 
+/** A CA certificate that others may trust at `now`: valid, and a CA. Returns its facts. */
+export function checkTrustedCa(certPem: string, now: Date): CertificateInfo {
+  const info = inspectCertificate(certPem);
+  if (!info.isCa) throw new CertificateError(`"${info.subject}" is not a CA certificate (no basicConstraints CA:TRUE)`);
+  checkValidity(info, now);
+  return info;
+}
+
 /**
  * Checks that `ca` can sign leaves at `now`: a certificate that is a CA allowed to sign certificates,
  * valid now, with its matching private key. Its `certPem` may be a bundle: the first certificate signs,
@@ -208,10 +216,8 @@ export interface CheckedCa {
  */
 export function checkCa(ca: CertificateMaterial, now: Date): CheckedCa {
   const [own, ...parents] = splitCertificates(ca.certPem);
-  const info = inspectCertificate(own!);
-  if (!info.isCa) throw new CertificateError(`"${info.subject}" is not a CA certificate (no basicConstraints CA:TRUE)`);
+  const info = checkTrustedCa(own!, now);
   if (!info.canSignCertificates) throw new CertificateError(`"${info.subject}" is a CA whose key usage does not allow signing certificates`);
-  checkValidity(info, now);
   const key = checkKeyPair(own!, ca.keyPem);
   signatureAlgorithm(key);
   const structure = readCertificateStructure(parseCertificate(own!).raw);

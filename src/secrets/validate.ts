@@ -2,7 +2,7 @@
  * Checks on mounted material before PostgreSQL gets it: PEM, key matches certificate, within its
  * validity, chain verifies against its CA. Every refusal is one line naming the file.
  */
-import { checkCa as checkSigningCa, checkValidity, CertificateError, inspectCertificate, keyMatchesCertificate, verifyChain, type CertificateInfo } from '../pki/index.js';
+import { checkCa as checkSigningCa, checkTrustedCa, checkValidity, CertificateError, inspectCertificate, keyMatchesCertificate, verifyChain, type CertificateInfo } from '../pki/index.js';
 
 export class InvalidSecret extends Error {
   override readonly name = 'InvalidSecret';
@@ -30,11 +30,7 @@ export function checkLeaf(source: LeafSource, now: Date): CertificateInfo {
 /** A CA PostgreSQL or its clients trust; with `keyPem`, one the manager signs leaves with. */
 export function checkCa(caPem: string, caName: string, now: Date, keyPem?: string): CertificateInfo {
   if (keyPem !== undefined) return about(caName, () => checkSigningCa({ certPem: caPem, keyPem }, now).info);
-  return about(caName, () => {
-    const info = valid(caPem, now);
-    if (!info.isCa) throw new CertificateError(`"${info.subject}" is not a CA certificate (no basicConstraints CA:TRUE)`);
-    return info;
-  });
+  return about(caName, () => checkTrustedCa(caPem, now));
 }
 
 function valid(pem: string, now: Date): CertificateInfo {
