@@ -57,15 +57,18 @@ export class OutputSink extends EventEmitter {
     return this.socket?.writableLength ?? 0;
   }
 
-  /** Writes whole lines; returns false when the caller should wait for 'drain'. */
-  write(text: string): boolean {
+  /**
+   * Writes whole lines (a Buffer is held, not copied, until written: the caller must not change
+   * it); returns false when the caller should wait for 'drain'.
+   */
+  write(data: Buffer | string): boolean {
     if (this.broken) return true;
     if (this.socket) {
-      this.socket.write(text);
+      this.socket.write(data);
       return this.socket.writableLength < this.highWaterMark;
     }
     try {
-      writeAllSync(this.fd, text);
+      writeAllSync(this.fd, data);
     } catch {
       this.broken = true;
     }
@@ -80,8 +83,8 @@ export class OutputSink extends EventEmitter {
   }
 }
 
-function writeAllSync(fd: number, text: string): void {
-  const buffer = Buffer.from(text, 'utf8');
+function writeAllSync(fd: number, data: Buffer | string): void {
+  const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let offset = 0;
   while (offset < buffer.length) {
     try {

@@ -7,6 +7,7 @@
 import { LineSplitter } from '../process/index.js';
 import { CsvlogParser } from './csv.js';
 import { LineFormatter } from './format.js';
+import { OutputBuffer } from './output.js';
 import type { LogPipeCounters } from './stats.js';
 
 /**
@@ -21,7 +22,8 @@ export const WRITER_BOUNDARY = 0x00;
 const MAX_RAW_LINE_BYTES = 64 * 1024 * 1024;
 
 export interface LineSink {
-  write(text: string): boolean;
+  /** `bytes` is the sink's from then on: the converter never writes into it again. */
+  write(bytes: Buffer): boolean;
 }
 
 export interface StreamConverter {
@@ -35,7 +37,7 @@ export interface StreamConverter {
 
 abstract class BoundaryAwareConverter implements StreamConverter {
   boundaries = 0;
-  protected out: string[] = [];
+  protected readonly out = new OutputBuffer();
 
   constructor(
     private readonly sink: LineSink,
@@ -63,23 +65,19 @@ abstract class BoundaryAwareConverter implements StreamConverter {
   protected abstract end(): void;
 
   private flush(): boolean {
-    if (this.out.length === 0) return true;
-    const text = this.out.length === 1 ? this.out[0]! : this.out.join('');
-    this.out = [];
-    return this.sink.write(text);
+    const bytes = this.out.take();
+    return bytes === undefined || this.sink.write(bytes);
   }
 }
 
 export class CsvlogConverter extends BoundaryAwareConverter {
   private readonly parser = new CsvlogParser({
     record: (fields) => {
-      const { logger, line } = this.formatter.record(fields);
-      this.counters.records[logger]++;
-      this.out.push(line);
+      this.counters.records[this.formatter.record(fields, this.out)]++;
     },
     unparsable: (raw) => {
       this.counters.unparsable++;
-      this.out.push(this.formatter.unparsable(raw, this.source));
+      this.formatter.unparsable(raw, this.source, this.out);
     },
   });
 
@@ -99,7 +97,7 @@ export class CsvlogConverter extends BoundaryAwareConverter {
 export class RawLineConverter extends BoundaryAwareConverter {
   private readonly splitter = new LineSplitter((line) => {
     this.counters.rawLines++;
-    this.out.push(this.formatter.rawLine(line, this.source));
+    this.formatter.rawLine(line, this.source, this.out);
   }, MAX_RAW_LINE_BYTES);
 
   constructor(sink: LineSink, formatter: LineFormatter, counters: LogPipeCounters, private readonly source: string) {

@@ -1,11 +1,14 @@
 /**
  * csvlog fields to the contract's JSON line. Pure: the pod name and a clock come in as values.
  *
- * Lines are built as strings rather than through an object and JSON.stringify: the key order is the
- * contract's by construction, and each value still goes through JSON.stringify, so no content (a
- * newline, a quote, `{"level":"error"}` in a query) can end the line or add a key.
+ * Lines are written piece by piece rather than through an object and JSON.stringify: the key order
+ * is the contract's by construction, and each value is escaped exactly as JSON.stringify escapes it
+ * (output.ts), so no content (a newline, a quote, `{"level":"error"}` in a query) can end the line
+ * or add a key.
  */
 import type { Level } from '../log.js';
+import type { CsvlogFields } from './csv.js';
+import { Literal, type OutputBuffer } from './output.js';
 import { decodeAudit } from './pgaudit.js';
 
 /** csvlog columns in file order (23 in PostgreSQL 12, 24 in 13, 26 from 14 on). */
@@ -40,16 +43,12 @@ function columnKey(index: number): string {
   return CSVLOG_COLUMNS[index] ?? `column_${index + 1}`;
 }
 
-const QUOTED_KEYS = Array.from({ length: 64 }, (_, index) => `${JSON.stringify(columnKey(index))}:`);
-
 /**
  * `YYYY-MM-DD HH:MM:SS.mmm UTC` (log_timezone UTC, the usual in containers) becomes RFC 3339
  * directly; a numeric offset goes through Date; a zone abbreviation cannot be trusted, so the time of
- * reading stands in.
+ * reading stands in. (The usual shape is also read from bytes, see `writeTs`.)
  */
 export function logTimeToRfc3339(logTime: string, now: () => Date): string {
-  // The usual shape, `YYYY-MM-DD HH:MM:SS.mmm UTC`, without a regular expression: it is every record.
-  if (logTime.length === 27 && logTime.endsWith(' UTC') && logTime.charCodeAt(10) === 32) return `${logTime.slice(0, 10)}T${logTime.slice(11, 23)}Z`;
   const utc = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) (?:UTC|GMT)$/.exec(logTime);
   if (utc) return `${utc[1]}T${utc[2]}Z`;
   const offset = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) ([+-]\d\d)(\d\d)?$/.exec(logTime);
@@ -60,51 +59,125 @@ export function logTimeToRfc3339(logTime: string, now: () => Date): string {
   return now().toISOString();
 }
 
-export interface FormattedRecord {
-  logger: 'postgres' | 'pgaudit';
-  line: string;
+/** `YYYY-MM-DD HH:MM:SS.mmm UTC` byte by byte: 0 a digit, any other value that byte. */
+const UTC_MILLIS_SHAPE = Array.from('0000-00-00 00:00:00.000 UTC', (char) => (char === '0' ? 0 : char.charCodeAt(0)));
+
+function isUtcMillis(source: Buffer, start: number, end: number): boolean {
+  if (end - start !== UTC_MILLIS_SHAPE.length) return false;
+  for (let i = 0; i < UTC_MILLIS_SHAPE.length; i++) {
+    const expected = UTC_MILLIS_SHAPE[i]!;
+    const byte = source[start + i]!;
+    if (expected === 0 ? byte < 0x30 || byte > 0x39 : byte !== expected) return false;
+  }
+  return true;
 }
 
+const literal = (text: string) => new Literal(text);
+const LOG = Buffer.from('LOG');
+const AUDIT_PREFIX = Buffer.from('AUDIT: ');
+const LINE_END = literal('}}\n');
+const QUOTE = 0x22;
+const T = 0x54;
+const Z = 0x5a;
+
+/** `{"level":"<level>","ts":`, the start of every line. */
+function levelHead(level: Level): string {
+  return `{"level":"${level}","ts":`;
+}
+const LEVEL_HEADS: Record<Level, Literal> = { error: literal(levelHead('error')), warning: literal(levelHead('warning')), info: literal(levelHead('info')), debug: literal(levelHead('debug')) };
+
+/** `"<key>":` of a record's first value, and `,"<key>":` of the others. */
+const fieldKey = (index: number, first: boolean) => literal(`${first ? '' : ','}${JSON.stringify(columnKey(index))}:`);
+const FIRST_KEYS = Array.from({ length: 64 }, (_, index) => fieldKey(index, true));
+const NEXT_KEYS = Array.from({ length: 64 }, (_, index) => fieldKey(index, false));
+const FIRST_AUDIT_KEY = literal('"audit":');
+const NEXT_AUDIT_KEY = literal(',"audit":');
+
+export type CsvlogLogger = 'postgres' | 'pgaudit';
+
+/**
+ * Writes the contract's lines into an OutputBuffer. csvlog records go byte by byte (the bulk of
+ * the work); unparsable records, stderr-format lines and pgaudit's decoded fields are rare and go
+ * through strings and JSON.stringify.
+ */
 export class LineFormatter {
   private readonly pod: string;
+  /** `,"logger":"<logger>","msg":"record","logging_pod":<pod>,"record":{` per logger. */
+  private readonly recordHeads: Record<CsvlogLogger, Literal>;
 
   constructor(
     pod: string,
     private readonly now: () => Date = () => new Date(),
   ) {
     this.pod = JSON.stringify(pod);
+    this.recordHeads = { postgres: literal(`${this.headAfterTs('postgres', 'record')},"record":{`), pgaudit: literal(`${this.headAfterTs('pgaudit', 'record')},"record":{`) };
   }
 
-  record(fields: readonly string[]): FormattedRecord {
-    const severity = fields[ERROR_SEVERITY] ?? '';
-    const message = fields[MESSAGE] ?? '';
-    const audit = message.startsWith('AUDIT: ') ? decodeAudit(message) : undefined;
+  /** Writes one record's line; returns the logger it went to. */
+  record(fields: CsvlogFields, out: OutputBuffer): CsvlogLogger {
+    const audit = fields.startsWith(MESSAGE, AUDIT_PREFIX) ? decodeAudit(fields.text(MESSAGE)) : undefined;
     const logger = audit ? 'pgaudit' : 'postgres';
-    // One join per line: `+=` would build a rope of ~30 pieces that costs more to flatten than to make.
-    const parts = [this.head(severityLevel(severity), logTimeToRfc3339(fields[LOG_TIME] ?? '', this.now), logger, 'record'), ',"record":{'];
-    let separator = '';
+    out.literal(LEVEL_HEADS[this.level(fields)]);
+    this.writeTs(fields, out);
+    out.literal(this.recordHeads[logger]);
+    const { source, starts, ends } = fields;
+    let first = true;
     for (let index = 0; index < fields.length; index++) {
-      const value = fields[index]!;
-      if (value === '' || (audit && index === MESSAGE)) continue;
-      parts.push(separator, QUOTED_KEYS[index] ?? `${JSON.stringify(columnKey(index))}:`, JSON.stringify(value));
-      separator = ',';
+      const start = starts[index]!;
+      const end = ends[index]!;
+      if (start === end || (audit && index === MESSAGE)) continue;
+      out.literal((first ? FIRST_KEYS : NEXT_KEYS)[index] ?? fieldKey(index, first));
+      first = false;
+      out.jsonString(source, start, end, fields.hasDoubledQuotes(index));
     }
-    if (audit) parts.push(separator, '"audit":', JSON.stringify(audit));
-    parts.push('}}\n');
-    return { logger, line: parts.join('') };
+    if (audit) {
+      out.literal(first ? FIRST_AUDIT_KEY : NEXT_AUDIT_KEY);
+      out.text(JSON.stringify(audit));
+    }
+    out.literal(LINE_END);
+    return logger;
   }
 
-  unparsable(raw: string, source?: string): string {
+  unparsable(raw: string, source: string | undefined, out: OutputBuffer): void {
     const head = this.head('error', this.now().toISOString(), 'postgres', UNPARSABLE_MSG);
-    return `${head},"raw":${JSON.stringify(raw)}${source === undefined ? '' : `,"source":${JSON.stringify(source)}`}}\n`;
+    out.text(`${head},"raw":${JSON.stringify(raw)}${source === undefined ? '' : `,"source":${JSON.stringify(source)}`}}\n`);
   }
 
   /** A line of the stderr-format FIFO, as it came. */
-  rawLine(text: string, source: string): string {
-    return `${this.head('info', this.now().toISOString(), 'postgres', text)},"source":${JSON.stringify(source)}}\n`;
+  rawLine(text: string, source: string, out: OutputBuffer): void {
+    out.text(`${this.head('info', this.now().toISOString(), 'postgres', text)},"source":${JSON.stringify(source)}}\n`);
+  }
+
+  private level(fields: CsvlogFields): Level {
+    if (fields.length <= ERROR_SEVERITY) return severityLevel('');
+    // Nearly every record is a LOG: spare it a string.
+    const start = fields.starts[ERROR_SEVERITY]!;
+    if (fields.ends[ERROR_SEVERITY]! - start === LOG.length && fields.startsWith(ERROR_SEVERITY, LOG)) return 'info';
+    return severityLevel(fields.text(ERROR_SEVERITY));
+  }
+
+  /** `ts` as a JSON string: from the bytes in the usual shape, else by logTimeToRfc3339's rules. */
+  private writeTs(fields: CsvlogFields, out: OutputBuffer): void {
+    const { source } = fields;
+    const start = fields.starts[LOG_TIME]!;
+    const end = fields.ends[LOG_TIME]!;
+    if (!isUtcMillis(source, start, end)) {
+      out.text(JSON.stringify(logTimeToRfc3339(fields.text(LOG_TIME), this.now)));
+      return;
+    }
+    out.byte(QUOTE);
+    out.copy(source, start, start + 10);
+    out.byte(T);
+    out.copy(source, start + 11, start + 23);
+    out.byte(Z);
+    out.byte(QUOTE);
   }
 
   private head(level: Level, ts: string, logger: string, msg: string): string {
-    return `{"level":"${level}","ts":"${ts}","logger":"${logger}","msg":${JSON.stringify(msg)},"logging_pod":${this.pod}`;
+    return `${levelHead(level)}"${ts}"${this.headAfterTs(logger, msg)}`;
+  }
+
+  private headAfterTs(logger: string, msg: string): string {
+    return `,"logger":"${logger}","msg":${JSON.stringify(msg)},"logging_pod":${this.pod}`;
   }
 }

@@ -16,7 +16,7 @@ export const LOG_FILENAME = 'postgres';
 
 /** What the pipe needs of stdout (an OutputSink): writes that report backpressure, and 'drain'. */
 export interface PipeSink {
-  write(text: string): boolean;
+  write(bytes: Buffer): boolean;
   once(event: 'drain', listener: () => void): unknown;
   readonly bufferedBytes: number;
   readonly highWaterMark: number;

@@ -15,8 +15,8 @@ class SlowSink extends EventEmitter {
   get bufferedBytes(): number {
     return this.full ? this.highWaterMark : 0;
   }
-  write(text: string): boolean {
-    this.text += text;
+  write(bytes: Buffer): boolean {
+    this.text += bytes.toString();
     return !this.full;
   }
 }

@@ -1,8 +1,36 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csvlogRecord, SAMPLE } from '../support/csvlog.js';
-import { runCli, scratchDir } from '../support/manager.js';
+import { createLogger } from '../../src/log.js';
+import { findBinaries, initdb, Postmaster } from '../../src/postgres/index.js';
+import { chownToRunAs, resolveRunAs, runProgram } from '../../src/process/index.js';
+import { contractLines, csvlogRecord, SAMPLE } from '../support/csvlog.js';
+import { freePort, runCli, scratchDir } from '../support/manager.js';
+
+/** A fresh csvlog of pgbench's workload under log_statement=all, written by PostgreSQL itself. */
+async function pgbenchCsvlog(): Promise<string> {
+  const dir = scratchDir('pgbench-csvlog');
+  const runAs = resolveRunAs('postgres');
+  chownToRunAs(dir, runAs);
+  const bin = await findBinaries(undefined);
+  const logger = createLogger({ sink: { write: () => true }, pod: 'test', level: 'error' });
+  const pgdata = path.join(dir, 'pgdata');
+  const port = String(await freePort());
+  await initdb(bin, pgdata, runAs, logger);
+  const settings = { listen_addresses: "''", unix_socket_directories: `'${dir}'`, port, logging_collector: 'on', log_destination: 'csvlog', log_directory: `'${dir}'`, log_filename: "'pgbench'", log_statement: 'all', log_timezone: 'UTC', fsync: 'off' };
+  fs.appendFileSync(path.join(pgdata, 'postgresql.conf'), Object.entries(settings).map(([key, value]) => `${key} = ${value}\n`).join(''));
+  const postmaster = Postmaster.start({ bin, pgdata, runAs, logger });
+  try {
+    await postmaster.waitUntilAcceptingConnections();
+    const connection = ['-h', dir, '-p', port, '-U', 'postgres', 'postgres'];
+    await runProgram(bin.path('pgbench'), ['-q', '-i', '-s', '1', ...connection], { runAs, logger });
+    await runProgram(bin.path('pgbench'), ['-c', '2', '-j', '2', '-t', '100', ...connection], { runAs, logger });
+  } finally {
+    postmaster.signal('SIGINT');
+    await postmaster.exited;
+  }
+  return path.join(dir, 'pgbench.csv');
+}
 
 const parseLines = (stdout: string) => stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; logging_pod: string; raw?: string; source?: string; record?: Record<string, string> });
 
@@ -28,6 +56,15 @@ describe('instance-manager logs convert', () => {
       ['record', undefined, undefined],
     ]);
   });
+
+  it('writes a real pgbench csvlog byte for byte as csv-parse + JSON.stringify would', async () => {
+    const csvlog = await pgbenchCsvlog();
+    const { code, stdout, stderr } = await runCli(['logs', 'convert', '--pod-name', 'pg-1', csvlog]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const expected = contractLines(fs.readFileSync(csvlog), 'pg-1', () => new Date()).toString();
+    expect(stdout.split('\n').length).toBeGreaterThan(1_400); // 7 statements a transaction, 200 transactions
+    expect(stdout).toBe(expected);
+  }, 60_000);
 
   it.each([
     ['a missing file', (dir: string) => path.join(dir, 'missing.csv'), /missing\.csv: cannot be read \(ENOENT\)/],

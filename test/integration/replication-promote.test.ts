@@ -21,7 +21,7 @@ describe('promotion', () => {
   const lines: LogLine[] = [];
   // The manager's events and PostgreSQL's records (the log pipe writes several lines at once).
   const sink = {
-    write: (text: string) => text.split('\n').filter((line) => line !== '').every((line) => lines.push(JSON.parse(line) as LogLine) > 0),
+    write: (data: Buffer | string) => data.toString().split('\n').filter((line) => line !== '').every((line) => lines.push(JSON.parse(line) as LogLine) > 0),
     once: () => undefined,
     bufferedBytes: 0,
     highWaterMark: Number.MAX_SAFE_INTEGER,

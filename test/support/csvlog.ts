@@ -2,7 +2,8 @@
  * csvlog records written the way PostgreSQL's write_csvlog() writes them: text columns quoted
  * (quotes doubled) when not null, numbers and times bare, one `\n` after each record.
  */
-import { CSVLOG_COLUMNS } from '../../src/logpipe/index.js';
+import { parse } from 'csv-parse/sync';
+import { AUDIT_FIELDS, CSVLOG_COLUMNS, logTimeToRfc3339, severityLevel } from '../../src/logpipe/index.js';
 
 export type Column = (typeof CSVLOG_COLUMNS)[number];
 
@@ -55,4 +56,37 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The contract's JSON lines for a csvlog made only of well-formed records, built the plain way
+ * (csv-parse, an object in the contract's key order, JSON.stringify): the oracle the log pipe's
+ * byte-level writer must match byte for byte.
+ */
+export function contractLines(input: Buffer, pod: string, now: () => Date): Buffer {
+  const rows = parse(input, { relax_column_count: true }) as string[][];
+  const lines = rows.map((row) => {
+    const audit = auditFields(row[13] ?? '');
+    const record: Record<string, unknown> = {};
+    row.forEach((value, index) => {
+      if (value !== '' && !(audit && index === 13)) record[CSVLOG_COLUMNS[index] ?? `column_${index + 1}`] = value;
+    });
+    if (audit) record.audit = audit;
+    const line = { level: severityLevel(row[11] ?? ''), ts: logTimeToRfc3339(row[0]!, now), logger: audit ? 'pgaudit' : 'postgres', msg: 'record', logging_pod: pod, record };
+    return `${JSON.stringify(line)}\n`;
+  });
+  return Buffer.from(lines.join(''));
+}
+
+/** pgaudit's fields as the contract names them, when `message` is a well-formed `AUDIT: ` row. */
+function auditFields(message: string): Record<string, string> | undefined {
+  if (!message.startsWith('AUDIT: ')) return undefined;
+  let rows: string[][];
+  try {
+    rows = parse(message.slice('AUDIT: '.length)) as string[][];
+  } catch {
+    return undefined;
+  }
+  if (rows.length !== 1 || (rows[0]!.length !== 9 && rows[0]!.length !== 10)) return undefined;
+  return Object.fromEntries(rows[0]!.map((value, index) => [AUDIT_FIELDS[index]!, value]));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CsvlogConverter, CSVLOG_COLUMNS, decodeAudit, LineFormatter, logTimeToRfc3339, newCounters, severityLevel } from '../../src/logpipe/index.js';
+import { CsvlogConverter, CSVLOG_COLUMNS, CsvlogParser, decodeAudit, LineFormatter, logTimeToRfc3339, newCounters, OutputBuffer, severityLevel } from '../../src/logpipe/index.js';
 import { csvlogRecord, SAMPLE } from '../support/csvlog.js';
 
 const fixedNow = () => new Date('2026-11-29T17:00:00.000Z');
@@ -7,6 +7,20 @@ const formatter = new LineFormatter('pg-1', fixedNow);
 
 function fieldsOf(values: Partial<Record<(typeof CSVLOG_COLUMNS)[number], string>>, columns = 26): string[] {
   return CSVLOG_COLUMNS.slice(0, columns).map((name) => values[name] ?? '');
+}
+
+/** The line of one record given as its field values ('' for null), through the parser as the pipe does. */
+function formatRecord(values: string[]): { logger: string; line: string } {
+  const out = new OutputBuffer();
+  let logger = '';
+  const parser = new CsvlogParser({
+    record: (fields) => (logger = formatter.record(fields, out)),
+    unparsable: (raw) => {
+      throw new Error(`not a record: ${raw}`);
+    },
+  });
+  parser.push(Buffer.from(`${values.map((value) => (value === '' ? '' : `"${value.replaceAll('"', '""')}"`)).join(',')}\n`));
+  return { logger, line: out.take()?.toString() ?? '' };
 }
 
 describe('severityLevel', () => {
@@ -29,7 +43,7 @@ describe('logTimeToRfc3339', () => {
 
 describe('LineFormatter.record', () => {
   it('writes the contract shape: key order, record columns by name, empty ones omitted, all strings', () => {
-    const { logger, line } = formatter.record(fieldsOf(SAMPLE));
+    const { logger, line } = formatRecord(fieldsOf(SAMPLE));
     expect(logger).toBe('postgres');
     expect(line.endsWith('}\n')).toBe(true);
     const parsed = JSON.parse(line) as Record<string, unknown>;
@@ -40,17 +54,17 @@ describe('LineFormatter.record', () => {
   });
 
   it('takes its level from error_severity', () => {
-    expect(JSON.parse(formatter.record(fieldsOf({ ...SAMPLE, error_severity: 'FATAL' })).line)).toMatchObject({ level: 'error' });
+    expect(JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, error_severity: 'FATAL' })).line)).toMatchObject({ level: 'error' });
   });
 
   it('keeps columns a future PostgreSQL adds under their position', () => {
-    const parsed = JSON.parse(formatter.record([...fieldsOf(SAMPLE), 'new']).line) as { record: Record<string, string> };
+    const parsed = JSON.parse(formatRecord([...fieldsOf(SAMPLE), 'new']).line) as { record: Record<string, string> };
     expect(parsed.record.column_27).toBe('new');
   });
 
   it('makes log injection impossible: any content stays one value on one line', () => {
     const message = 'x"\n{"level":"error","ts":"2026-01-01T00:00:00Z","logger":"instance-manager","msg":"pwned"}\u2028\u0000\r';
-    const { line } = formatter.record(fieldsOf({ ...SAMPLE, message, user_name: '","level":"error' }));
+    const { line } = formatRecord(fieldsOf({ ...SAMPLE, message, user_name: '","level":"error' }));
     expect(line.indexOf('\n')).toBe(line.length - 1);
     const parsed = JSON.parse(line) as { level: string; record: Record<string, string> };
     expect(parsed.level).toBe('info');
@@ -60,7 +74,7 @@ describe('LineFormatter.record', () => {
 
   it('turns an AUDIT: message into logger pgaudit with record.audit and no message', () => {
     const message = 'AUDIT: SESSION,1,1,READ,SELECT,,,"SELECT ""a"", 1\nFROM t",<not logged>';
-    const parsed = JSON.parse(formatter.record(fieldsOf({ ...SAMPLE, message })).line) as { logger: string; record: Record<string, unknown> };
+    const parsed = JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, message })).line) as { logger: string; record: Record<string, unknown> };
     expect(parsed.logger).toBe('pgaudit');
     expect(parsed.record.message).toBeUndefined();
     expect(Object.keys(parsed.record).at(-1)).toBe('audit');
@@ -89,7 +103,7 @@ describe('CsvlogConverter', () => {
     const writes: string[] = [];
     let accept = true;
     const counters = newCounters();
-    const converter = new CsvlogConverter({ write: (text) => (writes.push(text), accept) }, formatter, counters, '/x/postgres.csv');
+    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), accept) }, formatter, counters, '/x/postgres.csv');
     const audit = csvlogRecord({ ...SAMPLE, message: 'AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>' });
     expect(converter.push(Buffer.from(csvlogRecord(SAMPLE) + audit + 'garbage\n'))).toBe(true);
     accept = false;
@@ -102,7 +116,7 @@ describe('CsvlogConverter', () => {
 
   it('ends a record cut short at a writer boundary (NUL) and counts the boundary', () => {
     const writes: string[] = [];
-    const converter = new CsvlogConverter({ write: (text) => (writes.push(text), true) }, formatter, newCounters());
+    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), true) }, formatter, newCounters());
     const whole = csvlogRecord(SAMPLE);
     converter.push(Buffer.concat([Buffer.from(whole.slice(0, 50)), Buffer.from([0]), Buffer.from(whole)]));
     expect(converter.boundaries).toBe(1);
