@@ -188,34 +188,36 @@ export class CsvlogParser {
     let p = start;
     for (;;) {
       if (p >= end) return INCOMPLETE;
-      if (buf[p] === QUOTE) {
-        const first = p + 1;
+      const first = view.getUint8(p);
+      if (first === QUOTE) {
         let kind = QUOTED;
-        let quote = findQuote(view, first, end);
+        let quote = findQuote(view, p + 1, end);
         for (;;) {
           if (quote === -1 || quote + 1 >= end) return INCOMPLETE;
-          if (buf[quote + 1] !== QUOTE) break;
+          if (view.getUint8(quote + 1) !== QUOTE) break;
           kind = DOUBLED;
           quote = findQuote(view, quote + 2, end);
         }
-        fields.add(first, quote, kind);
+        fields.add(p + 1, quote, kind);
         p = quote + 1;
-        const after = buf[p];
+        const after = view.getUint8(p);
         if (after !== COMMA && after !== LF) {
           this.errorAt = p;
           return 0;
         }
+      } else if (first === COMMA || first === LF) {
+        fields.add(p, p, BARE); // null: the most common field, spared the search
       } else {
         const q = findBareFieldEnd(view, p, end);
         if (q === -1) return INCOMPLETE;
-        if (buf[q] === QUOTE) {
+        if (view.getUint8(q) === QUOTE) {
           this.errorAt = q;
           return 0;
         }
         fields.add(p, q, BARE);
         p = q;
       }
-      if (buf[p] === LF) return p + 1;
+      if (view.getUint8(p) === LF) return p + 1;
       p++;
     }
   }

@@ -59,15 +59,35 @@ export function logTimeToRfc3339(logTime: string, now: () => Date): string {
   return now().toISOString();
 }
 
-/** `YYYY-MM-DD HH:MM:SS.mmm UTC` byte by byte: 0 a digit, any other value that byte. */
-const UTC_MILLIS_SHAPE = Array.from('0000-00-00 00:00:00.000 UTC', (char) => (char === '0' ? 0 : char.charCodeAt(0)));
+/**
+ * `YYYY-MM-DD HH:MM:SS.mmm UTC` checked a word (4 bytes) at a time, the last word overlapping:
+ * per word, which bytes must be digits and what the others must be.
+ */
+const UTC_MILLIS = '0000-00-00 00:00:00.000 UTC';
+const UTC_MILLIS_WORDS = [0, 4, 8, 12, 16, 20, 23].map((offset) => {
+  let digits = 0;
+  let literalMask = 0;
+  let literal = 0;
+  for (let k = 0; k < 4; k++) {
+    const code = UTC_MILLIS.charCodeAt(offset + k);
+    if (code === 0x30) digits |= 0xff << (8 * k);
+    else {
+      literalMask |= 0xff << (8 * k);
+      literal |= code << (8 * k);
+    }
+  }
+  return { offset, digits, literalMask, literal, zeros: 0x30303030 & digits, sixes: 0x06060606 & digits };
+});
 
-function isUtcMillis(source: Buffer, start: number, end: number): boolean {
-  if (end - start !== UTC_MILLIS_SHAPE.length) return false;
-  for (let i = 0; i < UTC_MILLIS_SHAPE.length; i++) {
-    const expected = UTC_MILLIS_SHAPE[i]!;
-    const byte = source[start + i]!;
-    if (expected === 0 ? byte < 0x30 || byte > 0x39 : byte !== expected) return false;
+function isUtcMillis(view: DataView, start: number, end: number): boolean {
+  if (end - start !== UTC_MILLIS.length) return false;
+  for (let i = 0; i < UTC_MILLIS_WORDS.length; i++) {
+    const { offset, digits, literalMask, literal, zeros, sixes } = UTC_MILLIS_WORDS[i]!;
+    const word = view.getUint32(start + offset, true);
+    if ((word & literalMask) !== literal) return false;
+    // A digit is 0x3N with N <= 9: its high nibble is 3, and stays 3 when 6 is added.
+    const digitBytes = word & digits;
+    if ((digitBytes & 0xf0f0f0f0) !== zeros || ((digitBytes + sixes) & 0xf0f0f0f0) !== zeros) return false;
   }
   return true;
 }
@@ -161,7 +181,7 @@ export class LineFormatter {
     const { source } = fields;
     const start = fields.starts[LOG_TIME]!;
     const end = fields.ends[LOG_TIME]!;
-    if (!isUtcMillis(source, start, end)) {
+    if (!isUtcMillis(fields.view, start, end)) {
       out.text(JSON.stringify(logTimeToRfc3339(fields.text(LOG_TIME), this.now)));
       return;
     }

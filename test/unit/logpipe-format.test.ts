@@ -57,6 +57,16 @@ describe('LineFormatter.record', () => {
     expect(JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, error_severity: 'FATAL' })).line)).toMatchObject({ level: 'error' });
   });
 
+  it.each([
+    ['2026-11-29 16:05:37.275 UTC', '2026-11-29T16:05:37.275Z'],
+    ['2026-11-29 16:05:37.275 GMT', '2026-11-29T16:05:37.275Z'],
+    ['2026-11-29 16:0x:37.275 UTC', '2026-11-29T17:00:00.000Z'],
+    ['2026-11-29 16:0":37.275 UTC', '2026-11-29T17:00:00.000Z'],
+    ['2026-11-29 16:05:37.2750UTC', '2026-11-29T17:00:00.000Z'],
+  ])('takes ts from log_time %s: %s', (logTime, ts) => {
+    expect(JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, log_time: logTime })).line)).toMatchObject({ ts });
+  });
+
   it('keeps columns a future PostgreSQL adds under their position', () => {
     const parsed = JSON.parse(formatRecord([...fieldsOf(SAMPLE), 'new']).line) as { record: Record<string, string> };
     expect(parsed.record.column_27).toBe('new');
