@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,11 +12,13 @@ import { scratchDir } from '../support/manager.js';
 class SlowSink extends EventEmitter {
   readonly highWaterMark = 1024;
   text = '';
+  writes = 0;
   full = false;
   get bufferedBytes(): number {
     return this.full ? this.highWaterMark : 0;
   }
   write(bytes: Buffer): boolean {
+    this.writes++;
     this.text += bytes.toString();
     return !this.full;
   }
@@ -102,6 +105,28 @@ describe('LogPipe on real FIFOs', () => {
     await until(() => pipe.status.records.postgres === count);
     expect(pipe.status).toMatchObject({ pausedReaders: 0, unparsable: 0 });
     expect(pipe.status.backpressurePauses).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads a writer that writes line by line in batches, not once per line', async () => {
+    const dir = scratchDir('fifo');
+    const sink = new SlowSink();
+    const pipe = openPipe(dir, sink);
+    const count = 400;
+    // Another process, like PostgreSQL's logging collector: one write() per record, about 100 µs apart.
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const fd = fs.openSync(process.argv[1], 'w');
+      for (let i = 0; i < ${count}; i++) {
+        fs.writeSync(fd, process.argv[2].replace('MESSAGE', 'line ' + i));
+        const until = process.hrtime.bigint() + 100000n;
+        while (process.hrtime.bigint() < until);
+      }`, path.join(dir, 'postgres.csv'), csvlogRecord({ ...SAMPLE, message: 'MESSAGE' })], { stdio: 'inherit' });
+    await new Promise((resolve) => writer.once('exit', resolve));
+    await until(() => pipe.status.records.postgres === count);
+    const messages = sink.text.trimEnd().split('\n').map((line) => (JSON.parse(line) as { record: { message: string } }).record.message);
+    expect(messages).toEqual(Array.from({ length: count }, (_, i) => `line ${i}`));
+    // Each read becomes one sink write; one per line would be 400 (350 of them when it was not batched).
+    expect(sink.writes).toBeLessThan(count / 20);
   });
 
   it('barrier: a record cut short by a writer that died is ended, and everything before it was read', async () => {
