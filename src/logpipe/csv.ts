@@ -5,9 +5,9 @@
  * Why not csv-parse in the hot path: measured on a pgbench csvlog, a plain csv-parse loop is slower
  * than Miller, and its error handling can only skip a bad record, not keep its text and resync. This
  * reader knows the one dialect PostgreSQL writes (`,` separators, `"` quotes doubled inside quoted
- * fields, `\n` after each record) and finds delimiters with Buffer.indexOf. The differential test
- * (test/unit/logpipe-csv.test.ts) checks it against csv-parse on random records quoted the way
- * PostgreSQL quotes them; bench/convert.mjs measures it.
+ * fields, `\n` after each record) and finds delimiters four bytes at a time. The differential tests
+ * (test/unit/logpipe-csv.test.ts, and logpipe-output.test.ts for the JSON written) check it against
+ * csv-parse on random records quoted the way PostgreSQL quotes them; bench/convert.mjs measures it.
  *
  * Bad input never stalls or drops the stream: a record that breaks the quoting rules, or one cut
  * short by `finish()` (end of a file, a writer that died), comes out as `unparsable` with its raw

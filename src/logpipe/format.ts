@@ -117,7 +117,7 @@ export type CsvlogLogger = 'postgres' | 'pgaudit';
 
 /**
  * Writes the contract's lines into an OutputBuffer. csvlog records go byte by byte (the bulk of
- * the work); unparsable records, stderr-format lines and pgaudit's decoded fields are rare and go
+ * the work); unparsable records, stderr-format lines and pgaudit's decoded fields are few and go
  * through strings and JSON.stringify.
  */
 export class LineFormatter {

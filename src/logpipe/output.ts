@@ -79,8 +79,11 @@ export class OutputBuffer {
   /** Where the bytes not yet taken begin. */
   private start = 0;
   private end = 0;
-  /** The largest output taken at once: a new slab is sized to hold twice that. */
-  private largestTake = 0;
+  /**
+   * The size of the last output taken: a new slab holds twice that (the size of the reads feeding
+   * the converter), without keeping the size one huge record needed.
+   */
+  private lastTake = 0;
   /** A view of the input last copied from (each record of a chunk comes from the same Buffer). */
   private source: Buffer | undefined;
   private sourceView: DataView = new DataView(new ArrayBuffer(0));
@@ -100,7 +103,7 @@ export class OutputBuffer {
     if (length === 0) return undefined;
     const bytes = this.slab.subarray(this.start, this.end);
     this.start = this.end;
-    this.largestTake = Math.max(this.largestTake, length);
+    this.lastTake = length;
     // Start the next output in a new slab now rather than move it there when this one fills.
     if (this.slab.length - this.end < length) this.newSlab(0);
     return bytes;
@@ -203,7 +206,7 @@ export class OutputBuffer {
 
   private newSlab(room: number): void {
     const pending = this.end - this.start;
-    const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * this.largestTake, 2 * (pending + room)));
+    const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * this.lastTake, 2 * (pending + room)));
     this.slab.copy(next, 0, this.start, this.end);
     this.slab = next;
     this.view = new DataView(next.buffer, 0, next.length);
