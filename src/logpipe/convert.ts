@@ -22,8 +22,15 @@ export const WRITER_BOUNDARY = 0x00;
 const MAX_RAW_LINE_BYTES = 64 * 1024 * 1024;
 
 export interface LineSink {
-  /** `bytes` is the sink's from then on: the converter never writes into it again. */
+  /** `bytes` is the sink's until it has left (see bufferedBytes): the converter does not touch it. */
   write(bytes: Buffer): boolean;
+  /**
+   * Bytes accepted and not yet handed to the kernel. 0 right after a write means the sink holds
+   * nothing (net.Socket keeps a buffer only until its write completes; a write the kernel took at
+   * once is complete when write() returns), so the converter writes its next output over the same
+   * memory instead of leaving one buffer a read to the garbage collector.
+   */
+  readonly bufferedBytes: number;
 }
 
 export interface StreamConverter {
@@ -66,7 +73,10 @@ abstract class BoundaryAwareConverter implements StreamConverter {
 
   private flush(): boolean {
     const bytes = this.out.take();
-    return bytes === undefined || this.sink.write(bytes);
+    if (bytes === undefined) return true;
+    const accepted = this.sink.write(bytes);
+    if (this.sink.bufferedBytes === 0) this.out.reuse();
+    return accepted;
   }
 }
 

@@ -94,9 +94,9 @@ export class OutputBuffer {
   }
 
   /**
-   * The bytes written since the last call, or undefined when there are none. The slab they are in
-   * is never written there again (a socket may still hold them): later output goes after them, then
-   * into a new slab.
+   * The bytes written since the last call, or undefined when there are none. They are not written
+   * over (a socket may still hold them) until `reuse`: later output goes after them, then into a
+   * new slab.
    */
   take(): Buffer | undefined {
     const length = this.end - this.start;
@@ -104,9 +104,12 @@ export class OutputBuffer {
     const bytes = this.slab.subarray(this.start, this.end);
     this.start = this.end;
     this.lastTake = length;
-    // Start the next output in a new slab now rather than move it there when this one fills.
-    if (this.slab.length - this.end < length) this.newSlab(0);
     return bytes;
+  }
+
+  /** Everything taken is no longer held by anyone: the next output may go over it. */
+  reuse(): void {
+    if (this.end === this.start) this.start = this.end = 0;
   }
 
   literal(literal: Literal): void {

@@ -113,7 +113,7 @@ describe('CsvlogConverter', () => {
     const writes: string[] = [];
     let accept = true;
     const counters = newCounters();
-    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), accept) }, formatter, counters, '/x/postgres.csv');
+    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), accept), bufferedBytes: 0 }, formatter, counters, '/x/postgres.csv');
     const audit = csvlogRecord({ ...SAMPLE, message: 'AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>' });
     expect(converter.push(Buffer.from(csvlogRecord(SAMPLE) + audit + 'garbage\n'))).toBe(true);
     accept = false;
@@ -126,7 +126,7 @@ describe('CsvlogConverter', () => {
 
   it('ends a record cut short at a writer boundary (NUL) and counts the boundary', () => {
     const writes: string[] = [];
-    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), true) }, formatter, newCounters());
+    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), true), bufferedBytes: 0 }, formatter, newCounters());
     const whole = csvlogRecord(SAMPLE);
     converter.push(Buffer.concat([Buffer.from(whole.slice(0, 50)), Buffer.from([0]), Buffer.from(whole)]));
     expect(converter.boundaries).toBe(1);

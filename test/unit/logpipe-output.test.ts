@@ -5,10 +5,10 @@ import { contractLines, isQuotedColumn, seededRandom } from '../support/csvlog.j
 const POD = 'pod-"é"';
 const fixedNow = () => new Date('2026-11-29T17:00:00.000Z');
 
-/** Converts `input` fed in the given pieces; returns each sink write. */
+/** Converts `input` fed in the given pieces; returns each sink write (copied: the memory is reused). */
 function convert(pieces: Buffer[]): Buffer[] {
   const writes: Buffer[] = [];
-  const converter = new CsvlogConverter({ write: (bytes) => (writes.push(Buffer.from(bytes)), true) }, new LineFormatter(POD, fixedNow), newCounters());
+  const converter = new CsvlogConverter({ write: (bytes) => (writes.push(Buffer.from(bytes)), true), bufferedBytes: 0 }, new LineFormatter(POD, fixedNow), newCounters());
   for (const piece of pieces) converter.push(piece);
   converter.finish();
   return writes;
@@ -92,6 +92,24 @@ describe('csvlog to JSON bytes against csv-parse + JSON.stringify (differential)
     for (let offset = 1; offset < input.length; offset++) {
       expect(Buffer.concat(convert([input.subarray(0, offset), input.subarray(offset)])).equals(expected), `split at ${offset}`).toBe(true);
     }
+  });
+});
+
+describe('CsvlogConverter and the memory it hands out', () => {
+  it('never writes over bytes a sink still holds, and reuses them once it holds nothing', () => {
+    const random = seededRandom(7);
+    const held: { bytes: Buffer; copy: Buffer }[] = [];
+    const sink = { bufferedBytes: 1, write: (bytes: Buffer) => (held.push({ bytes, copy: Buffer.from(bytes) }), true) };
+    const converter = new CsvlogConverter(sink, new LineFormatter(POD, fixedNow), newCounters());
+    const piece = () => Buffer.concat(Array.from({ length: 50 }, () => randomRecord(random)));
+    for (let i = 0; i < 100; i++) converter.push(piece());
+    expect(held.every(({ bytes, copy }) => bytes.equals(copy))).toBe(true);
+
+    sink.bufferedBytes = 0;
+    for (let i = 0; i < 3; i++) converter.push(piece());
+    const [first, second] = held.slice(-2).map(({ bytes }) => bytes);
+    expect(second!.buffer).toBe(first!.buffer); // the same memory again
+    expect(second!.byteOffset).toBe(first!.byteOffset);
   });
 });
 
