@@ -79,8 +79,11 @@ if (forTests) {
   aptInstall(installedPackage(pgaudit) ? [] : [pgaudit]);
 }
 
-// 3. the build; the addon too when node_modules came from before it existed (npm ci builds it otherwise)
-if (!fs.existsSync(path.join(root, 'build', 'Release', 'reaper.node'))) {
+// 3. the build; the addon too when node_modules came from before it existed or its source changed since
+// (npm ci builds it otherwise)
+const addon = path.join(root, 'build', 'Release', 'reaper.node');
+const addonStale = !fs.existsSync(addon) || fs.statSync(addon).mtimeMs < fs.statSync(path.join(root, 'native', 'reaper.c')).mtimeMs;
+if (addonStale) {
   const nodeGyp = process.env.npm_config_node_gyp ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   // Node's own headers, when its package ships them, spare node-gyp a download.
   const prefix = path.dirname(path.dirname(process.execPath));

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import pino from 'pino';
+import { setPipeSize } from './process/reaper.js';
 
 export type Level = 'error' | 'warning' | 'info' | 'debug';
 export const LEVELS: readonly Level[] = ['error', 'warning', 'info', 'debug'];
@@ -32,6 +33,8 @@ export interface Logger {
  * reports when the buffer passes `highWaterMark` so producers (the FIFO readers) can pause instead
  * of dropping or growing without bound.
  */
+const STDOUT_PIPE_BYTES = 1024 * 1024;
+
 export class OutputSink extends EventEmitter {
   private readonly socket: net.Socket | undefined;
   private readonly fd: number;
@@ -42,6 +45,9 @@ export class OutputSink extends EventEmitter {
     this.fd = fd;
     const stat = fs.fstatSync(fd);
     if (stat.isFIFO() || stat.isSocket()) {
+      // A pipe's 64 KiB holds less than one batch of the log pipe, so every batch would end in EAGAIN
+      // and a wait for writability; 1 MiB also lets the reader of stdout (the container runtime) lag.
+      if (stat.isFIFO()) setPipeSize(fd, STDOUT_PIPE_BYTES);
       this.socket = new net.Socket({ fd, readable: false, writable: true });
       this.socket.on('drain', () => this.emit('drain'));
       // A reader that went away must not crash the manager; the lines have nowhere to go.

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chownToRunAs, type RunAs } from '../process/index.js';
+import { chownToRunAs, setPipeSize, type RunAs } from '../process/index.js';
 
 /**
  * A FIFO at `file`, mode 0600, owned by the PostgreSQL user. Whatever else is there (a regular file
@@ -22,14 +22,23 @@ export function ensureFifo(file: string, runAs: RunAs): void {
 }
 
 /**
- * A read that got less than this found the FIFO nearly empty: the writer is slow enough that the
- * next read can wait for a batch (see FifoReader).
+ * The kernel buffer asked for each FIFO: 1 MiB, the most an unprivileged process may ask for by
+ * default (/proc/sys/fs/pipe-max-size). Bursts wait there while the manager is busy (a GC pause, a
+ * TLS handshake), not in PostgreSQL. Without the native addon a FIFO keeps Linux's 64 KiB.
  */
-const BATCH_BELOW_BYTES = 16 * 1024;
-/** How long a nearly empty FIFO is left to fill: at the rate that left it under 16 KiB, a quarter of its 64 KiB. */
-const BATCH_WAIT_MS = 5;
-/** One read takes up to what a FIFO holds by default, so a full FIFO is emptied in one go. */
-const READ_BUFFER_BYTES = 64 * 1024;
+const FIFO_BYTES = 1024 * 1024;
+const DEFAULT_FIFO_BYTES = 64 * 1024;
+/** One read takes up to this. */
+const READ_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * When to wait before the next read: after a read that found the FIFO under a quarter full, for
+ * `waitMs`. In a 1 MiB FIFO, 20 ms: a writer only fills it in that time above 50 MB/s. In 64 KiB,
+ * 5 ms: 13 MB/s.
+ */
+export function batchPolicy(fifoBytes: number): { waitBelowBytes: number; waitMs: number } {
+  return { waitBelowBytes: Math.min(fifoBytes / 4, READ_BUFFER_BYTES), waitMs: fifoBytes >= FIFO_BYTES ? 20 : 5 };
+}
 
 /**
  * Reads a FIFO on the event loop, never in libuv's thread pool: a blocking read() there would park
@@ -46,10 +55,8 @@ const READ_BUFFER_BYTES = 64 * 1024;
  * Reads are batched. The logging collector writes every line with a write() of its own, so a reader
  * that is always waiting wakes, reads, converts and writes stdout once per line: under pgbench that
  * took 4.2 s of the manager's CPU in 10 s, against 1.7 s once batched, CPU that PostgreSQL lacked.
- * After a read that found the FIFO nearly empty, reading stops for BATCH_WAIT_MS while the kernel
- * buffers what comes; a writer fast enough to fill the FIFO in that time leaves more than
- * BATCH_BELOW_BYTES per read and is read without pause. Only a burst of more than 48 KiB right
- * after a quiet moment can find the FIFO full, and waits at most BATCH_WAIT_MS.
+ * After a read that found the FIFO nearly empty, reading stops for a few milliseconds while the
+ * kernel buffers what comes (see batchPolicy); a busier writer is read without pause.
  */
 export class FifoReader {
   private readonly fd: number;
@@ -64,6 +71,8 @@ export class FifoReader {
     onPausedUntilDrain: (resume: () => void) => void,
   ) {
     this.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    // The FIFO keeps its size while anyone holds it open, and the manager holds it for its whole life.
+    const batch = batchPolicy(setPipeSize(this.fd, FIFO_BYTES) ?? DEFAULT_FIFO_BYTES);
     // `onread` reads into one buffer of ours, and pause() then really stops reading the descriptor
     // (without it Node keeps reading into its stream buffer, one wake-up per line again).
     // Node reads `onread` from the constructor's options too; its types only list it for connect().
@@ -83,12 +92,12 @@ export class FifoReader {
               this.resume();
             });
           }
-          if (bytes < BATCH_BELOW_BYTES) {
+          if (bytes < batch.waitBelowBytes) {
             this.waitingForBatch = true;
             setTimeout(() => {
               this.waitingForBatch = false;
               this.resume();
-            }, BATCH_WAIT_MS).unref();
+            }, batch.waitMs).unref();
           }
           return !this.waitingForBatch && !this.waitingForDrain;
         },

@@ -17,6 +17,8 @@ export interface ReaperAddon {
   setChildSubreaper(): void;
   /** waitpid(pid, WNOHANG): the exit (signal as a number) of an ended child, else null. */
   reap(pid: number): { code: number | null; signal: number | null } | null;
+  /** fcntl(F_SETPIPE_SZ): the pipe's buffer size afterwards (unchanged when the kernel refuses). */
+  setPipeSize(fd: number, bytes: number): number;
 }
 
 /** A zombie is reaped once it has been one for this long (see scan()). */
@@ -55,13 +57,29 @@ export function loadReaperAddon(candidates = reaperAddonCandidates()): { addon: 
   return { errors };
 }
 
+let defaultAddon: ReturnType<typeof loadReaperAddon> | undefined;
+
+/** The addon from its usual places, loaded once for the reaper and the log FIFOs alike. */
+export function defaultReaperAddon(): ReturnType<typeof loadReaperAddon> {
+  return (defaultAddon ??= loadReaperAddon());
+}
+
+/**
+ * Asks for a kernel buffer of `bytes` for the pipe or FIFO open at `fd`; returns the size it has,
+ * or undefined without the addon (Linux's default is 64 KiB).
+ */
+export function setPipeSize(fd: number, bytes: number): number | undefined {
+  const loaded = defaultReaperAddon();
+  return 'addon' in loaded ? loaded.addon.setPipeSize(fd, bytes) : undefined;
+}
+
 /**
  * Starts reaping orphans and, unless the manager is PID 1, makes it their subreaper (so the same
  * code works in a container and on a developer's machine). Without the addon it warns, naming the
  * fallback, and returns undefined: PostgreSQL still runs, only zombies pile up.
  */
 export function startOrphanReaper(logger: Logger): OrphanReaper | undefined {
-  const loaded = loadReaperAddon();
+  const loaded = defaultReaperAddon();
   if ('errors' in loaded) {
     logger.warning(`the reaper addon could not be loaded; ${TINI_FALLBACK}`, { pid: process.pid, tried: loaded.errors });
     return undefined;

@@ -107,6 +107,29 @@ describe('LogPipe on real FIFOs', () => {
     expect(pipe.status.backpressurePauses).toBeGreaterThanOrEqual(1);
   });
 
+  it('gives each FIFO a 1 MiB kernel buffer: a burst goes in at once while stdout is behind', async () => {
+    const dir = scratchDir('fifo');
+    const sink = new SlowSink();
+    const pipe = openPipe(dir, sink);
+    sink.full = true;
+    const file = path.join(dir, 'postgres.csv');
+    await writeNonBlocking(file, Buffer.from(csvlogRecord(SAMPLE)));
+    await until(() => pipe.status.pausedReaders === 1);
+    const record = csvlogRecord({ ...SAMPLE, query: 'q'.repeat(1000) });
+    const burst = Buffer.from(record.repeat(Math.floor((768 * 1024) / record.length)));
+    // One non-blocking write() with nobody reading: Linux's default 64 KiB would take a part only.
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try {
+      expect(fs.writeSync(fd, burst)).toBe(burst.length);
+    } finally {
+      fs.closeSync(fd);
+    }
+    sink.full = false;
+    sink.emit('drain');
+    await until(() => pipe.status.records.postgres === 1 + burst.length / Buffer.byteLength(record));
+    expect(pipe.status.unparsable).toBe(0);
+  });
+
   it('reads a writer that writes line by line in batches, not once per line', async () => {
     const dir = scratchDir('fifo');
     const sink = new SlowSink();
