@@ -27,9 +27,19 @@ const postgresUser = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) 
 
 const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)] : [process.execPath, path.join(root, 'bin/instance-manager')];
 
+// The manager logs when it spawned the postmaster: that splits its overhead into what it does
+// before the spawn and what comes after (PostgreSQL's own start-up, competing for the CPU).
 function startManager() {
+  const began = Date.now();
   const child = spawn(command, [...commandArgs, 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.stdout.resume();
+  let pending = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) {
+      if (child.spawnedPostmasterAfterMs === undefined && line.includes('"msg":"PostgreSQL started"')) child.spawnedPostmasterAfterMs = Date.parse(JSON.parse(line).ts) - began;
+    }
+  });
   return child;
 }
 
@@ -65,14 +75,22 @@ async function firstConnection(began) {
   }
 }
 
-async function measure(start, stopSignal) {
+async function measure(start, stopSignal, spawnTimes) {
   const began = performance.now();
   const child = start();
   const elapsed = await firstConnection(began);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(stopSignal);
   await exited;
+  spawnTimes?.push(child.spawnedPostmasterAfterMs);
   return elapsed;
+}
+
+/** What a bare `node -e 0` costs on this machine right now: the floor under any Node program. */
+function nodeBaseline() {
+  const began = performance.now();
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  return new Promise((resolve) => child.once('exit', () => resolve(performance.now() - began)));
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -87,9 +105,12 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 const manager = [];
 const direct = [];
+const spawnedAfter = [];
+const bareNode = [];
 for (let i = 0; i < runs; i++) {
-  manager.push(await measure(startManager, 'SIGTERM'));
+  manager.push(await measure(startManager, 'SIGTERM', spawnedAfter));
   direct.push(await measure(startPostgresDirectly, 'SIGINT'));
+  bareNode.push(await nodeBaseline());
 }
 
 const child = startManager();
@@ -106,4 +127,5 @@ console.log(`start to first connection, median of ${runs} (existing PGDATA; ${pa
 console.log(`  postgres -D directly : ${d.toFixed(1)} ms`);
 console.log(`  instance-manager run : ${m.toFixed(1)} ms`);
 console.log(`  overhead             : ${(m - d).toFixed(1)} ms (goal <= 150 ms), ratio ${(m / d).toFixed(2)}`);
+console.log(`    of which the manager spawned the postmaster after ${median(spawnedAfter).toFixed(0)} ms (median; a bare \`node -e 0\` takes ${median(bareNode).toFixed(1)} ms here)`);
 console.log(`manager RSS once idle  : ${(rssKiB / 1024).toFixed(1)} MiB (goal <= 60 MiB)`);
