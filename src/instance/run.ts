@@ -18,7 +18,7 @@ export async function runInstance(options: RunOptions): Promise<number> {
   const reaper = startOrphanReaper(logger);
   try {
     const runAs = resolveRunAs(options.user);
-    const bin = await findBinaries(options.pgBin);
+    const bin = await findBinaries(options.pgBin, options.pgdata);
     logger.info('instance-manager starting', { pid: process.pid, pgdata: options.pgdata, pgBin: bin.dir, pgMajor: bin.major, runAs: runAs.name });
     const instance = new Instance({ options, logger, bin, runAs, sink, onCertificatesChanged: () => status?.refreshTls() });
 
