@@ -57,6 +57,11 @@ export function inspectCertificate(pem: string): CertificateInfo {
   };
 }
 
+/** When the first certificate of a PEM bundle expires: all `inspectCertificate` reads, for a fraction of its cost. */
+export function notAfterOf(pem: string): Date {
+  return new Date(parseCertificate(pem).validTo);
+}
+
 /** Node prints one attribute per line; a single line reads like openssl's `-nameopt RFC2253` order reversed. */
 function oneLineName(name: string): string {
   return name.split('\n').join(', ');
