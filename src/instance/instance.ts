@@ -188,7 +188,8 @@ export class Instance {
       if (this.stopAsked) return this.finishStopped('smart');
       // Counted here, not after the backoff: a stop during the backoff starts nothing.
       if (!first) this.restarts++;
-      await this.settleLogWriters(0);
+      // Only a PostgreSQL this manager started can have written into the FIFOs it opened.
+      if (!first) await this.settleLogWriters(0);
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
         postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
