@@ -193,11 +193,19 @@ function ipFromBytes(bytes: Buffer): string {
 /** One spelling per address (IPv6 compressed, lower case), so names given and names read compare. */
 export function canonicalIp(ip: string): string {
   // The URL parser prints IPv6 in its canonical compressed form.
-  return net.isIPv6(ip) ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+  return isIpv6(ip) ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }
 
 export function isIpAddress(name: string): boolean {
-  return net.isIP(name) !== 0;
+  return isIpv6(name) || net.isIPv4(name);
+}
+
+/**
+ * Node's isIPv6 compiles a large regular expression the first time it runs, which takes
+ * milliseconds on every start; only a name with a colon can be an IPv6 address.
+ */
+function isIpv6(name: string): boolean {
+  return name.includes(':') && net.isIPv6(name);
 }
 
 export function derToPem(der: Buffer, label = 'CERTIFICATE'): string {
