@@ -46,7 +46,6 @@ try {
   const modules = await bundleCli({
     entry: "import { main } from './src/cli/main.ts';\nvoid main(process.argv);\n",
     outfile: bundle,
-    format: 'cjs',
     moduleUrl: () => 'seaImportMetaUrl',
     banner: "const seaImportMetaUrl = require('node:url').pathToFileURL(process.execPath).href;",
   });
