@@ -33,6 +33,10 @@ const commonOptions = {
   // (bin/load-bundle.cjs) or a single executable's script with a code cache, where a real import()
   // has no module loader to call.
   supported: { 'dynamic-import': false },
+  // Without comments and indentation: a third less to read, compile and keep in memory at every
+  // start (and no comment with a non-ASCII character turns the whole script into a two-byte
+  // string in V8's heap). Names are kept, so stack traces still read.
+  minifyWhitespace: true,
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
