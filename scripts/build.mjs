@@ -21,7 +21,7 @@ const tag = crypto.randomBytes(16).toString('hex');
 const modules = await bundleDist(BUNDLE, tag);
 // The cache is made the way bin/instance-manager runs: a fresh Node with no V8 flags (V8 rejects
 // a cache made under other flags). V8 puts into it the code of every function that ran before it
-// was made: the bundle's top level, and the command line parsing of \`run\` (what \`run --help\`
+// was made: the bundle's top level, and the command line parsing of `run` (what `run --help`
 // goes through, printing to nowhere), which every start goes through again.
 const writeCache = `
   import fs from 'node:fs';
