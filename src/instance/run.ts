@@ -25,7 +25,7 @@ export async function runInstance(options: RunOptions): Promise<number> {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin, options.pgdata);
     logger.info('instance-manager starting', { pid: process.pid, pgdata: options.pgdata, pgBin: bin.dir, pgMajor: bin.major, runAs: runAs.name });
-    const instance: Instance = new Instance({ options, logger, bin, runAs, sink, onCertificatesChanged: () => status?.refreshTls() });
+    const instance = new Instance({ options, logger, bin, runAs, sink, onCertificatesChanged: () => status?.refreshTls() });
     let statusStarted: Promise<void> | undefined;
     // Down last, so probes see the whole shutdown.
     const startStatus = () =>
