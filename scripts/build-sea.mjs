@@ -10,12 +10,9 @@
 // Usage: node scripts/build-sea.mjs   (npm run build:sea)
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { isBuiltin } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleCli, root } from './bundle.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const outDir = path.join(root, 'build', 'sea');
 const work = path.join(root, 'build', 'sea-work');
 const executable = path.join(outDir, 'instance-manager');
@@ -42,58 +39,27 @@ fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(work, { recursive: true });
 fs.mkdirSync(outDir, { recursive: true });
 
-const packageVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
-
-// 1. One CommonJS file. pg reaches for the optional pg-native and pg-cloudflare only when asked
-// to (client.native, Cloudflare sockets), never here: leaving them out keeps the bundle whole.
+// 1. One CommonJS file (see scripts/bundle.mjs). A CommonJS bundle has no import.meta: in a single
+// executable the code's own file is the executable, which is where the reaper looks for its addon.
 const bundle = path.join(work, 'instance-manager.cjs');
-const result = await build({
-  stdin: {
-    contents: "import { main } from './src/cli/main.ts';\nvoid main(process.argv);\n",
-    resolveDir: root,
-    sourcefile: 'sea-entry.ts',
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: bundle,
-  external: ['pg-native', 'pg-cloudflare'],
-  // A CommonJS bundle has no import.meta: esbuild would leave import.meta.url undefined and
-  // fileURLToPath(import.meta.url) (how the reaper finds its addon) would throw at start-up. In a
-  // single executable the code's own file is the executable.
-  define: { 'import.meta.url': 'seaImportMetaUrl' },
-  banner: { js: "const seaImportMetaUrl = require('node:url').pathToFileURL(process.execPath).href;" },
-  // src/version.ts reads package.json next to src/ or dist/ at run time; a single executable has
-  // no package.json beside it, so the version is written into the bundle instead.
-  plugins: [
-    {
-      name: 'package-version',
-      setup(builder) {
-        builder.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const VERSION: string = ${JSON.stringify(packageVersion)};`, loader: 'ts' }));
-      },
-    },
-  ],
-  legalComments: 'none',
-  logLevel: 'warning',
-  metafile: true,
-});
-const inputs = Object.keys(result.metafile.inputs);
-// Anything left as a run-time require must be a Node built-in: a SEA has no node_modules to load from.
-const leftOut = Object.values(result.metafile.outputs)
-  .flatMap((output) => output.imports)
-  .filter((imported) => imported.external && !imported.path.startsWith('node:') && !isBuiltin(imported.path) && !['pg-native', 'pg-cloudflare'].includes(imported.path));
-if (leftOut.length > 0) {
-  say(`the bundle would load these from node_modules at run time: ${[...new Set(leftOut.map((imported) => imported.path))].join(', ')}`);
+try {
+  const modules = await bundleCli({
+    entry: "import { main } from './src/cli/main.ts';\nvoid main(process.argv);\n",
+    outfile: bundle,
+    moduleUrl: () => 'seaImportMetaUrl',
+    banner: "const seaImportMetaUrl = require('node:url').pathToFileURL(process.execPath).href;",
+  });
+  say(`bundled ${modules} modules into ${path.relative(root, bundle)} (${fs.statSync(bundle).size} bytes)`);
+} catch (error) {
+  say(error.message);
   process.exit(1);
 }
-say(`bundled ${inputs.length} modules into ${path.relative(root, bundle)} (${fs.statSync(bundle).size} bytes)`);
 
 // 2. The blob.
 const blob = path.join(work, 'sea-prep.blob');
 const seaConfig = path.join(work, 'sea-config.json');
-fs.writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
+// useCodeCache: V8's code cache of the bundle goes into the blob (compiling it is most of loading it).
+fs.writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
 run(process.execPath, ['--experimental-sea-config', seaConfig]);
 
 // 3. The executable: a copy of this Node with the blob injected.

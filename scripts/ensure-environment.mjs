@@ -90,4 +90,4 @@ if (addonStale) {
   const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
   run(process.execPath, [nodeGyp, 'rebuild', ...nodedir]);
 }
-run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]);

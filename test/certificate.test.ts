@@ -175,7 +175,7 @@ describe('libpq as the judge', () => {
   it('still accepts a certificate issued by a renewed server CA (same key)', async () => {
     const { renewCa } = await import('../src/pki/index.js');
     const original = { certPem: read('server-ca', 'ca.crt'), keyPem: read('server-ca', 'ca.key') };
-    const renewed = renewCa(original, { now: new Date() });
+    const renewed = await renewCa(original, { now: new Date() });
     const leaf = await issueServerCertificate(renewed, { names: ['db.test'], now: new Date() });
     postgres.install({ ...leaf, clientCaPem: read('client-ca', 'ca.crt') });
     postgres.reload();

@@ -1,7 +1,7 @@
 /** `instance-manager status`: reads `/pg/status` and prints it for a person at a terminal. */
 import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import path from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
@@ -37,13 +37,16 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
     throw new UsageError(`--url: "${flags.url}" is not a URL`);
   }
   if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
+  const tls = url.protocol === 'http:' ? undefined : tlsOptions(url, flags);
+  // Loaded here: `run` shares this module and needs neither http nor https (with tls) to start.
+  const client = tls === undefined ? await import('node:http') : await import('node:https');
   const body = await new Promise<string>((resolve, reject) => {
     const onResponse = (response: http.IncomingMessage) => {
       let text = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
       response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`${url.href} answered ${response.statusCode}: ${text.trim()}`))));
     };
-    const request = url.protocol === 'http:' ? http.get(url, onResponse) : https.get(url, tlsOptions(url, flags), onResponse);
+    const request = client.get(url, tls ?? {}, onResponse);
     request.setTimeout(10_000, () => request.destroy(new Error(`${url.href} did not answer within 10 s`)));
     request.on('error', (error) => reject(new Error(`${url.href}: ${error.message}`)));
   });

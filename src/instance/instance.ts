@@ -72,6 +72,9 @@ export class Instance {
   private readonly crashPolicy = new CrashPolicy();
   private readonly stopRequested: Promise<void>;
   private requestStopNow!: () => void;
+  /** Resolves when the first postmaster is spawned (never, when none is). */
+  readonly firstSpawn: Promise<void>;
+  private announceFirstSpawn!: () => void;
   private stopAsked = false;
   private plannedRestart: Promise<void> | undefined;
   private logPipe: LogPipe | undefined;
@@ -85,6 +88,7 @@ export class Instance {
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
+    this.firstSpawn = new Promise((resolve) => (this.announceFirstSpawn = resolve));
     const { options, runAs, logger } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
@@ -118,8 +122,11 @@ export class Instance {
     return this.logPipe?.status;
   }
 
-  /** Everything before the first postmaster start; throws UsageError on bad input. */
-  async prepare(): Promise<void> {
+  /**
+   * Everything before the first postmaster start; throws UsageError on bad input. `beforeLongStep`
+   * is awaited before initdb or a clone, the steps that take seconds to minutes.
+   */
+  async prepare(beforeLongStep?: () => Promise<void>): Promise<void> {
     const { options, runAs, logger } = this.deps;
     // Render once before touching anything, so bad input is refused before initdb runs.
     this.renderConfiguration();
@@ -140,6 +147,7 @@ export class Instance {
       if (removedStalePid !== undefined) logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
       logger.info('reusing the existing data directory', { pgdata: options.pgdata });
     } else if (this.role === 'replica') {
+      await beforeLongStep?.();
       try {
         await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
       } catch (error) {
@@ -148,6 +156,7 @@ export class Instance {
         return;
       }
     } else {
+      await beforeLongStep?.();
       logger.info('initializing a new data directory', { pgdata: options.pgdata });
       await initdb(this.deps.bin, options.pgdata, runAs, logger);
     }
@@ -179,7 +188,8 @@ export class Instance {
       if (this.stopAsked) return this.finishStopped('smart');
       // Counted here, not after the backoff: a stop during the backoff starts nothing.
       if (!first) this.restarts++;
-      await this.settleLogWriters(0);
+      // Only a PostgreSQL this manager started can have written into the FIFOs it opened.
+      if (!first) await this.settleLogWriters(0);
       const postmaster = this.startPostmaster();
       const outcome = await Promise.race([
         postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
@@ -326,6 +336,7 @@ export class Instance {
     const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger });
     this.postmaster = postmaster;
     logger.info('PostgreSQL started', { postmasterPid: postmaster.pid, restarts: this.restarts });
+    this.announceFirstSpawn();
     postmaster.waitUntilAcceptingConnections().then(
       (status) => {
         if (this.postmaster !== postmaster) return;

@@ -1,7 +1,7 @@
-import { createLogger, OutputSink } from '../log.js';
+import { createLogger, OutputSink, type Logger } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
 import { resolveRunAs, startOrphanReaper } from '../process/index.js';
-import { StatusServer } from '../status/index.js';
+import type { StatusServer } from '../status/index.js';
 import { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
 import { InstanceStatusSource } from './status-source.js';
@@ -9,6 +9,11 @@ import { InstanceStatusSource } from './status-source.js';
 /**
  * `instance-manager run`: resolves to the process exit code (0 clean stop, 1 runtime failure);
  * bad input throws a UsageError before anything is started.
+ *
+ * PostgreSQL comes first: everything the postmaster does not need (the status API and its metrics,
+ * the input watchers) starts once it is spawned, so a restarted pod serves again as soon as
+ * PostgreSQL itself can. Only initdb and a clone, which take seconds to minutes, get the status
+ * API before them, so the kubelet's liveness probe is answered through a long first start.
  */
 export async function runInstance(options: RunOptions): Promise<number> {
   const sink = new OutputSink();
@@ -18,9 +23,15 @@ export async function runInstance(options: RunOptions): Promise<number> {
   const reaper = startOrphanReaper(logger);
   try {
     const runAs = resolveRunAs(options.user);
-    const bin = await findBinaries(options.pgBin);
+    const bin = await findBinaries(options.pgBin, options.pgdata);
     logger.info('instance-manager starting', { pid: process.pid, pgdata: options.pgdata, pgBin: bin.dir, pgMajor: bin.major, runAs: runAs.name });
     const instance = new Instance({ options, logger, bin, runAs, sink, onCertificatesChanged: () => status?.refreshTls() });
+    let statusStarted: Promise<void> | undefined;
+    // Down last, so probes see the whole shutdown.
+    const startStatus = () =>
+      (statusStarted ??= startStatusServer(options, instance, sink, logger).then((server) => {
+        status = server;
+      }));
 
     const onStop = (signal: NodeJS.Signals) => instance.requestStop(signal);
     const onHangup = () => void instance.reload('SIGHUP', true);
@@ -28,21 +39,19 @@ export async function runInstance(options: RunOptions): Promise<number> {
     process.on('SIGINT', onStop);
     process.on('SIGHUP', onHangup);
 
-    // Up before initdb so the kubelet's liveness probe is answered through a long first start;
-    // down last, so probes see the whole shutdown.
-    if (options.statusPort !== 0) {
-      status = new StatusServer({
-        port: options.statusPort,
-        insecure: options.statusInsecure,
-        operatorNames: options.operatorNames,
-        source: new InstanceStatusSource(instance, sink, logger),
-        logger,
-      });
-      await status.start();
+    await instance.prepare(startStatus);
+    const supervision = instance.supervise();
+    await Promise.race([instance.firstSpawn, supervision]);
+    try {
+      await startStatus();
+    } catch (error) {
+      // PostgreSQL runs already: it is stopped in order before the failure is reported.
+      instance.requestStop('the status API could not start');
+      await supervision;
+      throw error;
     }
-    await instance.prepare();
     const stopWatching = instance.watchInputs();
-    const code = await instance.supervise();
+    const code = await supervision;
     await stopWatching();
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
     return code;
@@ -51,4 +60,19 @@ export async function runInstance(options: RunOptions): Promise<number> {
     reaper?.stop();
     await sink.flush();
   }
+}
+
+/** Loaded when started: the status API's module graph (prom-client and its metrics) is the largest after pg's. */
+async function startStatusServer(options: RunOptions, instance: Instance, sink: OutputSink, logger: Logger): Promise<StatusServer | undefined> {
+  if (options.statusPort === 0) return undefined;
+  const { StatusServer } = await import('../status/index.js');
+  const server = new StatusServer({
+    port: options.statusPort,
+    insecure: options.statusInsecure,
+    operatorNames: options.operatorNames,
+    source: new InstanceStatusSource(instance, sink, logger),
+    logger,
+  });
+  await server.start();
+  return server;
 }

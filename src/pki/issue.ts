@@ -6,19 +6,27 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { binary, bufferOf, derToPem, isIpAddress, OID, readCertificateStructure, subjectKeyIdentifier } from './der.js';
 import { checkValidity, describeKey, inspectCertificate, keyMatchesCertificate, parseCertificate, parsePrivateKey, splitCertificates } from './inspect.js';
 import { CA_DAYS, CertificateError, daysToMs, LEAF_DAYS, type CertificateInfo, type CertificateMaterial } from './types.js';
 
-const { asn1 } = forge;
+type Forge = typeof forge;
 type Asn1 = forge.asn1.Asn1;
 
 /** Public functions of forge's pki that its type definitions leave out. */
 interface ForgePkiInternals {
   getTBSCertificate(certificate: forge.pki.Certificate): Asn1;
 }
-const forgePki = forge.pki as unknown as ForgePkiInternals;
+
+/**
+ * forge is loaded when a certificate is built, not before: it is by far the largest module here,
+ * and a warm start only reads and checks the certificates it kept (der.ts, inspect.ts), which
+ * needs none of it. Everything that builds takes it as its first argument.
+ */
+async function loadForge(): Promise<Forge> {
+  return (await import('node-forge')).default;
+}
 
 const RSA_BITS = 2048;
 /** Certificates start a little in the past so that a peer whose clock lags accepts them at once. */
@@ -41,13 +49,13 @@ export async function generateKey(): Promise<string> {
 }
 
 /** The key to certify: the one given (from `generateKey`), else a new one. */
-async function subjectKey(keyPem: string | undefined): Promise<SubjectKey> {
+async function subjectKey(forge: Forge, keyPem: string | undefined): Promise<SubjectKey> {
   const pem = keyPem ?? (await generateKey());
-  return { keyPem: pem, publicKey: rsaPublicKey(parsePrivateKey(pem)) };
+  return { keyPem: pem, publicKey: rsaPublicKey(forge, parsePrivateKey(pem)) };
 }
 
 /** forge writes the subject public key of what it builds, and it knows RSA only. */
-function rsaPublicKey(key: KeyObject): forge.pki.rsa.PublicKey {
+function rsaPublicKey(forge: Forge, key: KeyObject): forge.pki.rsa.PublicKey {
   if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`certificates are issued here for RSA keys only, not ${describeKey(key)}`);
   return forge.pki.publicKeyFromPem(crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
 }
@@ -62,14 +70,17 @@ export function randomSerial(random: (size: number) => Buffer = crypto.randomByt
 }
 
 interface SignatureAlgorithm {
-  identifier: Asn1;
+  oid: string;
+  /** RSA's AlgorithmIdentifier carries NULL parameters; ECDSA's and EdDSA's none. */
+  nullParameters: boolean;
   /** Digest for crypto.sign; null for EdDSA, which hashes by itself. */
   hash: string | null;
 }
 
-function algorithmIdentifier(oid: string, nullParameters: boolean): Asn1 {
-  const parts = [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes())];
-  if (nullParameters) parts.push(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''));
+function algorithmIdentifier(forge: Forge, algorithm: SignatureAlgorithm): Asn1 {
+  const { asn1 } = forge;
+  const parts = [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(algorithm.oid).getBytes())];
+  if (algorithm.nullParameters) parts.push(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''));
   return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, parts);
 }
 
@@ -78,23 +89,23 @@ function signatureAlgorithm(key: KeyObject): SignatureAlgorithm {
   const curve = key.asymmetricKeyDetails?.namedCurve;
   switch (key.asymmetricKeyType) {
     case 'rsa':
-      return { identifier: algorithmIdentifier('1.2.840.113549.1.1.11', true), hash: 'sha256' };
+      return { oid: '1.2.840.113549.1.1.11', nullParameters: true, hash: 'sha256' };
     case 'ec':
-      if (curve === 'secp384r1') return { identifier: algorithmIdentifier('1.2.840.10045.4.3.3', false), hash: 'sha384' };
-      if (curve === 'secp521r1') return { identifier: algorithmIdentifier('1.2.840.10045.4.3.4', false), hash: 'sha512' };
-      return { identifier: algorithmIdentifier('1.2.840.10045.4.3.2', false), hash: 'sha256' };
+      if (curve === 'secp384r1') return { oid: '1.2.840.10045.4.3.3', nullParameters: false, hash: 'sha384' };
+      if (curve === 'secp521r1') return { oid: '1.2.840.10045.4.3.4', nullParameters: false, hash: 'sha512' };
+      return { oid: '1.2.840.10045.4.3.2', nullParameters: false, hash: 'sha256' };
     case 'ed25519':
-      return { identifier: algorithmIdentifier('1.3.101.112', false), hash: null };
+      return { oid: '1.3.101.112', nullParameters: false, hash: null };
     case 'ed448':
-      return { identifier: algorithmIdentifier('1.3.101.113', false), hash: null };
+      return { oid: '1.3.101.113', nullParameters: false, hash: null };
     default:
       throw new CertificateError(`cannot sign with a ${key.asymmetricKeyType ?? 'unknown'} CA key (RSA, ECDSA and EdDSA are supported); mount the leaf certificates instead (provided mode)`);
   }
 }
 
-/** Who signs: the CA's subject becomes the issuer, its key identifier the authority key identifier. */
+/** Who signs: the CA's subject (DER) becomes the issuer, its key identifier the authority key identifier. */
 interface Signer {
-  name: Asn1;
+  name: Buffer;
   keyIdentifier: string | undefined;
   key: KeyObject;
 }
@@ -107,9 +118,11 @@ interface Template {
   extensions: object[];
 }
 
-function signCertificate(template: Template, signer: Signer): string {
+function signCertificate(forge: Forge, template: Template, signer: Signer): string {
   if (!Number.isInteger(template.days) || template.days < 1) throw new CertificateError(`validity of ${template.days} days: give a whole number of days, 1 or more`);
+  const { asn1 } = forge;
   const algorithm = signatureAlgorithm(signer.key);
+  const identifier = algorithmIdentifier(forge, algorithm);
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = template.publicKey;
   certificate.serialNumber = randomSerial();
@@ -123,28 +136,28 @@ function signCertificate(template: Template, signer: Signer): string {
   // Names are set as DER below, byte for byte: a leaf's issuer must equal its CA's subject exactly, and a
   // mounted CA's subject may use string types forge would re-encode.
   certificate.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption!;
-  const tbs = forgePki.getTBSCertificate(certificate);
+  const tbs = (forge.pki as unknown as ForgePkiInternals).getTBSCertificate(certificate);
   const fields = tbs.value as Asn1[];
-  fields[2] = algorithm.identifier;
-  fields[3] = signer.name;
+  fields[2] = identifier;
+  fields[3] = asn1.fromDer(binary(signer.name));
   fields[5] = template.subject;
   const signature = crypto.sign(algorithm.hash, bufferOf(asn1.toDer(tbs).getBytes()), signer.key);
   const signed = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     tbs,
-    algorithm.identifier,
+    identifier,
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\x00${binary(signature)}`),
   ]);
   return derToPem(bufferOf(asn1.toDer(signed).getBytes()));
 }
 
-function commonName(value: string): Asn1 {
+function commonName(forge: Forge, value: string): Asn1 {
   if (value.trim() === '') throw new CertificateError('the common name is empty');
   // UTF8String, as openssl writes it: PostgreSQL user names are not limited to PrintableString.
-  const valueTagClass = asn1.Type.UTF8 as unknown as forge.asn1.Class;
+  const valueTagClass = forge.asn1.Type.UTF8 as unknown as forge.asn1.Class;
   return forge.pki.distinguishedNameToAsn1({ attributes: [{ type: OID.commonName, value, valueTagClass }] });
 }
 
-function keyIdentifierOf(publicKey: forge.pki.rsa.PublicKey): string {
+function keyIdentifierOf(forge: Forge, publicKey: forge.pki.rsa.PublicKey): string {
   return forge.pki.getPublicKeyFingerprint(publicKey, { type: 'RSAPublicKey', md: forge.md.sha1.create() }).getBytes();
 }
 
@@ -166,10 +179,12 @@ export interface CaOptions extends KeyOption {
 
 /** A self-signed root CA with a fresh RSA key. */
 export async function createCa(options: CaOptions): Promise<CertificateMaterial> {
-  const subject = commonName(options.commonName);
-  const { keyPem, publicKey } = await subjectKey(options.keyPem);
+  const forge = await loadForge();
+  const subject = commonName(forge, options.commonName);
+  const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
   const template = { publicKey, subject, days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
-  const certPem = signCertificate(template, { name: subject, keyIdentifier: keyIdentifierOf(publicKey), key: parsePrivateKey(keyPem) });
+  const name = bufferOf(forge.asn1.toDer(subject).getBytes());
+  const certPem = signCertificate(forge, template, { name, keyIdentifier: keyIdentifierOf(forge, publicKey), key: parsePrivateKey(keyPem) });
   return { certPem, keyPem };
 }
 
@@ -177,15 +192,16 @@ export async function createCa(options: CaOptions): Promise<CertificateMaterial>
  * The same self-signed CA for another period: same key, subject and key identifier, so leaves it signed
  * before still verify against the new certificate, and leaves it signs now verify against the old one.
  */
-export function renewCa(ca: CertificateMaterial, options: { days?: number; now: Date }): CertificateMaterial {
+export async function renewCa(ca: CertificateMaterial, options: { days?: number; now: Date }): Promise<CertificateMaterial> {
   const info = inspectCertificate(ca.certPem);
   if (!info.selfSigned) throw new CertificateError(`"${info.subject}" is not a self-signed CA; only the CAs created here are renewed`);
   const key = checkKeyPair(ca.certPem, ca.keyPem);
   if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`"${info.subject}" has a ${info.keyAlgorithm} key; only the RSA CAs created here are renewed`);
-  const publicKey = rsaPublicKey(key);
-  const subject = readCertificateStructure(parseCertificate(ca.certPem).raw).subject;
-  const template = { publicKey, subject, days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
-  return { certPem: signCertificate(template, { name: subject, keyIdentifier: keyIdentifierOf(publicKey), key }), keyPem: ca.keyPem };
+  const forge = await loadForge();
+  const publicKey = rsaPublicKey(forge, key);
+  const name = readCertificateStructure(parseCertificate(ca.certPem).raw).subject;
+  const template = { publicKey, subject: forge.asn1.fromDer(binary(name)), days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
+  return { certPem: signCertificate(forge, template, { name, keyIdentifier: keyIdentifierOf(forge, publicKey), key }), keyPem: ca.keyPem };
 }
 
 function checkKeyPair(certPem: string, keyPem: string): KeyObject {
@@ -254,12 +270,14 @@ export interface ServerCertificateOptions extends KeyOption {
 export async function issueServerCertificate(ca: CertificateMaterial, options: ServerCertificateOptions): Promise<CertificateMaterial> {
   const checked = checkCa(ca, options.now);
   const names = serverNames(options.names, options.includeLocalhost ?? false);
-  const { keyPem, publicKey } = await subjectKey(options.keyPem);
+  const forge = await loadForge();
+  const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
   const altNames = names.map((name) => (isIpAddress(name) ? { type: 7, ip: name } : { type: 2, value: name }));
   const certPem = signCertificate(
+    forge,
     {
       publicKey,
-      subject: commonName(names[0]!),
+      subject: commonName(forge, names[0]!),
       days: options.days ?? LEAF_DAYS,
       now: options.now,
       extensions: [
@@ -283,9 +301,11 @@ export interface ClientCertificateOptions extends KeyOption {
 
 export async function issueClientCertificate(ca: CertificateMaterial, options: ClientCertificateOptions): Promise<CertificateMaterial> {
   const checked = checkCa(ca, options.now);
-  const subject = commonName(options.user);
-  const { keyPem, publicKey } = await subjectKey(options.keyPem);
+  const forge = await loadForge();
+  const subject = commonName(forge, options.user);
+  const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
   const certPem = signCertificate(
+    forge,
     {
       publicKey,
       subject,

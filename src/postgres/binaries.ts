@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
+import { dataDirMajor } from './datadir.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -15,18 +16,50 @@ export interface PgBinaries {
 
 const INSTALL_HINT = 'install them with "apt-get install -y postgresql-15" (or pass --pg-bin DIR)';
 
-/** Explicit `--pg-bin`, else `pg_config --bindir`, else the newest Debian or PGDG install. */
-export async function findBinaries(explicit: string | undefined): Promise<PgBinaries> {
-  const candidates = explicit !== undefined ? [explicit] : await discoverCandidates();
-  const dir = candidates.find((candidate) => isExecutable(path.join(candidate, 'postgres')));
+/** Where Debian (and Ubuntu) and PGDG's RPMs put each major version's binaries. */
+const LAYOUTS = [
+  { bin: (major: number) => `/usr/lib/postgresql/${major}/bin`, major: /^\/usr\/lib\/postgresql\/(\d+)\/bin\/?$/ },
+  { bin: (major: number) => `/usr/pgsql-${major}/bin`, major: /^\/usr\/pgsql-(\d+)\/bin\/?$/ },
+];
+
+/**
+ * Explicit `--pg-bin`; else, for an existing data directory, the binaries of its own major version
+ * where Debian or PGDG put them; else `pg_config --bindir`, else the newest Debian or PGDG install.
+ * A data directory of another major version than the binaries is refused here rather than by the
+ * postmaster, which would only fail again at every restart.
+ *
+ * Every program run here delays the postmaster (on Debian `pg_config` is a shell script that runs
+ * three more): none is run when the directory's layout tells its major version, which is the
+ * case on every warm start from Debian's or PGDG's packages.
+ */
+export async function findBinaries(explicit: string | undefined, pgdata?: string): Promise<PgBinaries> {
+  const dataMajor = pgdata === undefined ? undefined : dataDirMajor(pgdata);
+  const ownLayout = dataMajor === undefined ? [] : LAYOUTS.map((layout) => layout.bin(dataMajor));
+  const dir = explicit !== undefined ? firstWithServer([explicit]) : (firstWithServer(ownLayout) ?? firstWithServer(await discoverCandidates()));
   if (dir === undefined) {
     const where = explicit !== undefined ? `--pg-bin ${explicit}` : `pg_config, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin`;
     throw new UsageError(`PostgreSQL server binaries not found (looked in ${where}): ${INSTALL_HINT}`);
   }
+  const major = majorFromLayout(dir) ?? (await majorFromServer(dir));
+  if (dataMajor !== undefined && major !== dataMajor) {
+    throw new UsageError(`--pgdata ${pgdata}: a PostgreSQL ${dataMajor} data directory, but ${dir} holds PostgreSQL ${major}; pass --pg-bin with PostgreSQL ${dataMajor}'s binaries`);
+  }
+  return { dir, major, path: (program) => path.join(dir, program) };
+}
+
+function majorFromLayout(dir: string): number | undefined {
+  for (const layout of LAYOUTS) {
+    const match = layout.major.exec(dir);
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+async function majorFromServer(dir: string): Promise<number> {
   const { stdout } = await execFileAsync(path.join(dir, 'postgres'), ['-V']);
   const match = /\(PostgreSQL\) (\d+)/.exec(stdout);
   if (!match) throw new UsageError(`${dir}/postgres -V printed "${stdout.trim()}", not a PostgreSQL version`);
-  return { dir, major: Number(match[1]), path: (program) => path.join(dir, program) };
+  return Number(match[1]);
 }
 
 async function discoverCandidates(): Promise<string[]> {
@@ -55,6 +88,10 @@ function versionedDirs(parent: string, toBinDir: (name: string) => string | unde
     .filter((entry): entry is { bin: string; version: number } => entry.bin !== undefined && !Number.isNaN(entry.version))
     .sort((a, b) => b.version - a.version)
     .map((entry) => entry.bin);
+}
+
+function firstWithServer(dirs: string[]): string | undefined {
+  return dirs.find((dir) => isExecutable(path.join(dir, 'postgres')));
 }
 
 function isExecutable(file: string): boolean {

@@ -22,6 +22,21 @@ export function inspectDataDir(pgdata: string): DataDirState {
   );
 }
 
+/**
+ * The major version a data directory belongs to (its PG_VERSION), or undefined when there is none
+ * to read or it predates PostgreSQL 10's one-number versions.
+ */
+export function dataDirMajor(pgdata: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(pgdata, 'PG_VERSION'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /^(\d+)\s*$/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Creates PGDATA (mode 0700) or checks that it can be written; names the flag when it cannot. */
 export function ensureWritableDataDir(pgdata: string): void {
   try {

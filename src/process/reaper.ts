@@ -25,6 +25,11 @@ export interface ReaperAddon {
 const CONFIRM_DELAY_MS = 100;
 /** Scans without a SIGCHLD too: reaping must not hinge on every signal being seen. */
 const SAFETY_INTERVAL_MS = 30_000;
+/**
+ * The first scan, for zombies from before the manager (what a shell that exec'd into it left
+ * behind), comes once the postmaster had time to be spawned: reading all of /proc would delay it.
+ */
+const FIRST_SCAN_DELAY_MS = 1_000;
 
 const TINI_FALLBACK = 'run the manager under "tini -s --" so that orphaned processes are reaped';
 
@@ -106,6 +111,7 @@ export class OrphanReaper {
   private scanQueued = false;
   private confirmTimer: NodeJS.Timeout | undefined;
   private safetyTimer: NodeJS.Timeout | undefined;
+  private firstScanTimer: NodeJS.Timeout | undefined;
   private readonly onChildSignal = () => this.queueScan();
 
   constructor(
@@ -117,12 +123,13 @@ export class OrphanReaper {
   start(): void {
     process.on('SIGCHLD', this.onChildSignal);
     this.safetyTimer = setInterval(() => this.queueScan(), SAFETY_INTERVAL_MS).unref();
-    this.queueScan();
+    this.firstScanTimer = setTimeout(() => this.queueScan(), FIRST_SCAN_DELAY_MS).unref();
   }
 
   stop(): void {
     process.off('SIGCHLD', this.onChildSignal);
     clearInterval(this.safetyTimer);
+    clearTimeout(this.firstScanTimer);
     clearTimeout(this.confirmTimer);
   }
 

@@ -19,6 +19,7 @@ import {
   issueServerCertificate,
   keyMatchesCertificate,
   needsRenewal,
+  notAfterOf,
   reissueReason,
   renewCa,
   serverNames,
@@ -69,14 +70,14 @@ export class Issuer {
       leafKeyPem = nextLeafKeyPem;
       ca = await createCa({ commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`, now, keyPem: caKeyPem });
       this.log('created a CA', name, ca, problem ?? 'missing');
-    } else if (needsRenewal(inspectCertificate(existing.certPem), now, 'ca')) {
-      ca = renewCa(existing, { now });
-      this.log('renewed a CA with its own key', name, ca, 'expires soon');
     } else {
-      ca = existing;
+      const notAfter = notAfterOf(existing.certPem);
+      if (!needsRenewal({ notAfter }, now, 'ca')) return { ...existing, notAfter };
+      ca = await renewCa(existing, { now });
+      this.log('renewed a CA with its own key', name, ca, 'expires soon');
     }
     this.write(name, ca.certPem, ca.keyPem);
-    return { ...ca, notAfter: inspectCertificate(ca.certPem).notAfter, ...(leafKeyPem === undefined ? {} : { leafKeyPem }) };
+    return { ...ca, notAfter: notAfterOf(ca.certPem), ...(leafKeyPem === undefined ? {} : { leafKeyPem }) };
   }
 
   /**
@@ -89,7 +90,7 @@ export class Issuer {
     const expected: LeafExpectation = pair === 'server' ? { names: this.checkedServerNames(), includeLocalhost: mode === 'automatic' } : { user: REPLICATION_USER };
     const existing = this.read(name);
     const reason = existing === undefined ? 'missing' : reissueReason(existing, ca.certPem, expected, now);
-    if (existing !== undefined && reason === undefined) return { ...existing, notAfter: inspectCertificate(existing.certPem).notAfter };
+    if (existing !== undefined && reason === undefined) return { ...existing, notAfter: notAfterOf(existing.certPem) };
     const issued =
       'names' in expected
         ? await issueServerCertificate(ca, { ...expected, now, keyPem })
@@ -97,7 +98,7 @@ export class Issuer {
     const material = { certPem: certificateFile(issued), keyPem: issued.keyPem };
     this.write(name, material.certPem, material.keyPem);
     this.log('issued a certificate', name, material, reason ?? 'missing', mode);
-    return { ...material, notAfter: inspectCertificate(material.certPem).notAfter };
+    return { ...material, notAfter: notAfterOf(material.certPem) };
   }
 
   /** `--server-name` as given, refused (exit 2 at start) when a name is neither DNS nor IP. */

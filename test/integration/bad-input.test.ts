@@ -64,6 +64,16 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     expectOneLine(result.stderr, /PostgreSQL server binaries not found \(looked in --pg-bin .*nothing-here\): install them with "apt-get install -y postgresql-15"/);
   });
 
+  it('a data directory of another major version than the binaries, before any start', async () => {
+    const dir = scratchDir('bad');
+    fs.mkdirSync(path.join(dir, 'pgdata', 'global'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'pgdata', 'PG_VERSION'), '11\n');
+    const result = await runCli(runArgs(dir));
+    expect(result.code).toBe(2);
+    expectOneLine(result.stderr, /--pgdata .*pgdata: a PostgreSQL 11 data directory, but \/usr\/lib\/postgresql\/\d+\/bin holds PostgreSQL \d+; pass --pg-bin/);
+    expect(fs.readdirSync(path.join(dir, 'pgdata')).sort()).toEqual(['PG_VERSION', 'global']);
+  });
+
   it('a PGDATA that is not empty and not a data directory', async () => {
     const dir = scratchDir('bad');
     fs.mkdirSync(path.join(dir, 'pgdata'));

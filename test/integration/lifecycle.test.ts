@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDir, startManager, type Manager } from '../support/manager.js';
@@ -108,6 +109,27 @@ describe('postmaster.pid', () => {
     expect(code).toBe(1);
     expect(second.stderr).toMatch(/a postmaster \(pid \d+\) is already running on .*pgdata; not starting a second one/);
     expect(await first.psql('SELECT 1')).toBe('1');
+  });
+});
+
+describe('the status API', () => {
+  it('on a port already taken at a warm start: the postmaster spawned before it is stopped again, exit 1', async () => {
+    const first = await start();
+    await first.waitUntilReady();
+    expect(await first.stop()).toBe(0);
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    try {
+      const second = await start({ dir: first.dir, args: ['--status-port', String((taken.address() as net.AddressInfo).port), '--status-insecure'] });
+      const { code } = await second.exited;
+      expect(code).toBe(1);
+      expect(second.stderr).toMatch(/EADDRINUSE/);
+      const postmasterPid = second.lines.find((line) => line.msg === 'PostgreSQL started')!.postmasterPid as number;
+      expect(second.lines.find((line) => line.msg === 'shutdown finished')).toMatchObject({ stoppedBy: 'smart' });
+      expect(() => process.kill(postmasterPid, 0)).toThrow();
+    } finally {
+      taken.close();
+    }
   });
 });
 

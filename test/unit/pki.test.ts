@@ -248,7 +248,7 @@ describe('renewal', () => {
     const renewedAt = later(CA_DAYS - 20);
     expect(needsRenewal(inspectCertificate(ca.certPem), renewedAt, 'ca')).toBe(true);
     const oldLeaf = await issueServerCertificate(ca, { names: ['db'], now: later(CA_DAYS - 60) });
-    const renewed = renewCa(ca, { now: renewedAt });
+    const renewed = await renewCa(ca, { now: renewedAt });
     expect(renewed.keyPem).toBe(ca.keyPem);
     const before = inspectCertificate(ca.certPem);
     const after = inspectCertificate(renewed.certPem);
@@ -263,9 +263,9 @@ describe('renewal', () => {
     expect(opensslVerify(dir, oldLeaf.certPem, ca.certPem, { at: later(CA_DAYS + 1) })).toMatchObject({ ok: false });
   });
 
-  it('renews only the self-signed RSA CAs it creates', () => {
+  it('renews only the self-signed RSA CAs it creates', async () => {
     const ecRoot = opensslCertificate(dir, { name: 'renew-ec', cn: 'ec root', key: 'P-256', extensions: CA_EXTENSIONS });
-    expect(() => renewCa(ecRoot, { now: NOW })).toThrow(/ECDSA P-256 key; only the RSA CAs created here are renewed/);
+    await expect(renewCa(ecRoot, { now: NOW })).rejects.toThrow(/ECDSA P-256 key; only the RSA CAs created here are renewed/);
   });
 });
 
@@ -295,7 +295,7 @@ describe('reissueReason', () => {
     else expect(reason).toMatch(expected);
   });
 
-  it('keeps a leaf across a renewal of its CA (same key)', () => {
-    expect(reissueReason(client, renewCa(ca, { now: later(CA_DAYS - 10) }).certPem, { user: 'streaming_replica' }, NOW)).toBeUndefined();
+  it('keeps a leaf across a renewal of its CA (same key)', async () => {
+    expect(reissueReason(client, (await renewCa(ca, { now: later(CA_DAYS - 10) })).certPem, { user: 'streaming_replica' }, NOW)).toBeUndefined();
   });
 });
