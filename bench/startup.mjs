@@ -130,18 +130,34 @@ for (let i = 0; i < runs; i++) {
   bareNode.push(await nodeBaseline());
 }
 
-const child = startManager();
-await firstConnection(performance.now());
 // RSS 3 s after the first connection, and once V8's memory reducer, which waits for some 8 s
 // without allocation, has given back what the start-up left in its young generation: a pod's
 // manager spends its life in that second state.
-const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
-await sleep(3000);
-const rssEarly = rssMiB();
-await sleep(12000);
-const rssIdle = rssMiB();
-child.kill('SIGTERM');
-await new Promise((resolve) => child.once('exit', resolve));
+async function idleRss() {
+  const child = startManager();
+  await firstConnection(performance.now());
+  const status = () => fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const kib = (text, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)[1]);
+  await sleep(3000);
+  const early = kib(status(), 'VmRSS') / 1024;
+  await sleep(12000);
+  const idle = status();
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return { early, idle: kib(idle, 'VmRSS') / 1024, anon: kib(idle, 'RssAnon') / 1024, file: kib(idle, 'RssFile') / 1024 };
+}
+const rss = await idleRss();
+// Part of RSS is the executable's own pages (RssFile), and how many of them the kernel maps depends
+// on how much of the file sits in the page cache (fault-around maps cached neighbours of each page
+// touched): a freshly built 100 MB single executable is wholly cached and shows some 10 MiB more
+// than after a reboot. As root, the figure is taken again with the page cache dropped.
+let rssColdCache;
+try {
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+  rssColdCache = await idleRss();
+} catch {
+  rssColdCache = undefined;
+}
 fs.rmSync(dir, { recursive: true, force: true });
 
 const m = median(manager);
@@ -152,4 +168,6 @@ console.log(`  instance-manager run : ${m.toFixed(1)} ms`);
 console.log(`  overhead             : ${(m - d).toFixed(1)} ms (goal <= 150 ms), ratio ${(m / d).toFixed(2)}`);
 console.log(`    of which the manager spawned the postmaster after ${median(spawnedAfter).toFixed(0)} ms (median; a bare \`node -e 0\` takes ${median(bareNode).toFixed(1)} ms here)`);
 if (extraCaCerts !== undefined) console.log(`  (NODE_EXTRA_CA_CERTS=${extraCaCerts} is set in this shell: ${keepEnv ? 'kept, IM_BENCH_KEEP_ENV=1' : 'left out for the manager and node -e 0, as in a pod; IM_BENCH_KEEP_ENV=1 keeps it'})`);
-console.log(`manager RSS once idle  : ${rssIdle.toFixed(1)} MiB 15 s after the first connection (goal <= 60 MiB); ${rssEarly.toFixed(1)} MiB at 3 s`);
+const rssLine = (label, r) => console.log(`${label}: ${r.idle.toFixed(1)} MiB 15 s after the first connection (goal <= 60 MiB; anon ${r.anon.toFixed(1)}, executable and other files ${r.file.toFixed(1)}); ${r.early.toFixed(1)} MiB at 3 s`);
+rssLine('manager RSS once idle  ', rss);
+if (rssColdCache) rssLine('  same, page cache dropped first', rssColdCache);
