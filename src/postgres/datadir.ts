@@ -27,12 +27,8 @@ export function inspectDataDir(pgdata: string): DataDirState {
  * to read or it predates PostgreSQL 10's one-number versions.
  */
 export function dataDirMajor(pgdata: string): number | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(pgdata, 'PG_VERSION'), 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = readIfThere(path.join(pgdata, 'PG_VERSION'));
+  if (text === undefined) return undefined;
   const match = /^(\d+)\s*$/.exec(text);
   return match ? Number(match[1]) : undefined;
 }
@@ -57,12 +53,8 @@ export interface PostmasterPidFile {
 }
 
 export function readPostmasterPid(pgdata: string): PostmasterPidFile | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = readIfThere(path.join(pgdata, 'postmaster.pid'));
+  if (text === undefined) return undefined;
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
@@ -92,5 +84,14 @@ function isPostmasterOf(pid: number, pgdata: string): boolean {
   } catch {
     // Gone, or not ours to inspect: a process we cannot see is not a postmaster on our volume.
     return false;
+  }
+}
+
+/** A file of the data directory that may be missing (or unreadable, which means the same here). */
+function readIfThere(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }
