@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { basebackupArgs, slotNameFor } from '../dist/replication/index.js';
+import { managerEnv, managerEnvNote } from './common.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const runs = Number(process.argv[2] ?? 5);
@@ -64,7 +65,7 @@ function startManager(name, extra = []) {
   const secrets = fs.existsSync(path.join(base, 'secrets')) ? path.join(base, 'secrets') : secretsDir(name);
   const began = performance.now();
   const child = spawn(process.execPath, [path.join(root, 'bin/instance-manager'), 'run', '--pgdata', path.join(base, 'pgdata'), '--run-dir', path.join(base, 'run'),
-    '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', secrets, '--pod-name', name, '--smart-shutdown-timeout', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', secrets, '--pod-name', name, '--smart-shutdown-timeout', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
   const waiters = [];
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -188,4 +189,6 @@ console.log(`ratio manager/plain: ${(median(managed) / median(plain)).toFixed(3)
 console.log(`  of which manager start to pg_basebackup spawn: median ${ms(median(overheads))} (Node.js start-up, secrets)`);
 console.log(`  and pg_basebackup spawn to clone in place:    median ${ms(median(insideManager))}, ratio to plain ${(median(insideManager) / median(plain)).toFixed(3)}`);
 console.log(`load average at the end: ${os.loadavg().map((load) => load.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+const envNote = managerEnvNote('the manager');
+if (envNote) console.log(envNote);
 console.log(`replica start to first streamed row (empty PGDATA, small database): median ${ms(median(firstRow))} (${firstRow.map(ms).join(', ')})`);

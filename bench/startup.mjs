@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { managerEnv, managerEnvNote } from './common.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const runs = Number(process.argv[2] ?? 10);
@@ -33,14 +34,6 @@ const socketDir = path.join(dir, 'run', 'run');
 const pgBin = fs.readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
 const postgresUser = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'postgres');
 
-// NODE_EXTRA_CA_CERTS makes Node 20 read and parse that CA bundle at every start, before any
-// JavaScript runs (about 100 ms on a loaded 2-core machine for Debian's bundle). Some sandboxes
-// set it for every process; a pod does not, and the manager makes no TLS connection that would
-// use it. So the manager and the bare-Node baseline run without it unless IM_BENCH_KEEP_ENV=1.
-const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
-const keepEnv = process.env.IM_BENCH_KEEP_ENV === '1';
-const nodeEnv = { ...process.env };
-if (!keepEnv) delete nodeEnv.NODE_EXTRA_CA_CERTS;
 
 const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)] : [process.execPath, path.join(root, 'bin/instance-manager')];
 
@@ -48,7 +41,7 @@ const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolv
 // before the spawn and what comes after (PostgreSQL's own start-up, competing for the CPU).
 function startManager() {
   const began = Date.now();
-  const child = spawn(command, [...commandArgs, 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', String(statusPort), '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'], env: nodeEnv });
+  const child = spawn(command, [...commandArgs, 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', String(statusPort), '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => {
     const lines = (pending + chunk).split('\n');
@@ -106,7 +99,7 @@ async function measure(start, stopSignal, spawnTimes) {
 /** What a bare `node -e 0` costs on this machine right now: the floor under any Node program. */
 function nodeBaseline() {
   const began = performance.now();
-  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore', env: nodeEnv });
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore', env: managerEnv });
   return new Promise((resolve) => child.once('exit', () => resolve(performance.now() - began)));
 }
 
@@ -167,7 +160,8 @@ console.log(`  postgres -D directly : ${d.toFixed(1)} ms`);
 console.log(`  instance-manager run : ${m.toFixed(1)} ms`);
 console.log(`  overhead             : ${(m - d).toFixed(1)} ms (goal <= 150 ms), ratio ${(m / d).toFixed(2)}`);
 console.log(`    of which the manager spawned the postmaster after ${median(spawnedAfter).toFixed(0)} ms (median; a bare \`node -e 0\` takes ${median(bareNode).toFixed(1)} ms here)`);
-if (extraCaCerts !== undefined) console.log(`  (NODE_EXTRA_CA_CERTS=${extraCaCerts} is set in this shell: ${keepEnv ? 'kept, IM_BENCH_KEEP_ENV=1' : 'left out for the manager and node -e 0, as in a pod; IM_BENCH_KEEP_ENV=1 keeps it'})`);
+const envNote = managerEnvNote('the manager and node -e 0');
+if (envNote) console.log(`  ${envNote}`);
 const rssLine = (label, r) => console.log(`${label}: ${r.idle.toFixed(1)} MiB 15 s after the first connection (goal <= 60 MiB; anon ${r.anon.toFixed(1)}, executable and other files ${r.file.toFixed(1)}); ${r.early.toFixed(1)} MiB at 3 s`);
 rssLine('manager RSS once idle  ', rss);
 if (rssColdCache) rssLine('  same, page cache dropped first', rssColdCache);
