@@ -36,7 +36,7 @@ const READ_BUFFER_BYTES = 256 * 1024;
  * `waitMs`. In a 1 MiB FIFO, 20 ms: a writer only fills it in that time above 50 MB/s. In 64 KiB,
  * 5 ms: 13 MB/s.
  */
-export function batchPolicy(fifoBytes: number): { waitBelowBytes: number; waitMs: number } {
+function batchPolicy(fifoBytes: number): { waitBelowBytes: number; waitMs: number } {
   return { waitBelowBytes: Math.min(fifoBytes / 4, READ_BUFFER_BYTES), waitMs: fifoBytes >= FIFO_BYTES ? 20 : 5 };
 }
 
@@ -73,8 +73,9 @@ export class FifoReader {
     this.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     // The FIFO keeps its size while anyone holds it open, and the manager holds it for its whole life.
     const batch = batchPolicy(setPipeSize(this.fd, FIFO_BYTES) ?? DEFAULT_FIFO_BYTES);
-    // `onread` reads into one buffer of ours, and pause() then really stops reading the descriptor
-    // (without it Node keeps reading into its stream buffer, one wake-up per line again).
+    // `onread` reads into one buffer of ours, and a callback answering false stops reading the
+    // descriptor itself (a stream's pause() would leave Node reading into its buffer, one wake-up
+    // per line again); resume() starts it again.
     // Node reads `onread` from the constructor's options too; its types only list it for connect().
     const options: net.SocketConstructorOpts & net.ConnectOpts = {
       fd: this.fd,
