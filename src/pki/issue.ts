@@ -270,26 +270,8 @@ export interface ServerCertificateOptions extends KeyOption {
 export async function issueServerCertificate(ca: CertificateMaterial, options: ServerCertificateOptions): Promise<CertificateMaterial> {
   const checked = checkCa(ca, options.now);
   const names = serverNames(options.names, options.includeLocalhost ?? false);
-  const forge = await loadForge();
-  const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
   const altNames = names.map((name) => (isIpAddress(name) ? { type: 7, ip: name } : { type: 2, value: name }));
-  const certPem = signCertificate(
-    forge,
-    {
-      publicKey,
-      subject: commonName(forge, names[0]!),
-      days: options.days ?? LEAF_DAYS,
-      now: options.now,
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames },
-      ],
-    },
-    checked.signer,
-  );
-  return leafMaterial(checked, certPem, keyPem);
+  return issueLeaf(checked, options, names[0]!, [{ name: 'extKeyUsage', serverAuth: true }, { name: 'subjectAltName', altNames }]);
 }
 
 export interface ClientCertificateOptions extends KeyOption {
@@ -300,26 +282,18 @@ export interface ClientCertificateOptions extends KeyOption {
 }
 
 export async function issueClientCertificate(ca: CertificateMaterial, options: ClientCertificateOptions): Promise<CertificateMaterial> {
-  const checked = checkCa(ca, options.now);
+  return issueLeaf(checkCa(ca, options.now), options, options.user, [{ name: 'extKeyUsage', clientAuth: true }]);
+}
+
+/** A TLS leaf for `name` (its common name), signed by a checked CA, with `purpose`'s extensions. */
+async function issueLeaf(ca: CheckedCa, options: KeyOption & { days?: number; now: Date }, name: string, purpose: Template['extensions']): Promise<CertificateMaterial> {
   const forge = await loadForge();
-  const subject = commonName(forge, options.user);
+  // Before the key: a bad name must not wait for an RSA key to be generated.
+  const subject = commonName(forge, name);
   const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
-  const certPem = signCertificate(
-    forge,
-    {
-      publicKey,
-      subject,
-      days: options.days ?? LEAF_DAYS,
-      now: options.now,
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        { name: 'extKeyUsage', clientAuth: true },
-      ],
-    },
-    checked.signer,
-  );
-  return leafMaterial(checked, certPem, keyPem);
+  const extensions = [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true }, ...purpose];
+  const certPem = signCertificate(forge, { publicKey, subject, days: options.days ?? LEAF_DAYS, now: options.now, extensions }, ca.signer);
+  return leafMaterial(ca, certPem, keyPem);
 }
 
 /** What goes in a leaf's `tls.crt`: the certificate, then its chain. */
