@@ -19,6 +19,7 @@ interface RunFlags {
   replicaOf?: string;
   serverName?: string;
   config?: string;
+  allowAlterSystem: boolean;
   hba?: string;
   podName?: string;
   user: string;
@@ -46,6 +47,7 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
+    .addOption(new Option('--allow-alter-system', 'ALTER SYSTEM works for the default settings').env('IM_ALLOW_ALTER_SYSTEM').default(false))
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
@@ -75,6 +77,7 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     replicaOf: flags.replicaOf === undefined ? undefined : parseHostPort('--replica-of', flags.replicaOf),
     serverNames,
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
+    allowAlterSystem: flags.allowAlterSystem === true || String(flags.allowAlterSystem) === 'true',
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
     podName: flags.podName ?? hostname,
     user: flags.user,

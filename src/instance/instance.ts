@@ -6,7 +6,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters, type TlsFiles } from '../config/index.js';
+import {
+  managedSettings,
+  parseHbaRules,
+  parseUserParameters,
+  postmasterOptions,
+  renderCustomConf,
+  renderHba,
+  renderIdent,
+  withCustomConfInclude,
+  CUSTOM_CONF,
+  type Parameters,
+  type RenderedSettings,
+  type TlsFiles,
+} from '../config/index.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
@@ -39,6 +52,7 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
+import { guardAutoConf } from './alter-system-guard.js';
 import { CrashPolicy } from './crash-policy.js';
 import type { RunOptions } from './options.js';
 
@@ -333,7 +347,8 @@ export class Instance {
     const { bin, options, runAs, logger } = this.deps;
     this.phase = 'starting';
     this.readyAt = undefined;
-    const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger });
+    const fixed = postmasterOptions(this.settings());
+    const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger, options: fixed });
     this.postmaster = postmaster;
     logger.info('PostgreSQL started', { postmasterPid: postmaster.pid, restarts: this.restarts });
     this.announceFirstSpawn();
@@ -470,21 +485,29 @@ export class Instance {
     const { options, runAs } = this.deps;
     const user = this.readUserParameters();
     const hbaRules = options.hbaFile === undefined ? [] : parseHbaRules(readRequired(options.hbaFile, '--hba'), options.hbaFile);
-    const custom = renderCustomConf({
-      port: options.port,
-      listen: options.listen,
-      socketDir: this.runDirs.socket,
-      logDirectory: this.runDirs.log,
-      tls: this.tlsFiles(),
-      extra: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
-      user,
-    });
+    const custom = renderCustomConf(this.settings(), user);
     const managerUser = process.getuid?.() === 0 ? 'root' : runAs.name;
     return new Map([
       [CUSTOM_CONF, custom],
       ['pg_hba.conf', renderHba(hbaRules)],
       ['pg_ident.conf', renderIdent([runAs.name, managerUser], SUPERUSER)],
     ]);
+  }
+
+  /** The settings table's values now: a promotion takes the standby settings out. */
+  private settings(): RenderedSettings {
+    const { options, bin } = this.deps;
+    return managedSettings({
+      pgdata: options.pgdata,
+      port: options.port,
+      listen: options.listen,
+      socketDir: this.runDirs.socket,
+      logDirectory: this.runDirs.log,
+      tls: this.tlsFiles(),
+      pgMajor: bin.major,
+      allowAlterSystem: options.allowAlterSystem,
+      supplied: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
+    });
   }
 
   private tlsFiles(): TlsFiles {
@@ -503,7 +526,9 @@ export class Instance {
     const files = this.renderConfiguration();
     const postgresqlConf = path.join(options.pgdata, 'postgresql.conf');
     files.set('postgresql.conf', withCustomConfInclude(fs.readFileSync(postgresqlConf, 'utf8')));
-    return [...files].filter(([name, content]) => writeFileAtomically(path.join(options.pgdata, name), content, runAs)).map(([name]) => name);
+    const changed = [...files].filter(([name, content]) => writeFileAtomically(path.join(options.pgdata, name), content, runAs)).map(([name]) => name);
+    if (guardAutoConf({ pgdata: options.pgdata, runAs, allowAlterSystem: options.allowAlterSystem, logger: this.deps.logger })) changed.push('postgresql.auto.conf');
+    return changed;
   }
 }
 
