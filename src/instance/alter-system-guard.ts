@@ -24,8 +24,8 @@ export interface AlterSystemGuard {
 }
 
 /**
- * Takes the fixed settings out of postgresql.auto.conf (logging each) and sets its mode; run before
- * every start and reload. Returns true when the file's content changed.
+ * Takes the fixed settings out of postgresql.auto.conf (logging each) and sets its mode; run at the
+ * manager's start and at every reload. Returns true when the file's content changed.
  */
 export function guardAutoConf({ pgdata, runAs, allowAlterSystem, logger }: AlterSystemGuard): boolean {
   const file = path.join(pgdata, AUTO_CONF);
