@@ -33,6 +33,13 @@ describe('--config', () => {
 });
 
 describe('ALTER SYSTEM with --allow-alter-system', () => {
+  it('refuses an IM_ALLOW_ALTER_SYSTEM that is neither on nor off, with exit 2', async () => {
+    const dir = scratchDir('alter-system-env');
+    const result = await runCli(['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0'], { IM_ALLOW_ALTER_SYSTEM: 'sometimes' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('IM_ALLOW_ALTER_SYSTEM: "sometimes" is not one of');
+  });
+
   let manager: Manager;
   let dir: string;
   const setting = (name: string) => manager.psql(`SHOW ${name}`);
@@ -90,7 +97,8 @@ describe('ALTER SYSTEM with --allow-alter-system', () => {
   it('without the flag: a fixed setting written into postgresql.auto.conf by hand is logged at start and has no effect', async () => {
     expect(await manager.stop('SIGTERM', 60_000)).toBe(0);
     fs.appendFileSync(autoConf(), "log_destination = 'stderr'\nrestart_after_crash = on\n");
-    manager = await startManager({ dir, args: ['--smart-shutdown-timeout', '5'] });
+    // "false" means off (commander alone would turn a boolean flag on for any value of its variable).
+    manager = await startManager({ dir, args: ['--smart-shutdown-timeout', '5'], env: { IM_ALLOW_ALTER_SYSTEM: 'false' } });
     await manager.waitUntilReady();
     expect(await manager.waitForLine(removal('log_destination'), 1_000)).toMatchObject({ level: 'warning', line: expect.any(Number) });
     expect(await manager.waitForLine(removal('restart_after_crash'), 1_000)).toMatchObject({ level: 'warning' });
