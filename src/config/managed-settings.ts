@@ -29,8 +29,8 @@ export interface RenderContext {
   /** `--allow-alter-system`: ALTER SYSTEM works, for the default settings only. */
   allowAlterSystem: boolean;
   /**
-   * Values of fixed settings that another concern owns (standby settings on a replica, archiving):
-   * only settings whose row says `supplied` may appear here, and only those present are rendered.
+   * Values of fixed settings that another part of the manager gives (standby settings on a replica,
+   * archiving): only rows with `suppliedBy` take a value here, and only those present are rendered.
    */
   supplied: ReadonlyMap<string, string>;
 }
@@ -43,22 +43,25 @@ interface SettingRow {
   why: string;
   /** First major that knows the setting. */
   sinceMajor?: number;
-  /** The value rendered; undefined leaves PostgreSQL's own. Absent: the row's value comes from `supplied`. */
+  /** The value rendered; undefined (or no function) leaves PostgreSQL's own. */
   value?: (context: RenderContext) => string | undefined;
+  /** The part of the manager that gives the value, through `RenderContext.supplied`. */
+  suppliedBy?: string;
 }
 
 const LOG_TO_FIFOS = 'the log pipe reads csvlog from the FIFOs under `<run-dir>/log`';
 const viaFifo = (fifo: string, stderr?: string) => (context: RenderContext) => (context.logDirectory === undefined ? stderr : fifo);
 const withTls = (value: (tls: TlsFiles) => string) => (context: RenderContext) => (context.tls === undefined ? undefined : value(context.tls));
 const constant = (value: string) => () => value;
-const SUPPLIED = '(set by the manager when needed)';
+const BY_REPLICATION = { shown: 'on a replica: from `--replica-of`', suppliedBy: 'replication' };
+const BY_BACKUPS = { shown: 'when backups are configured', suppliedBy: 'backups' };
 
 export const SETTINGS: readonly SettingRow[] = [
   { name: 'listen_addresses', kind: 'fixed', shown: '`--listen`', why: 'one flag decides it', value: (c) => c.listen },
   { name: 'port', kind: 'fixed', shown: '`--port`', why: 'probes, replicas and the status API use it', value: (c) => String(c.port) },
   { name: 'unix_socket_directories', kind: 'fixed', shown: '`<run-dir>/run`', why: 'the manager connects there', value: (c) => c.socketDir },
-  { name: 'data_directory', kind: 'fixed', shown: '`--pgdata`', why: 'given by `-D`' },
-  { name: 'config_file', kind: 'fixed', shown: '`<pgdata>/postgresql.conf`', why: 'includes custom.conf' },
+  { name: 'data_directory', kind: 'fixed', shown: '`--pgdata` (not rendered: `-D`)', why: 'one flag decides it' },
+  { name: 'config_file', kind: 'fixed', shown: '`<pgdata>/postgresql.conf` (not rendered)', why: 'it includes custom.conf' },
   { name: 'hba_file', kind: 'fixed', shown: '`<pgdata>/pg_hba.conf`', why: 'the manager renders it', value: (c) => `${c.pgdata}/pg_hba.conf` },
   { name: 'ident_file', kind: 'fixed', shown: '`<pgdata>/pg_ident.conf`', why: 'the manager renders it', value: (c) => `${c.pgdata}/pg_ident.conf` },
   {
@@ -89,12 +92,12 @@ export const SETTINGS: readonly SettingRow[] = [
     name: 'allow_alter_system', kind: 'fixed', shown: '`off` (`on` with `--allow-alter-system`)', sinceMajor: 17,
     why: 'ALTER SYSTEM would write settings behind the manager', value: (c) => (c.allowAlterSystem ? undefined : 'off'),
   },
-  { name: 'primary_conninfo', kind: 'fixed', shown: SUPPLIED, why: 'a replica follows `--replica-of` over verified TLS' },
-  { name: 'primary_slot_name', kind: 'fixed', shown: SUPPLIED, why: "a replica streams from its own slot on the primary" },
-  { name: 'recovery_target_timeline', kind: 'fixed', shown: SUPPLIED, why: 'a replica follows the primary onto new timelines' },
-  { name: 'archive_mode', kind: 'fixed', shown: SUPPLIED, why: 'WAL archiving is the backup configuration' },
-  { name: 'archive_command', kind: 'fixed', shown: SUPPLIED, why: 'WAL archiving is the backup configuration' },
-  { name: 'restore_command', kind: 'fixed', shown: SUPPLIED, why: 'WAL restore is the backup configuration' },
+  { name: 'primary_conninfo', kind: 'fixed', ...BY_REPLICATION, why: 'a replica follows its primary over verified TLS' },
+  { name: 'primary_slot_name', kind: 'fixed', ...BY_REPLICATION, why: 'a replica streams from its own slot on the primary' },
+  { name: 'recovery_target_timeline', kind: 'fixed', ...BY_REPLICATION, why: 'a replica follows the primary onto new timelines' },
+  { name: 'archive_mode', kind: 'fixed', ...BY_BACKUPS, why: 'WAL archiving is part of the backup configuration' },
+  { name: 'archive_command', kind: 'fixed', ...BY_BACKUPS, why: 'WAL archiving is part of the backup configuration' },
+  { name: 'restore_command', kind: 'fixed', ...BY_BACKUPS, why: 'WAL restore is part of the backup configuration' },
   { name: 'wal_sender_timeout', kind: 'default', shown: '`5s`', why: 'a dead replica is noticed within seconds', value: constant('5s') },
   { name: 'wal_receiver_timeout', kind: 'default', shown: '`5s`', why: 'a dead primary is noticed within seconds', value: constant('5s') },
 ];
@@ -124,14 +127,14 @@ export interface RenderedSettings {
 export function managedSettings(context: RenderContext): RenderedSettings {
   for (const name of context.supplied.keys()) {
     const row = ROWS.get(name);
-    if (row === undefined || row.kind !== 'fixed' || row.value !== undefined) {
+    if (row?.suppliedBy === undefined) {
       throw new Error(`"${name}" is supplied but is not a supplied fixed setting of the settings table`);
     }
   }
   const rendered: RenderedSettings = { fixed: [], defaults: [] };
   for (const row of SETTINGS) {
     if (row.sinceMajor !== undefined && context.pgMajor < row.sinceMajor) continue;
-    const value = row.value === undefined ? context.supplied.get(row.name) : row.value(context);
+    const value = row.suppliedBy === undefined ? row.value?.(context) : context.supplied.get(row.name);
     if (value === undefined) continue;
     (row.kind === 'fixed' ? rendered.fixed : rendered.defaults).push([row.name, value]);
   }

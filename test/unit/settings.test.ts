@@ -124,7 +124,7 @@ describe('managedSettings', () => {
     expect(settings.has('restore_command')).toBe(false);
   });
 
-  it.each(['work_mem', 'port', 'wal_sender_timeout'])('refuses to be supplied %s, which is not a supplied fixed setting', (name) => {
+  it.each(['work_mem', 'port', 'wal_sender_timeout', 'data_directory'])('refuses to be supplied %s, which is not a supplied fixed setting', (name) => {
     expect(() => managedSettings({ ...context, supplied: new Map([[name, 'x']]) })).toThrow(name);
   });
 
