@@ -37,7 +37,8 @@ export function parseSwitch(name: string, value: string | undefined): boolean {
   const word = value.trim().toLowerCase();
   if (TRUE_WORDS.includes(word)) return true;
   if (FALSE_WORDS.includes(word)) return false;
-  throw new UsageError(`${name}: "${value}" is not one of ${[...TRUE_WORDS, ...FALSE_WORDS.filter((w) => w !== '')].join(', ')}`);
+  const words = [...TRUE_WORDS, ...FALSE_WORDS.filter((word) => word !== '')];
+  throw new UsageError(`${name}: "${value}" is not one of ${words.join(', ')}`);
 }
 
 export function parseList(flag: string, value: string): string[] {

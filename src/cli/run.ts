@@ -47,7 +47,10 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
-    .addOption(new Option('--allow-alter-system', 'ALTER SYSTEM works for the default settings (env: IM_ALLOW_ALTER_SYSTEM=true)').default(false))
+    // Not .env(): commander would turn the flag on for IM_ALLOW_ALTER_SYSTEM=false too (see resolveRunOptions).
+    .addOption(
+      new Option('--allow-alter-system', 'ALTER SYSTEM for default settings (env: IM_ALLOW_ALTER_SYSTEM)').default(false),
+    )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))

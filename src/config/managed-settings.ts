@@ -50,20 +50,37 @@ interface SettingRow {
 }
 
 const LOG_TO_FIFOS = 'the log pipe reads csvlog from the FIFOs under `<run-dir>/log`';
-const viaFifo = (fifo: string, stderr?: string) => (context: RenderContext) => (context.logDirectory === undefined ? stderr : fifo);
-const withTls = (value: (tls: TlsFiles) => string) => (context: RenderContext) => (context.tls === undefined ? undefined : value(context.tls));
+const viaFifo = (fifo: string, stderr?: string) => (context: RenderContext) =>
+  context.logDirectory === undefined ? stderr : fifo;
+const withTls = (value: (tls: TlsFiles) => string) => (context: RenderContext) =>
+  context.tls === undefined ? undefined : value(context.tls);
 const constant = (value: string) => () => value;
 const BY_REPLICATION = { shown: 'on a replica: from `--replica-of`', suppliedBy: 'replication' };
 const BY_BACKUPS = { shown: 'when backups are configured', suppliedBy: 'backups' };
 
 export const SETTINGS: readonly SettingRow[] = [
   { name: 'listen_addresses', kind: 'fixed', shown: '`--listen`', why: 'one flag decides it', value: (c) => c.listen },
-  { name: 'port', kind: 'fixed', shown: '`--port`', why: 'probes, replicas and the status API use it', value: (c) => String(c.port) },
-  { name: 'unix_socket_directories', kind: 'fixed', shown: '`<run-dir>/run`', why: 'the manager connects there', value: (c) => c.socketDir },
+  {
+    name: 'port', kind: 'fixed', shown: '`--port`',
+    why: 'probes, replicas and the status API use it', value: (c) => String(c.port),
+  },
+  {
+    name: 'unix_socket_directories', kind: 'fixed', shown: '`<run-dir>/run`',
+    why: 'the manager connects there', value: (c) => c.socketDir,
+  },
   { name: 'data_directory', kind: 'fixed', shown: '`--pgdata` (not rendered: `-D`)', why: 'one flag decides it' },
-  { name: 'config_file', kind: 'fixed', shown: '`<pgdata>/postgresql.conf` (not rendered)', why: 'it includes custom.conf' },
-  { name: 'hba_file', kind: 'fixed', shown: '`<pgdata>/pg_hba.conf`', why: 'the manager renders it', value: (c) => `${c.pgdata}/pg_hba.conf` },
-  { name: 'ident_file', kind: 'fixed', shown: '`<pgdata>/pg_ident.conf`', why: 'the manager renders it', value: (c) => `${c.pgdata}/pg_ident.conf` },
+  {
+    name: 'config_file', kind: 'fixed', shown: '`<pgdata>/postgresql.conf` (not rendered)',
+    why: 'it includes custom.conf',
+  },
+  {
+    name: 'hba_file', kind: 'fixed', shown: '`<pgdata>/pg_hba.conf`',
+    why: 'the manager renders it', value: (c) => `${c.pgdata}/pg_hba.conf`,
+  },
+  {
+    name: 'ident_file', kind: 'fixed', shown: '`<pgdata>/pg_ident.conf`',
+    why: 'the manager renders it', value: (c) => `${c.pgdata}/pg_ident.conf`,
+  },
   {
     name: 'restart_after_crash', kind: 'fixed', shown: '`off`',
     why: 'the manager restarts a crashed postmaster itself, after its orphans are gone', value: constant('off'),
@@ -71,35 +88,83 @@ export const SETTINGS: readonly SettingRow[] = [
   { name: 'logging_collector', kind: 'fixed', shown: '`on`', why: LOG_TO_FIFOS, value: viaFifo('on', 'off') },
   { name: 'log_destination', kind: 'fixed', shown: '`csvlog`', why: LOG_TO_FIFOS, value: viaFifo('csvlog', 'stderr') },
   { name: 'log_directory', kind: 'fixed', shown: '`<run-dir>/log`', why: LOG_TO_FIFOS, value: (c) => c.logDirectory },
-  { name: 'log_filename', kind: 'fixed', shown: '`postgres`', why: 'the FIFOs are `postgres.csv` and `postgres`', value: viaFifo('postgres') },
+  {
+    name: 'log_filename', kind: 'fixed', shown: '`postgres`',
+    why: 'the FIFOs are `postgres.csv` and `postgres`', value: viaFifo('postgres'),
+  },
   { name: 'log_rotation_age', kind: 'fixed', shown: '`0`', why: 'a FIFO is not rotated', value: viaFifo('0') },
   { name: 'log_rotation_size', kind: 'fixed', shown: '`0`', why: 'a FIFO is not rotated', value: viaFifo('0') },
-  { name: 'log_truncate_on_rotation', kind: 'fixed', shown: '`off`', why: 'a FIFO is not rotated', value: viaFifo('off') },
-  { name: 'log_file_mode', kind: 'fixed', shown: '`0600`', why: 'only the PostgreSQL user reads the log', value: viaFifo('0600') },
-  { name: 'ssl', kind: 'fixed', shown: '`on`', why: 'TCP is TLS only', value: (c) => (c.tls === undefined ? 'off' : 'on') },
-  { name: 'ssl_cert_file', kind: 'fixed', shown: '`<run-dir>/certificates/server.crt`', why: 'the manager copies and renews it', value: withTls((t) => t.certFile) },
-  { name: 'ssl_key_file', kind: 'fixed', shown: '`<run-dir>/certificates/server.key`', why: 'the manager copies and renews it', value: withTls((t) => t.keyFile) },
+  {
+    name: 'log_truncate_on_rotation', kind: 'fixed', shown: '`off`',
+    why: 'a FIFO is not rotated', value: viaFifo('off'),
+  },
+  {
+    name: 'log_file_mode', kind: 'fixed', shown: '`0600`',
+    why: 'only the PostgreSQL user reads the log', value: viaFifo('0600'),
+  },
+  {
+    name: 'ssl', kind: 'fixed', shown: '`on`',
+    why: 'TCP is TLS only', value: (c) => (c.tls === undefined ? 'off' : 'on'),
+  },
+  {
+    name: 'ssl_cert_file', kind: 'fixed', shown: '`<run-dir>/certificates/server.crt`',
+    why: 'the manager copies and renews it', value: withTls((t) => t.certFile),
+  },
+  {
+    name: 'ssl_key_file', kind: 'fixed', shown: '`<run-dir>/certificates/server.key`',
+    why: 'the manager copies and renews it', value: withTls((t) => t.keyFile),
+  },
   {
     name: 'ssl_ca_file', kind: 'fixed', shown: '`<run-dir>/certificates/client-ca.crt`',
     why: '`cert` authentication trusts the client CA', value: withTls((t) => t.clientCaFile),
   },
-  { name: 'ssl_crl_file', kind: 'fixed', shown: "`''`", why: 'certificates are short-lived and renewed instead', value: constant('') },
-  { name: 'ssl_passphrase_command', kind: 'fixed', shown: "`''`", why: 'keys are unencrypted files, mode 0600', value: constant('') },
-  { name: 'ssl_passphrase_command_supports_reload', kind: 'fixed', shown: '`off`', why: 'no passphrase command', value: constant('off') },
-  { name: 'ssl_min_protocol_version', kind: 'fixed', shown: '`TLSv1.3`', why: 'no downgrade to older TLS', value: constant('TLSv1.3') },
-  { name: 'password_encryption', kind: 'fixed', shown: '`scram-sha-256`', why: 'no MD5 password hashes', value: constant('scram-sha-256') },
+  {
+    name: 'ssl_crl_file', kind: 'fixed', shown: "`''`",
+    why: 'certificates are short-lived and renewed instead', value: constant(''),
+  },
+  {
+    name: 'ssl_passphrase_command', kind: 'fixed', shown: "`''`",
+    why: 'keys are unencrypted files, mode 0600', value: constant(''),
+  },
+  {
+    name: 'ssl_passphrase_command_supports_reload', kind: 'fixed', shown: '`off`',
+    why: 'no passphrase command', value: constant('off'),
+  },
+  {
+    name: 'ssl_min_protocol_version', kind: 'fixed', shown: '`TLSv1.3`',
+    why: 'no downgrade to older TLS', value: constant('TLSv1.3'),
+  },
+  {
+    name: 'password_encryption', kind: 'fixed', shown: '`scram-sha-256`',
+    why: 'no MD5 password hashes', value: constant('scram-sha-256'),
+  },
   {
     name: 'allow_alter_system', kind: 'fixed', shown: '`off` (`on` with `--allow-alter-system`)', sinceMajor: 17,
     why: 'ALTER SYSTEM would write settings behind the manager', value: (c) => (c.allowAlterSystem ? undefined : 'off'),
   },
-  { name: 'primary_conninfo', kind: 'fixed', ...BY_REPLICATION, why: 'a replica follows its primary over verified TLS' },
-  { name: 'primary_slot_name', kind: 'fixed', ...BY_REPLICATION, why: 'a replica streams from its own slot on the primary' },
-  { name: 'recovery_target_timeline', kind: 'fixed', ...BY_REPLICATION, why: 'a replica follows the primary onto new timelines' },
+  {
+    name: 'primary_conninfo', kind: 'fixed', ...BY_REPLICATION,
+    why: 'a replica follows its primary over verified TLS',
+  },
+  {
+    name: 'primary_slot_name', kind: 'fixed', ...BY_REPLICATION,
+    why: 'a replica streams from its own slot on the primary',
+  },
+  {
+    name: 'recovery_target_timeline', kind: 'fixed', ...BY_REPLICATION,
+    why: 'a replica follows the primary onto new timelines',
+  },
   { name: 'archive_mode', kind: 'fixed', ...BY_BACKUPS, why: 'WAL archiving is part of the backup configuration' },
   { name: 'archive_command', kind: 'fixed', ...BY_BACKUPS, why: 'WAL archiving is part of the backup configuration' },
   { name: 'restore_command', kind: 'fixed', ...BY_BACKUPS, why: 'WAL restore is part of the backup configuration' },
-  { name: 'wal_sender_timeout', kind: 'default', shown: '`5s`', why: 'a dead replica is noticed within seconds', value: constant('5s') },
-  { name: 'wal_receiver_timeout', kind: 'default', shown: '`5s`', why: 'a dead primary is noticed within seconds', value: constant('5s') },
+  {
+    name: 'wal_sender_timeout', kind: 'default', shown: '`5s`',
+    why: 'a dead replica is noticed within seconds', value: constant('5s'),
+  },
+  {
+    name: 'wal_receiver_timeout', kind: 'default', shown: '`5s`',
+    why: 'a dead primary is noticed within seconds', value: constant('5s'),
+  },
 ];
 
 /** Directives, not settings: an include would let `--config` pull in a fixed setting behind the manager's back. */

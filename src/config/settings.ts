@@ -24,7 +24,10 @@ export function parseUserParameters(text: string, source: string): Parameters {
     const match = SETTING_LINE.exec(line);
     if (!match) throw new UsageError(`${where}: not a "key = value" line: ${JSON.stringify(raw.trim())}`);
     const key = match[1]!.toLowerCase();
-    if (isOwnedParameter(key)) throw new UsageError(`${where}: parameter "${key}" is fixed by instance-manager and cannot be set in --config (see docs/settings.md)`);
+    if (isOwnedParameter(key)) {
+      const reason = 'is fixed by instance-manager and cannot be set in --config (see docs/settings.md)';
+      throw new UsageError(`${where}: parameter "${key}" ${reason}`);
+    }
     parameters.set(key, unquote(match[2]!.trim(), where));
   });
   return parameters;

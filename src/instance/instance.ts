@@ -342,7 +342,8 @@ export class Instance {
   private writeConfiguration(): string[] {
     const { options, runAs, logger } = this.deps;
     const changed = writeConfiguration(options.pgdata, this.renderConfiguration(), runAs);
-    if (guardAutoConf({ pgdata: options.pgdata, runAs, allowAlterSystem: options.allowAlterSystem, logger })) changed.push(AUTO_CONF);
+    const { pgdata, allowAlterSystem } = options;
+    if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
     return changed;
   }
 }
