@@ -49,7 +49,8 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
     // Not .env(): commander would turn the flag on for IM_ALLOW_ALTER_SYSTEM=false too (see resolveRunOptions).
     .addOption(
-      new Option('--allow-alter-system', 'ALTER SYSTEM for default settings (env: IM_ALLOW_ALTER_SYSTEM)').default(false),
+      new Option('--allow-alter-system', 'ALTER SYSTEM for the default settings only (env: IM_ALLOW_ALTER_SYSTEM)')
+        .default(false),
     )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
