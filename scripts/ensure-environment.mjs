@@ -70,7 +70,9 @@ if (majors.length === 0) wanted.push('postgresql', 'postgresql-contrib');
 if (!has('openssl')) wanted.push('openssl');
 if (forTests) {
   if (!has('psql')) wanted.push('postgresql-client');
-  for (const tool of ['unshare', 'ip']) if (!has(tool)) wanted.push(tool === 'ip' ? 'iproute2' : 'util-linux');
+  // The programs the tests use as judges or drive, by the Debian package that brings each.
+  const testTools = { unshare: 'util-linux', ip: 'iproute2', pgbadger: 'pgbadger' };
+  for (const [tool, pkg] of Object.entries(testTools)) if (!has(tool)) wanted.push(pkg);
 }
 aptInstall(wanted);
 majors = postgresMajors();
