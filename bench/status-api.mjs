@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
-import { alternate, announce, BIN, describe, eachLine, exited, freePort, printRatio, ROOT, rssMiB, scratch } from './common.mjs';
+import { alternate, announce, BIN, cpuSeconds, describe, eachLine, exited, freePort, printRatio, ROOT, rssMiB, scratch } from './common.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '4' }, duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } } });
 const ROUNDS = Number(values.rounds);
@@ -64,14 +64,17 @@ function runWrk(url, pid, durationS) {
   return new Promise((resolve, reject) => {
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 100);
+    const cpuBefore = cpuSeconds(pid);
     const wrk = spawn('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${durationS}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     wrk.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
     wrk.on('error', reject);
     wrk.on('exit', (code) => {
       clearInterval(sampler);
-      if (code !== 0) reject(new Error(`wrk exited ${code}:\n${output}`));
-      else resolve({ ...parseWrk(output), peakRss });
+      if (code !== 0) return reject(new Error(`wrk exited ${code}:\n${output}`));
+      const result = parseWrk(output);
+      // The server's own CPU per request: what the machine's load does not change much.
+      resolve({ ...result, peakRss, cpuUs: ((cpuSeconds(pid) - cpuBefore) * 1e6) / (result.rps * durationS) });
     });
   });
 }
@@ -97,7 +100,7 @@ async function startBareServer(dir) {
   return { bare, port };
 }
 
-const ms = (result) => `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${Math.round(result.rps)} req/s${result.errors ? `, ${result.errors}` : ''}`;
+const ms = (result) => `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${Math.round(result.rps)} req/s, ${result.cpuUs.toFixed(0)} µs CPU a request${result.errors ? `, ${result.errors}` : ''}`;
 
 const dir = scratch('status');
 makeSecrets(path.join(dir, 'secrets'));
@@ -123,6 +126,8 @@ try {
     console.log(`${endpoint} p99: ${describe(p99(endpoint), 2, ' ms')}; goal <= ${goal} ms`);
     printRatio(`${endpoint} p99 / bare node:https p99`, p99(endpoint), p99('bare'), endpoint === '/healthz' ? `<= ${HEALTHZ_RATIO_GOAL}` : undefined);
     printRatio(`${endpoint} req/s / bare node:https req/s`, runs[endpoint].map((run) => run.rps), runs.bare.map((run) => run.rps));
+    const cpu = (name) => runs[name].map((run) => run.cpuUs);
+    printRatio(`${endpoint} server CPU per request / bare node:https (${describe(cpu(endpoint), 0, ' µs')} against ${describe(cpu('bare'), 0, ' µs')})`, cpu(endpoint), cpu('bare'));
   }
   console.log(`manager peak RSS under load: ${describe([...runs['/healthz'], ...runs['/pg/status']].map((run) => run.peakRss), 1, ' MiB')}`);
 } finally {
