@@ -44,7 +44,10 @@ async function waitUntilAccepting() {
 
 /** The manager, its stdout on a pipe to a container-runtime-like reader writing a log file. */
 async function startManager() {
-  const logFile = path.join(dir, 'container.log');
+  // Its own directory: the manager watches the directory of --config, and a log growing beside it
+  // would wake that watcher at every line (a cost no pod has).
+  const logFile = path.join(dir, 'container', 'container.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const runtime = spawn(process.execPath, [path.join(ROOT, 'bench', 'container-log.mjs'), logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
   let summary = '';
   runtime.stdout.setEncoding('utf8').on('data', (text) => (summary += text));
