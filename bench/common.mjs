@@ -58,7 +58,7 @@ export function median(values) {
 /** `median 1.02 (min 0.97, max 1.10, 6 runs)`. */
 export function describe(values, digits = 2, unit = '') {
   const show = (value) => `${value.toFixed(digits)}${unit}`;
-  return `median ${show(median(values))} (min ${show(Math.min(...values))}, max ${show(Math.max(...values))}, ${values.length} runs)`;
+  return `median ${show(median(values))} (min ${show(Math.min(...values))}, max ${show(Math.max(...values))}, ${values.length} ${values.length === 1 ? 'run' : 'runs'})`;
 }
 
 /** a[i] / b[i] for each pair of runs. */
