@@ -3,6 +3,7 @@
 // (scripts/build-sea.mjs). One file loads in a fraction of the time Node takes to resolve and
 // evaluate the sixty-odd modules of dist/ and node_modules one by one, which is most of what
 // stands between `instance-manager run` and the postmaster.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
@@ -48,12 +49,14 @@ const commonOptions = {
  * `moduleUrl(file)` is the JavaScript expression that stands for `import.meta.url` in the source
  * file `file`: a bundle is one file, and code that finds things relative to itself (the reaper's
  * addon) must still look where it would from its own module. src/version.ts reads package.json
- * at run time; the bundle carries the version instead, so that it needs no file beside it.
+ * at run time; the bundle carries the version instead, so that it needs no file beside it, and
+ * the commit it was built from (sourceCommit).
  * `separate(name)` is where a package of LOADED_LATER is required from at run time, relative to
  * `outfile`, when it stays out of the bundle. Returns how many modules went in.
  */
 export async function bundleCli({ entry, outfile, moduleUrl, banner = '', separate }) {
   const packageVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const versionModule = `export const VERSION: string = ${JSON.stringify(packageVersion)};\nexport const COMMIT: string = ${JSON.stringify(sourceCommit())};`;
   const separated = new Set();
   const result = await build({
     ...commonOptions,
@@ -65,7 +68,7 @@ export async function bundleCli({ entry, outfile, moduleUrl, banner = '', separa
       {
         name: 'module-urls-version-and-separate-packages',
         setup(builder) {
-          builder.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const VERSION: string = ${JSON.stringify(packageVersion)};`, loader: 'ts' }));
+          builder.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: versionModule, loader: 'ts' }));
           builder.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => {
             const source = fs.readFileSync(args.path, 'utf8');
             if (!source.includes('import.meta.url')) return undefined;
@@ -110,4 +113,16 @@ export async function bundleDist(outfile, tag) {
     banner: `// build ${tag}`,
     separate: (name) => `./${path.relative(here, vendor(name))}`,
   });
+}
+
+/**
+ * The commit of the sources, `-dirty` when tracked files differ from it; where there is no git
+ * checkout (the image's build stage), the REVISION build argument; else "unknown".
+ */
+export function sourceCommit() {
+  const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return process.env.REVISION || 'unknown';
+  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
 }
