@@ -72,6 +72,7 @@ describe('PrettyPrinter: one readable line per JSON line', () => {
     const coloured = new PrettyPrinter({ color: true, timeZone: 'UTC' }).line(input);
     expect(coloured).toContain('\x1b[1;31mERROR  \x1b[0m');
     expect(coloured).toContain('\x1b[2msqlstate=\x1b[0m42P01');
+    // eslint-disable-next-line no-control-regex -- ANSI escapes are what is being removed
     expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(plain().line(input));
     expect(plain().line(input)).not.toContain('\x1b');
   });
