@@ -8,13 +8,22 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BUNDLE, CODE_CACHE } from '../bin/load-bundle.cjs';
-import { bundleDist, root } from './bundle.mjs';
+import { bundleDist, root, sourceCommit } from './bundle.mjs';
 
 function run(args, env = process.env) {
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
+// A build whose inputs have not changed since the last one is skipped: `npm start`, `npm test` and
+// the test runner's setup all ask for one, and most of the time nothing changed (--force rebuilds).
+const stamp = path.join(root, 'dist', '.build-inputs');
+const inputs = inputsDigest();
+if (!process.argv.includes('--force') && readIfThere(stamp) === inputs && fs.existsSync(CODE_CACHE)) {
+  process.stderr.write('build: dist/ is up to date\n');
+  process.exit(0);
+}
+fs.rmSync(stamp, { force: true });
 run([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 fs.rmSync(CODE_CACHE, { force: true });
 const tag = crypto.randomBytes(16).toString('hex');
@@ -33,4 +42,28 @@ const writeCache = `
   fs.writeFileSync(CODE_CACHE, Buffer.concat([Buffer.from(bundle.tag, 'latin1'), bundle.script.createCachedData()]));
 `;
 run(['--input-type=module', '-e', writeCache], { ...process.env, NODE_OPTIONS: '' });
+fs.writeFileSync(stamp, inputs);
 process.stderr.write(`build: ${modules} modules bundled into ${path.relative(root, BUNDLE)} (${fs.statSync(BUNDLE).size} bytes), code cache ${fs.statSync(CODE_CACHE).size} bytes\n`);
+
+function readIfThere(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Everything dist/ is made from: the sources, the build's own code, the dependencies, the commit
+ * written into the bundle, and the Node that made the code cache (V8 refuses another's).
+ */
+function inputsDigest() {
+  const hash = crypto.createHash('sha256');
+  const files = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin/load-bundle.cjs', 'scripts/build.mjs', 'scripts/bundle.mjs'];
+  for (const entry of fs.readdirSync(path.join(root, 'src'), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) files.push(path.relative(root, path.join(entry.parentPath, entry.name)));
+  }
+  for (const file of files.sort()) hash.update(`${file}\0`).update(fs.readFileSync(path.join(root, file))).update('\0');
+  hash.update(`${process.version} ${process.arch} ${sourceCommit()}`);
+  return hash.digest('hex');
+}

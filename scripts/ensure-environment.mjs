@@ -12,8 +12,9 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const forTests = process.argv.includes('--for-tests') || process.env.npm_lifecycle_event === 'pretest';
 const say = (message) => process.stderr.write(`ensure-environment: ${message}\n`);
 
+// What the programs run here print goes to stderr: under `npm start`, stdout is the manager's JSON lines only.
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, ...options });
+  const result = spawnSync(command, args, { stdio: ['ignore', process.stderr, 'inherit'], cwd: root, ...options });
   if (result.status !== 0) {
     say(`"${command} ${args.join(' ')}" failed (exit ${result.status})`);
     process.exit(1);
@@ -56,7 +57,8 @@ function installedPackage(name) {
 aptInstall(['python3', 'make', 'g++'].filter((tool) => !has(tool)));
 if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
   say('installing npm dependencies');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // .npmrc keeps npm silent so that `npm start` prints nothing but JSON; an install says what goes wrong.
+  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=warn']);
 }
 
 // 2. Debian packages
