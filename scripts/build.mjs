@@ -7,8 +7,11 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BUNDLE, CODE_CACHE } from '../bin/load-bundle.cjs';
-import { bundleDist, root, sourceCommit } from './bundle.mjs';
+import { sourceCommit } from './commit.mjs';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 function run(args, env = process.env) {
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
@@ -24,6 +27,8 @@ if (!process.argv.includes('--force') && readIfThere(stamp) === inputs && fs.exi
   process.exit(0);
 }
 fs.rmSync(stamp, { force: true });
+// esbuild is loaded only when there is something to build.
+const { bundleDist } = await import('./bundle.mjs');
 run([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 fs.rmSync(CODE_CACHE, { force: true });
 const tag = crypto.randomBytes(16).toString('hex');

@@ -3,12 +3,12 @@
 // (scripts/build-sea.mjs). One file loads in a fraction of the time Node takes to resolve and
 // evaluate the sixty-odd modules of dist/ and node_modules one by one, which is most of what
 // stands between `instance-manager run` and the postmaster.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceCommit } from './commit.mjs';
 
 export const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -115,14 +115,3 @@ export async function bundleDist(outfile, tag) {
   });
 }
 
-/**
- * The commit of the sources, `-dirty` when tracked files differ from it; where there is no git
- * checkout (the image's build stage), the REVISION build argument; else "unknown".
- */
-export function sourceCommit() {
-  const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
-  const head = git('rev-parse', 'HEAD');
-  if (head.status !== 0) return process.env.REVISION || 'unknown';
-  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
-  return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
-}

@@ -21,8 +21,16 @@ function run(command, args, options = {}) {
   }
 }
 
+/** Whether `command` is an executable on PATH (looked up here: a shell per check would slow every npm start). */
 function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || '.', command), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function postgresMajors() {
