@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /**
- * The commit of the sources, `-dirty` when tracked files differ from it; where there is no git
+ * The commit of the sources, `-dirty` when what the executable is built from differs from it; where there is no git
  * checkout (the image's build stage), the REVISION build argument; else "unknown".
  */
 export function sourceCommit() {
   const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
   const head = git('rev-parse', 'HEAD');
   if (head.status !== 0) return process.env.REVISION || 'unknown';
-  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
+  // Only what goes into the executable counts: an edited README does not make a build dirty.
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'scripts', 'package.json', 'package-lock.json').stdout.trim() !== '';
   return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
 }
