@@ -12,8 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
-import { BIN, freePort, managerEnv, managerEnvNote, ROOT, scratch } from './common.mjs';
+import { BIN, firstConnection, freePort, managerEnv, managerEnvNote, ROOT, scratch } from './common.mjs';
 
 const pairs = Number(process.argv[2] ?? 5);
 const dir = scratch('npm-start');
@@ -46,25 +45,12 @@ function countStray(child) {
   });
 }
 
-async function firstConnection(began) {
-  for (;;) {
-    const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
-    try {
-      await client.connect();
-      await client.end();
-      return performance.now() - began;
-    } catch {
-      await sleep(5);
-    }
-  }
-}
-
 /** Launch to first connection, in ms; then the whole process group (npm, sh, the manager) is stopped. */
 async function measure(name) {
   const began = performance.now();
   const child = launchers[name]();
   countStray(child);
-  const elapsed = await firstConnection(began);
+  const elapsed = await firstConnection(socketDir, port, began);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   process.kill(-child.pid, 'SIGTERM');
   await exited;

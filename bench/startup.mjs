@@ -14,8 +14,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { managerEnv, managerEnvNote } from './common.mjs';
+import { firstConnection, managerEnv, managerEnvNote } from './common.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const runs = Number(process.argv[2] ?? 10);
@@ -72,23 +71,10 @@ function startPostgresDirectly() {
   return child;
 }
 
-async function firstConnection(began) {
-  for (;;) {
-    const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
-    try {
-      await client.connect();
-      await client.end();
-      return performance.now() - began;
-    } catch {
-      await sleep(5);
-    }
-  }
-}
-
 async function measure(start, stopSignal, spawnTimes) {
   const began = performance.now();
   const child = start();
-  const elapsed = await firstConnection(began);
+  const elapsed = await firstConnection(socketDir, port, began);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(stopSignal);
   await exited;
@@ -108,7 +94,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 // Create the data directory once, through the manager.
 {
   const child = startManager();
-  await firstConnection(performance.now());
+  await firstConnection(socketDir, port, performance.now());
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
 }
@@ -128,7 +114,7 @@ for (let i = 0; i < runs; i++) {
 // manager spends its life in that second state.
 async function idleRss() {
   const child = startManager();
-  await firstConnection(performance.now());
+  await firstConnection(socketDir, port, performance.now());
   const status = () => fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
   const kib = (text, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)[1]);
   await sleep(3000);
