@@ -46,6 +46,7 @@ export function logsCommand(): Command {
     .addOption(new Option('--color <when>', 'colour the level').choices(['auto', 'always', 'never']).default('auto'))
     .action(async (file: string | undefined, flags: PrettyFlags) => {
       if (file !== undefined) checkReadable(file, 'log');
+      else if (process.stdin.isTTY) process.stderr.write('instance-manager: reading JSON log lines from stdin (pipe `kubectl logs` into it, or name a file)\n');
       const printer = new PrettyPrinter({ color: wantsColor(flags.color) }, lineFilter(flags));
       await prettyPrint(file === undefined ? process.stdin : fs.createReadStream(file), printer);
     });

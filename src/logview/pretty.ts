@@ -83,7 +83,7 @@ export class PrettyPrinter {
       stringOr(entry.logging_pod, '-'),
       stringOr(entry.logger, '-').padEnd(LOGGER_WIDTH),
     ].join(' ');
-    const { message, fields } = describe(entry);
+    const { message, fields } = messageAndFields(entry);
     const shown = Object.entries(fields)
       .filter(([, value]) => value !== undefined && value !== null && value !== '')
       .map(([key, value]) => `${this.dim(`${key}=`)}${fieldValue(value)}`);
@@ -104,7 +104,7 @@ export class PrettyPrinter {
 }
 
 /** The message of a line and the fields worth showing after it. */
-function describe(entry: Entry): { message: string; fields: Fields } {
+function messageAndFields(entry: Entry): { message: string; fields: Fields } {
   const record = isObject(entry.record) ? entry.record : undefined;
   if (record === undefined) {
     const fields = Object.fromEntries(Object.entries(entry).filter(([key]) => !HEAD_KEYS.has(key) && !HIDDEN_KEYS.has(key)));
