@@ -100,4 +100,6 @@ if (addonStale) {
   const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
   run(process.execPath, [nodeGyp, 'rebuild', ...nodedir]);
 }
-run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]);
+// In this process: a second Node start would cost every `npm start` a noticeable part of its time.
+const { build } = await import('./build.mjs');
+await build();
