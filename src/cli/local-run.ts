@@ -9,6 +9,8 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { CERTIFICATE_FILES, certificateCopyPath } from '../secrets/index.js';
 
+const NPM_START_RUN_DIR_HINT = './.data/run; set IM_RUN_DIR for another';
+
 export function localRunDir(): string {
   return process.env.IM_RUN_DIR ?? path.join('.data', 'run');
 }
@@ -20,7 +22,8 @@ export function readServerCa(explicit: string | undefined): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (error) {
-    const where = process.env.IM_RUN_DIR === undefined ? 'the run dir of `npm start` (./.data/run; set IM_RUN_DIR for another)' : 'IM_RUN_DIR';
+    const fromEnv = process.env.IM_RUN_DIR !== undefined;
+    const where = fromEnv ? 'IM_RUN_DIR' : `the run dir of npm start (${NPM_START_RUN_DIR_HINT})`;
     throw new UsageError(
       `no server CA at ${file} (${(error as NodeJS.ErrnoException).code}), from ${where}: ` +
         'pass --ca FILE, the CA that signed the status API\'s certificate (or --url http://... for --status-insecure)',

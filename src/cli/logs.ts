@@ -16,6 +16,9 @@ import { parseSince, PrettyPrinter, type LineFilter } from '../logview/index.js'
 import { LineSplitter } from '../process/index.js';
 import { parseList } from './parse.js';
 
+const SINCE_EXAMPLE = '2026-11-29T16:00:00Z';
+const STDIN_HINT = 'instance-manager: reading JSON lines from stdin (pipe `kubectl logs` into it, or name a file)\n';
+
 /** A JSON line may hold a record of many megabytes; only a longer one is printed in pieces. */
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
@@ -34,7 +37,9 @@ export function logsCommand(): Command {
       for (const file of inputs) if (file !== '-') checkReadable(file, 'csvlog');
       const sink = new OutputSink();
       try {
-        for (const file of inputs) await convertOne(file, sink, new ReportingFormatter(flags.podName, file === '-' ? 'stdin' : file));
+        for (const file of inputs) {
+          await convertOne(file, sink, new ReportingFormatter(flags.podName, file === '-' ? 'stdin' : file));
+        }
       } finally {
         await sink.flush();
       }
@@ -45,11 +50,11 @@ export function logsCommand(): Command {
     .argument('[file]', 'a file of JSON log lines')
     .option('--level <level>', `the least severe level shown (${LEVELS.join(', ')})`)
     .option('--logger <names>', 'only these loggers (comma list: postgres,pgaudit,instance-manager...)')
-    .option('--since <when>', 'only lines from then on: a duration back from now (90s, 15m, 2h, 1d) or a time (2026-11-29T16:00:00Z)')
+    .option('--since <when>', 'only lines from then on: a duration back (90s, 15m, 2h, 1d) or a time (RFC 3339)')
     .addOption(new Option('--color <when>', 'colour the level').choices(['auto', 'always', 'never']).default('auto'))
     .action(async (file: string | undefined, flags: PrettyFlags) => {
       if (file !== undefined) checkReadable(file, 'log');
-      else if (process.stdin.isTTY) process.stderr.write('instance-manager: reading JSON log lines from stdin (pipe `kubectl logs` into it, or name a file)\n');
+      else if (process.stdin.isTTY) process.stderr.write(STDIN_HINT);
       const printer = new PrettyPrinter({ color: wantsColor(flags.color) }, lineFilter(flags));
       await prettyPrint(file === undefined ? process.stdin : fs.createReadStream(file), printer);
     });
@@ -86,8 +91,9 @@ class ReportingFormatter extends LineFormatter {
       this.reported = true;
       const sample = raw.length > 100 ? `${raw.slice(0, 100)}...` : raw;
       process.stderr.write(
-        `instance-manager: ${this.input}: not csvlog: cannot read ${JSON.stringify(sample)} (a stderr-format log? ` +
-          `convert reads log_destination = csvlog); such records are written as "${UNPARSABLE_MSG}" lines, the rest is converted\n`,
+        `instance-manager: ${this.input}: not csvlog: cannot read ${JSON.stringify(sample)} ` +
+          '(a stderr-format log? convert reads log_destination = csvlog); ' +
+          `such records are written as "${UNPARSABLE_MSG}" lines, the rest is converted\n`,
       );
     }
     super.unparsable(raw, source, out);
@@ -115,12 +121,16 @@ function lineFilter(flags: PrettyFlags): LineFilter {
   const filter: LineFilter = {};
   if (flags.level !== undefined) {
     filter.level = parseLevel(flags.level);
-    if (filter.level === undefined) throw new UsageError(`--level: "${flags.level}" is not one of ${LEVELS.join(', ')}`);
+    if (filter.level === undefined) {
+      throw new UsageError(`--level: "${flags.level}" is not one of ${LEVELS.join(', ')}`);
+    }
   }
   if (flags.logger !== undefined) filter.loggers = new Set(parseList('--logger', flags.logger));
   if (flags.since !== undefined) {
     filter.since = parseSince(flags.since, new Date());
-    if (filter.since === undefined) throw new UsageError(`--since: "${flags.since}" is neither a duration (15m, 2h) nor a time (2026-11-29T16:00:00Z)`);
+    if (filter.since === undefined) {
+      throw new UsageError(`--since: "${flags.since}" is neither a duration (15m, 2h) nor a time (${SINCE_EXAMPLE})`);
+    }
   }
   return filter;
 }

@@ -15,13 +15,15 @@ interface StatusFlags {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
+const defaultUrl = () => `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`;
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('print the status of the local instance (reads /pg/status)')
-    .option('--url <url>', 'status API address (the port: IM_STATUS_PORT, else 8000)', `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`)
+    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultUrl())
     .option('--cert <file>', 'client certificate (PEM)')
     .option('--key <file>', 'key of the client certificate (PEM)')
-    .option('--ca <file>', 'CA that signed the server certificate; default: certificates/server-ca.crt of the run dir (IM_RUN_DIR, else ./.data/run)')
+    .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: StatusFlags) => {
       const document = await fetchStatus(flags);
       process.stdout.write(formatStatus(document));
@@ -59,7 +61,9 @@ function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
   if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
   return {
     ca: readServerCa(flags.ca),
-    ...(flags.cert !== undefined && flags.key !== undefined ? { cert: readFlagFile('--cert', flags.cert), key: readFlagFile('--key', flags.key) } : {}),
+    ...(flags.cert !== undefined && flags.key !== undefined
+      ? { cert: readFlagFile('--cert', flags.cert), key: readFlagFile('--key', flags.key) }
+      : {}),
     minVersion: 'TLSv1.3',
     // Inside the pod the server certificate names the pod's DNS names, not localhost; the chain is
     // still checked against the CA.

@@ -38,6 +38,8 @@ export async function collectVersion(pgBin: string | undefined): Promise<Version
 }
 
 export function formatVersion(report: VersionReport): string {
-  const postgres = 'error' in report.postgres ? report.postgres.error : `${report.postgres.version} in ${report.postgres.bin}`;
-  return `instance-manager ${report.version} (commit ${report.commit})\nNode.js ${report.node}\nPostgreSQL ${postgres}\n`;
+  const { postgres } = report;
+  const binaries = 'error' in postgres ? postgres.error : `${postgres.version} in ${postgres.bin}`;
+  const manager = `instance-manager ${report.version} (commit ${report.commit})`;
+  return `${manager}\nNode.js ${report.node}\nPostgreSQL ${binaries}\n`;
 }

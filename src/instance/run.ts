@@ -84,7 +84,8 @@ async function startStatusServer(options: RunOptions, instance: Instance, sink: 
 function statusCommandLine(options: RunOptions): string {
   const program = process.argv[1] ?? 'instance-manager';
   const scheme = options.statusInsecure ? 'http' : 'https';
-  const ca = options.statusInsecure ? [] : ['--ca', path.resolve(certificateCopyPath(options.runDir, CERTIFICATE_FILES.serverCa))];
+  const caFile = path.resolve(certificateCopyPath(options.runDir, CERTIFICATE_FILES.serverCa));
+  const ca = options.statusInsecure ? [] : ['--ca', caFile];
   return [program, 'status', '--url', `${scheme}://localhost:${options.statusPort}`, ...ca].map(shellWord).join(' ');
 }
 

@@ -37,7 +37,12 @@ const LEVEL_WIDTH = Math.max(...LEVELS.map((level) => level.length));
 
 const RESET = '\x1b[0m';
 const DIM = '\x1b[2m';
-const LEVEL_COLOURS: Record<Level, string> = { error: '\x1b[1;31m', warning: '\x1b[33m', info: '\x1b[32m', debug: '\x1b[90m' };
+const LEVEL_COLOURS: Record<Level, string> = {
+  error: '\x1b[1;31m',
+  warning: '\x1b[33m',
+  info: '\x1b[32m',
+  debug: '\x1b[90m',
+};
 
 /** The severities PostgreSQL writes for each level without saying more than the level does. */
 const PLAIN_SEVERITY: Partial<Record<string, string>> = { error: 'ERROR', warning: 'WARNING', info: 'LOG' };
@@ -66,7 +71,8 @@ export class PrettyPrinter {
 
   private passes(entry: Entry): boolean {
     const { level, loggers, since } = this.filter;
-    if (level !== undefined && isLevel(entry.level) && LEVELS.indexOf(entry.level) > LEVELS.indexOf(level)) return false;
+    const rank = (name: Level) => LEVELS.indexOf(name);
+    if (level !== undefined && isLevel(entry.level) && rank(entry.level) > rank(level)) return false;
     if (loggers !== undefined && !loggers.has(String(entry.logger))) return false;
     if (since !== undefined) {
       const ts = typeof entry.ts === 'string' ? Date.parse(entry.ts) : Number.NaN;
@@ -107,7 +113,8 @@ export class PrettyPrinter {
 function messageAndFields(entry: Entry): { message: string; fields: Fields } {
   const record = isObject(entry.record) ? entry.record : undefined;
   if (record === undefined) {
-    const fields = Object.fromEntries(Object.entries(entry).filter(([key]) => !HEAD_KEYS.has(key) && !HIDDEN_KEYS.has(key)));
+    const shown = Object.entries(entry).filter(([key]) => !HEAD_KEYS.has(key) && !HIDDEN_KEYS.has(key));
+    const fields = Object.fromEntries(shown);
     return { message: entry.msg, fields };
   }
   const user = stringOr(record.user_name, '');
@@ -116,14 +123,22 @@ function messageAndFields(entry: Entry): { message: string; fields: Fields } {
   const sqlstate = record.sql_state_code === '00000' ? undefined : record.sql_state_code;
   const audit = isObject(record.audit) ? record.audit : undefined;
   if (audit !== undefined) {
-    const what = ['AUDIT:', audit.audit_type, audit.class, audit.command].filter((part) => typeof part === 'string' && part !== '').join(' ');
-    return { message: what, fields: { user: who, object: audit.object_name, statement: audit.statement, rows: audit.rows } };
+    const parts = [audit.audit_type, audit.class, audit.command].filter((part) => typeof part === 'string' && part);
+    const fields = { user: who, object: audit.object_name, statement: audit.statement, rows: audit.rows };
+    return { message: ['AUDIT:', ...parts].join(' '), fields };
   }
   const severity = stringOr(record.error_severity, '');
   const prefix = severity === '' || PLAIN_SEVERITY[entry.level] === severity ? '' : `${severity}: `;
   return {
     message: `${prefix}${stringOr(record.message, entry.msg)}`,
-    fields: { user: who, sqlstate, detail: record.detail, hint: record.hint, context: record.context, statement: record.query },
+    fields: {
+      user: who,
+      sqlstate,
+      detail: record.detail,
+      hint: record.hint,
+      context: record.context,
+      statement: record.query,
+    },
   };
 }
 
@@ -168,10 +183,12 @@ function stringOr(value: unknown, fallback: string): string {
  * (`2026-11-29T16:00:00Z`, `2026-11-29 16:00`, taken in the local zone without an offset).
  * Undefined when it is neither.
  */
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
 export function parseSince(value: string, now: Date): Date | undefined {
   const duration = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
   if (duration) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    const unit = DURATION_UNITS[duration[2] as keyof typeof DURATION_UNITS];
     return new Date(now.getTime() - Number(duration[1]) * unit);
   }
   if (!/^\d{4}-\d\d-\d\d/.test(value)) return undefined;
