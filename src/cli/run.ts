@@ -20,6 +20,8 @@ interface RunFlags {
   serverName?: string;
   config?: string;
   hba?: string;
+  metricsQueries?: string;
+  metricsQueryTimeout: string;
   podName?: string;
   user: string;
   smartShutdownTimeout: string;
@@ -47,6 +49,8 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
+    .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter queries.yaml format), watched', 'IM_METRICS_QUERIES'))
+    .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of each /metrics query', 'IM_METRICS_QUERY_TIMEOUT', '5'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
     .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))
@@ -76,6 +80,8 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     serverNames,
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
+    metricsQueriesFile: flags.metricsQueries === undefined ? undefined : path.resolve(flags.metricsQueries),
+    metricsQueryTimeoutSeconds: parseSeconds('--metrics-query-timeout', flags.metricsQueryTimeout),
     podName: flags.podName ?? hostname,
     user: flags.user,
     smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),

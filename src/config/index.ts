@@ -1,5 +1,5 @@
 export { parseHbaRules, validateHbaRule, type HbaRule } from './hba-rules.js';
-export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER } from './hba.js';
+export { IDENT_MAP, METRICS_USER, renderHba, renderIdent, REPLICATION_USER } from './hba.js';
 export {
   CUSTOM_CONF,
   isOwnedParameter,

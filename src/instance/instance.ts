@@ -7,6 +7,7 @@ import path from 'node:path';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
+import { ensureMetricsRole } from '../metrics/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -295,6 +296,7 @@ export class Instance {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
       );
+      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) => logger.error('could not create the metrics role', { err: errorMessage(error) }));
     }
   }
 

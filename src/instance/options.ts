@@ -22,6 +22,9 @@ export interface RunOptions {
   serverNames: string[];
   configFile: string | undefined;
   hbaFile: string | undefined;
+  /** postgres_exporter-format queries served on /metrics beside the defaults; re-read when it changes. */
+  metricsQueriesFile: string | undefined;
+  metricsQueryTimeoutSeconds: number;
   podName: string;
   user: string;
   smartShutdownTimeoutSeconds: number;

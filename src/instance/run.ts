@@ -72,6 +72,7 @@ async function startStatusServer(options: RunOptions, instance: Instance, sink: 
     operatorNames: options.operatorNames,
     source: new InstanceStatusSource(instance, sink, logger),
     logger,
+    postgresMetrics: { queriesFile: options.metricsQueriesFile, queryTimeoutMs: options.metricsQueryTimeoutSeconds * 1_000 },
   });
   await server.start();
   return server;

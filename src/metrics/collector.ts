@@ -1,0 +1,212 @@
+/**
+ * PostgreSQL's metrics for `/metrics`: the default queries and the user's, run as the metrics role
+ * over the unix socket in read-only sessions with a statement timeout, rendered in the Prometheus
+ * text format. Concurrent scrapes share the collection in flight; a query that fails or times out
+ * is counted and logged once per change of its error, and never fails the scrape; a PostgreSQL
+ * that is down gives `pg_up 0` and the rest of the answer.
+ */
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import { METRICS_USER } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+import type { Fields, Logger } from '../log.js';
+import { createSocketPool, type SocketAddress } from '../postgres/index.js';
+import { defaultQueries } from './defaults.js';
+import { mergeFamilies, renderFamilies, type Family } from './exposition.js';
+import { familiesOf, labelNamesOf, type MetricQuery, type Row } from './query.js';
+import { QueriesSource } from './queries-source.js';
+import { inRange, serverVersion } from './version-range.js';
+
+export interface PostgresMetricsOptions {
+  address: SocketAddress;
+  /** `--metrics-queries`: postgres_exporter's queries.yaml format. */
+  queriesFile: string | undefined;
+  /** Statement timeout of each query (the client gives up half a second later). */
+  queryTimeoutMs: number;
+  logger: Logger;
+}
+
+const DEFAULT_DATABASE = 'postgres';
+
+interface Identity {
+  versionNum: number;
+  inRecovery: boolean;
+  version: string;
+}
+
+/** What one collection found, before rendering. */
+interface Collection {
+  up: boolean;
+  identity: Identity | undefined;
+  groups: { owner: string; families: Family[] }[];
+  failedQueries: number;
+}
+
+export class PostgresMetrics {
+  private inFlight: Promise<string> | undefined;
+  private readonly pools = new Map<string, Promise<pg.Pool>>();
+  private readonly queriesSource: QueriesSource | undefined;
+  /** Errors per query since the manager started; every query run once is listed, 0 or not. */
+  private readonly errorCounts = new Map<string, number>();
+  /** The error each failing query (or the connection, or a conflict) last logged, to log only changes. */
+  private readonly lastErrors = new Map<string, string>();
+  private scrapes = 0;
+
+  constructor(private readonly options: PostgresMetricsOptions) {
+    this.queriesSource = options.queriesFile === undefined ? undefined : new QueriesSource(options.queriesFile, options.logger);
+  }
+
+  /** `askPostgres` false: the manager knows PostgreSQL is not up, and nothing is asked (`pg_up 0`). */
+  collect(askPostgres: boolean): Promise<string> {
+    this.inFlight ??= this.collectOnce(askPostgres).finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map(async (pool) => (await pool).end().catch(() => undefined)));
+  }
+
+  private async collectOnce(askPostgres: boolean): Promise<string> {
+    const began = performance.now();
+    this.scrapes++;
+    const custom = this.queriesSource ? await this.queriesSource.current() : undefined;
+    const collection = askPostgres ? await this.query(custom?.queries ?? []) : { up: false, identity: undefined, groups: [], failedQueries: 0 };
+    const { families, conflicts } = mergeFamilies(collection.groups);
+    for (const conflict of conflicts) this.logChange(conflict, { msg: 'metrics: a query\'s rows left out', fields: { conflict } });
+    const seconds = (performance.now() - began) / 1_000;
+    return renderFamilies([
+      gauge('pg_up', 'Whether PostgreSQL answered the metrics role\'s connection (1) or not (0)', [{ labels: {}, value: collection.up ? 1 : 0 }]),
+      ...(collection.identity ? [staticFamily(collection.identity)] : []),
+      ...families,
+      gauge('pg_exporter_last_scrape_duration_seconds', 'Seconds the last collection of PostgreSQL\'s metrics took', [{ labels: {}, value: seconds }]),
+      gauge('pg_exporter_last_scrape_error', 'Whether the last collection failed to connect or had a query fail (1) or not (0)', [
+        { labels: {}, value: collection.up && collection.failedQueries === 0 ? 0 : 1 },
+      ]),
+      { name: 'pg_exporter_scrapes_total', help: 'Collections of PostgreSQL\'s metrics', type: 'counter', samples: [{ labels: {}, value: this.scrapes }] },
+      {
+        name: 'pg_exporter_query_errors_total',
+        help: 'Metrics queries that failed or timed out, per query',
+        type: 'counter',
+        samples: [...this.errorCounts].map(([query, count]) => ({ labels: { query }, value: count })),
+      },
+      ...(this.queriesSource && custom
+        ? [gauge('pg_exporter_user_queries_load_error', 'Whether the --metrics-queries file could not be read or parsed (1) or not (0)', [
+            { labels: { filename: this.queriesSource.file }, value: custom.loadError ? 1 : 0 },
+          ])]
+        : []),
+    ]);
+  }
+
+  private async query(customQueries: readonly MetricQuery[]): Promise<Collection> {
+    let identity: Identity;
+    try {
+      identity = await this.identify();
+      this.logChange('connection', undefined);
+    } catch (error) {
+      this.logChange('connection', { msg: 'metrics: cannot query PostgreSQL; pg_up is 0', fields: { role: METRICS_USER, err: errorMessage(error) } });
+      return { up: false, identity: undefined, groups: [], failedQueries: 0 };
+    }
+    const version = serverVersion(identity.versionNum);
+    // A user query named like a default replaces it, as in postgres_exporter.
+    const custom = new Set(customQueries.map((query) => query.name));
+    const queries = [...defaultQueries(Math.floor(identity.versionNum / 10_000)).filter((query) => !custom.has(query.name)), ...customQueries];
+    const groups: Collection['groups'] = [];
+    let failedQueries = 0;
+    let everyDatabase: Promise<string[]> | undefined;
+    for (const query of queries) {
+      if (query.primaryOnly && identity.inRecovery) continue;
+      if (query.serverVersion && !inRange(query.serverVersion, version)) continue;
+      this.errorCounts.set(query.name, this.errorCounts.get(query.name) ?? 0);
+      let databases: readonly string[];
+      if (query.targetDatabases === '*') {
+        everyDatabase ??= this.rows(DEFAULT_DATABASE, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datconnlimit <> -2 ORDER BY 1').then((rows) =>
+          rows.map((row) => String(row.datname)),
+        );
+        databases = await everyDatabase.catch(() => [DEFAULT_DATABASE]);
+      } else {
+        databases = query.targetDatabases ?? [DEFAULT_DATABASE];
+      }
+      // The same query in several databases: a datname label keeps their rows apart.
+      const tagDatabase = query.targetDatabases !== undefined && !labelNamesOf(query).includes('datname');
+      for (const database of databases) {
+        const where = databases.length > 1 || query.targetDatabases !== undefined ? `${query.name} in ${database}` : query.name;
+        try {
+          if (query.predicateSql !== undefined && !(await this.predicateHolds(database, query.predicateSql))) continue;
+          const rows = await this.rows(database, query.sql);
+          groups.push({ owner: query.name, families: familiesOf(query, rows, tagDatabase ? { datname: database } : {}) });
+          this.logChange(where, undefined);
+        } catch (error) {
+          failedQueries++;
+          this.errorCounts.set(query.name, this.errorCounts.get(query.name)! + 1);
+          this.logChange(where, { msg: 'metrics query failed; counted in pg_exporter_query_errors_total', fields: { query: query.name, database, err: errorMessage(error) } });
+        }
+      }
+    }
+    return { up: true, identity, groups, failedQueries };
+  }
+
+  private async identify(): Promise<Identity> {
+    const [row] = await this.rows(DEFAULT_DATABASE, 'SELECT current_setting(\'server_version_num\')::int AS version_num, pg_is_in_recovery() AS in_recovery, version() AS version');
+    return { versionNum: Number(row!.version_num), inRecovery: row!.in_recovery === true, version: String(row!.version) };
+  }
+
+  private async predicateHolds(database: string, sql: string): Promise<boolean> {
+    const [row] = await this.rows(database, sql);
+    return row !== undefined && Object.values(row)[0] === true;
+  }
+
+  /**
+   * One statement through the extended protocol, which refuses several statements in one string,
+   * in the database's read-only session.
+   */
+  private async rows(database: string, sql: string): Promise<Row[]> {
+    const pool = await this.pool(database);
+    const config: pg.QueryConfig & { queryMode: 'extended' } = { text: sql, queryMode: 'extended' };
+    return (await pool.query<Row>(config)).rows;
+  }
+
+  private pool(database: string): Promise<pg.Pool> {
+    let pool = this.pools.get(database);
+    if (!pool) {
+      // One connection per database: the queries of a scrape run one after another. Idle ones go
+      // after a second, so that neither a smart shutdown nor a DROP DATABASE waits for them.
+      pool = createSocketPool(this.options.address, {
+        max: 1,
+        statementTimeoutMs: this.options.queryTimeoutMs,
+        connectTimeoutMs: this.options.queryTimeoutMs,
+        idleTimeoutMs: 1_000,
+        session: { user: METRICS_USER, database, applicationName: 'instance-manager-metrics', readOnly: true },
+      });
+      this.pools.set(database, pool);
+    }
+    return pool;
+  }
+
+  /** Logs a warning when the problem under `key` changes, and a line when it is gone (undefined). */
+  private logChange(key: string, problem: { msg: string; fields: Fields } | undefined): void {
+    const text = problem && JSON.stringify(problem);
+    const previous = this.lastErrors.get(key);
+    if (previous === text) return;
+    if (text === undefined) {
+      this.lastErrors.delete(key);
+      this.options.logger.info('metrics: works again', { what: key });
+      return;
+    }
+    this.lastErrors.set(key, text);
+    this.options.logger.warning(problem!.msg, problem!.fields);
+  }
+}
+
+function gauge(name: string, help: string, samples: Family['samples']): Family {
+  return { name, help, type: 'gauge', samples };
+}
+
+/** postgres_exporter's `pg_static`: the version as labels, the value always 1. */
+function staticFamily(identity: Identity): Family {
+  const [major, minor, patch] = serverVersion(identity.versionNum);
+  return gauge('pg_static', 'Version string as reported by postgres', [
+    { labels: { short_version: `${major}.${minor}.${patch}`, version: identity.version }, value: 1 },
+  ]);
+}
