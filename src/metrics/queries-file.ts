@@ -85,7 +85,7 @@ function readQuery(name: string, pair: Pair<Node, Node>): MetricQuery {
 
 function readColumns(queryName: string, body: YAMLMap): ColumnSpec[] {
   const list = nodeAt(body, 'metrics');
-  if (!isSeq(list) || list.items.length === 0) throw new QueryProblem(list ?? body, '`metrics` must be a list of `- column: {usage, description}`');
+  if (!isSeq(list) || list.items.length === 0) throw new QueryProblem(list, '`metrics` must be a list of `- column: {usage, description}`');
   const columns: ColumnSpec[] = [];
   for (const item of list.items as Node[]) {
     if (!isMap(item) || item.items.length !== 1) throw new QueryProblem(item, 'each entry of `metrics` must be a map with one column name');
@@ -132,7 +132,8 @@ function nodeAt(map: YAMLMap, key: string): Node | undefined {
 function stringAt(map: YAMLMap, key: string, required: boolean): string | undefined {
   const node = nodeAt(map, key);
   if (node === undefined) {
-    if (required) throw new QueryProblem(map, `\`${key}\` is missing`);
+    // No node to point at: the problem is reported at the query's name.
+    if (required) throw new QueryProblem(undefined, `\`${key}\` is missing`);
     return undefined;
   }
   if (!isScalar(node) || typeof node.value !== 'string') throw new QueryProblem(node, `\`${key}\` must be a string`);

@@ -22,7 +22,15 @@ export function parseVersionRange(text: string): VersionRange | undefined {
       if (!match) return undefined;
       const operator = match[1] === undefined || match[1] === '==' ? '=' : (match[1] as Comparator['operator']);
       const part = (value: string | undefined) => (value === undefined || value === 'x' ? 0 : Number(value));
-      comparators.push({ operator, version: [Number(match[2]), part(match[3]), part(match[4])] });
+      const version: Version = [Number(match[2]), part(match[3]), part(match[4])];
+      const wildMinor = match[3] === undefined || match[3] === 'x';
+      if (operator === '=' && (wildMinor || match[4] === undefined || match[4] === 'x')) {
+        // "15", "15.x", "15.2": every version that starts so.
+        const upper: Version = wildMinor ? [version[0] + 1, 0, 0] : [version[0], version[1] + 1, 0];
+        comparators.push({ operator: '>=', version }, { operator: '<', version: upper });
+      } else {
+        comparators.push({ operator, version });
+      }
     }
     range.push(comparators);
   }
