@@ -67,6 +67,9 @@ if (!has('openssl')) wanted.push('openssl');
 if (forTests) {
   if (!has('psql')) wanted.push('postgresql-client');
   for (const tool of ['unshare', 'ip']) if (!has(tool)) wanted.push(tool === 'ip' ? 'iproute2' : 'util-linux');
+  // promtool checks /metrics; the examples of postgres_exporter's package are its queries.yaml.
+  if (!has('promtool')) wanted.push('prometheus');
+  if (!fs.existsSync('/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml')) wanted.push('prometheus-postgres-exporter');
 }
 aptInstall(wanted);
 majors = postgresMajors();

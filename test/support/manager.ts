@@ -148,8 +148,8 @@ export class Manager {
    * A psql session kept open by a long statement (kill the returned process to end it). Its
    * errors are expected when the server goes away under it, so they are not reported.
    */
-  openSession(sql = 'SELECT pg_sleep(600)'): ChildProcess {
-    const session = spawn('psql', ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: 'ignore' });
+  openSession(sql = 'SELECT pg_sleep(600)', database = 'postgres'): ChildProcess {
+    const session = spawn('psql', ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', database, '-c', sql], { stdio: 'ignore' });
     session.on('error', () => undefined);
     return session;
   }
