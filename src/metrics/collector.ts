@@ -12,7 +12,7 @@ import { errorMessage } from '../errors.js';
 import type { Fields, Logger } from '../log.js';
 import { createSocketPool, type SocketAddress } from '../postgres/index.js';
 import { defaultQueries } from './defaults.js';
-import { mergeFamilies, renderFamilies, type Family } from './exposition.js';
+import { mergeFamilies, renderFamilies, type Family, type FamilyGroup } from './exposition.js';
 import { familiesOf, labelNamesOf, type MetricQuery, type Row } from './query.js';
 import { QueriesSource } from './queries-source.js';
 import { inRange, serverVersion } from './version-range.js';
@@ -38,8 +38,18 @@ interface Identity {
 interface Collection {
   up: boolean;
   identity: Identity | undefined;
-  groups: { owner: string; families: Family[] }[];
+  groups: FamilyGroup[];
   failedQueries: number;
+}
+
+/** One query in one database. */
+interface Task {
+  query: MetricQuery;
+  database: string;
+  /** How its errors are logged: the query, and the database when it names some. */
+  where: string;
+  extraLabels: Record<string, string>;
+  distinct: boolean;
 }
 
 export class PostgresMetrics {
@@ -111,31 +121,30 @@ export class PostgresMetrics {
     const version = serverVersion(identity.versionNum);
     // A user query named like a default replaces it, as in postgres_exporter.
     const custom = new Set(customQueries.map((query) => query.name));
-    const queries = [...defaultQueries(Math.floor(identity.versionNum / 10_000)).filter((query) => !custom.has(query.name)), ...customQueries];
-    const groups: Collection['groups'] = [];
-    let failedQueries = 0;
-    let everyDatabase: Promise<string[]> | undefined;
-    for (const query of queries) {
+    const defaults = defaultQueries(Math.floor(identity.versionNum / 10_000)).filter((query) => !custom.has(query.name));
+    const tasks: Task[] = [];
+    for (const query of [...defaults, ...customQueries]) {
       if (query.primaryOnly && identity.inRecovery) continue;
       if (query.serverVersion && !inRange(query.serverVersion, version)) continue;
       this.errorCounts.set(query.name, this.errorCounts.get(query.name) ?? 0);
-      let databases: readonly string[];
-      if (query.targetDatabases === '*') {
-        everyDatabase ??= this.rows(DEFAULT_DATABASE, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datconnlimit <> -2 ORDER BY 1').then((rows) =>
-          rows.map((row) => String(row.datname)),
-        );
-        databases = await everyDatabase.catch(() => [DEFAULT_DATABASE]);
-      } else {
-        databases = query.targetDatabases ?? [DEFAULT_DATABASE];
-      }
+      const databases = query.targetDatabases === '*' ? await this.everyDatabase() : (query.targetDatabases ?? [DEFAULT_DATABASE]);
       // The same query in several databases: a datname label keeps their rows apart.
       const tagDatabase = query.targetDatabases !== undefined && !labelNamesOf(query).includes('datname');
       for (const database of databases) {
-        const where = databases.length > 1 || query.targetDatabases !== undefined ? `${query.name} in ${database}` : query.name;
+        const where = query.targetDatabases === undefined ? query.name : `${query.name} in ${database}`;
+        tasks.push({ query, database, where, extraLabels: tagDatabase ? { datname: database } : {}, distinct: defaults.includes(query) });
+      }
+    }
+    const groups: (Collection['groups'][number] | undefined)[] = new Array(tasks.length);
+    let failedQueries = 0;
+    let next = 0;
+    // Two lanes: the slowest default (pg_database_size of every database) overlaps the others.
+    const lane = async () => {
+      for (let index = next++; index < tasks.length; index = next++) {
+        const { query, database, where, extraLabels, distinct } = tasks[index]!;
         try {
           if (query.predicateSql !== undefined && !(await this.predicateHolds(database, query.predicateSql))) continue;
-          const rows = await this.rows(database, query.sql);
-          groups.push({ owner: query.name, families: familiesOf(query, rows, tagDatabase ? { datname: database } : {}) });
+          groups[index] = { owner: query.name, families: familiesOf(query, await this.rows(database, query.sql), extraLabels), distinct };
           this.logChange(where, undefined);
         } catch (error) {
           failedQueries++;
@@ -143,8 +152,19 @@ export class PostgresMetrics {
           this.logChange(where, { msg: 'metrics query failed; counted in pg_exporter_query_errors_total', fields: { query: query.name, database, err: errorMessage(error) } });
         }
       }
+    };
+    await Promise.all([lane(), lane()]);
+    return { up: true, identity, groups: groups.filter((group) => group !== undefined), failedQueries };
+  }
+
+  /** The databases `target_databases: '*'` means: all that take connections (the default one if that cannot be read). */
+  private async everyDatabase(): Promise<string[]> {
+    try {
+      const rows = await this.rows(DEFAULT_DATABASE, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datconnlimit <> -2 ORDER BY 1');
+      return rows.map((row) => String(row.datname));
+    } catch {
+      return [DEFAULT_DATABASE];
     }
-    return { up: true, identity, groups, failedQueries };
   }
 
   private async identify(): Promise<Identity> {
@@ -170,10 +190,10 @@ export class PostgresMetrics {
   private pool(database: string): Promise<pg.Pool> {
     let pool = this.pools.get(database);
     if (!pool) {
-      // One connection per database: the queries of a scrape run one after another. Idle ones go
-      // after a second, so that neither a smart shutdown nor a DROP DATABASE waits for them.
+      // Two connections to a database (the scrape's two lanes). Idle ones go after a second, so
+      // that neither a smart shutdown nor a DROP DATABASE waits for them.
       pool = createSocketPool(this.options.address, {
-        max: 1,
+        max: 2,
         statementTimeoutMs: this.options.queryTimeoutMs,
         connectTimeoutMs: this.options.queryTimeoutMs,
         idleTimeoutMs: 1_000,

@@ -68,21 +68,32 @@ function escapeLabelValue(value: string): string {
  * produced, or a sample whose labels repeat one already there, is dropped and reported: the first
  * one wins, so a scrape never carries a duplicate that Prometheus would reject whole.
  */
-export function mergeFamilies(groups: readonly { owner: string; families: readonly Family[] }[]): { families: Family[]; conflicts: string[] } {
+export interface FamilyGroup {
+  owner: string;
+  families: readonly Family[];
+  /** Rows known to differ in their labels (the defaults): not checked, which a scrape would feel. */
+  distinct?: boolean;
+}
+
+export function mergeFamilies(groups: readonly FamilyGroup[]): { families: Family[]; conflicts: string[] } {
   const byName = new Map<string, { owner: string; family: Family; seen: Set<string> }>();
   const conflicts: string[] = [];
-  for (const { owner, families } of groups) {
+  for (const { owner, families, distinct } of groups) {
     for (const family of families) {
       const known = byName.get(family.name);
       if (known && known.owner !== owner) {
         conflicts.push(`metric ${family.name} of query ${owner} is already produced by ${known.owner}; dropped`);
         continue;
       }
+      if (!known && distinct) {
+        byName.set(family.name, { owner, family, seen: new Set() });
+        continue;
+      }
       const entry = known ?? { owner, family: { ...family, samples: [] }, seen: new Set<string>() };
       byName.set(family.name, entry);
       let repeated = 0;
       for (const sample of family.samples) {
-        const key = (sample.suffix ?? '') + JSON.stringify(Object.entries(sample.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+        const key = sampleKey(sample);
         if (entry.seen.has(key)) {
           repeated++;
           continue;
@@ -94,4 +105,12 @@ export function mergeFamilies(groups: readonly { owner: string; families: readon
     }
   }
   return { families: [...byName.values()].map((entry) => entry.family), conflicts };
+}
+
+/** Label names and values in name order; NUL never occurs in a label value PostgreSQL sends. */
+function sampleKey(sample: Sample): string {
+  const names = Object.keys(sample.labels).sort();
+  let key = sample.suffix ?? '';
+  for (const name of names) key += `\u0000${name}\u0000${sample.labels[name]}`;
+  return key;
 }

@@ -43,12 +43,16 @@ export function familiesOf(query: MetricQuery, rows: readonly Row[], extraLabels
   if (query.familiesFromRows) return query.familiesFromRows(rows);
   const labelColumns = query.columns.filter((spec) => spec.usage === 'LABEL').map((spec) => spec.column);
   const valueColumns = query.columns.filter((spec) => spec.usage !== 'LABEL' && spec.usage !== 'DISCARD');
+  // One labels object a row, shared by the row's samples in every family (a scrape makes thousands).
+  const rowLabels = rows.map((row) => {
+    const labels: Record<string, string> = { ...extraLabels };
+    for (const column of labelColumns) labels[column] = labelValue(row[column]);
+    return labels;
+  });
   return valueColumns.map((spec) => {
-    const samples: Sample[] = rows.flatMap((row) => {
-      const labels: Record<string, string> = { ...extraLabels };
-      for (const column of labelColumns) labels[column] = labelValue(row[column]);
-      if (spec.usage === 'HISTOGRAM') return histogramSamples(spec.column, row, labels);
-      return [{ labels, value: spec.usage === 'MAPPEDMETRIC' ? mapped(spec, row[spec.column]) : toNumber(row[spec.column]) }];
+    const samples: Sample[] = rows.flatMap((row, i) => {
+      if (spec.usage === 'HISTOGRAM') return histogramSamples(spec.column, row, rowLabels[i]!);
+      return [{ labels: rowLabels[i]!, value: spec.usage === 'MAPPEDMETRIC' ? mapped(spec, row[spec.column]) : toNumber(row[spec.column]) }];
     });
     return {
       name: spec.metricName ?? `${query.name}_${spec.column}`,
