@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMetrics, promtoolCheck, scrape } from '../support/metrics.js';
-import { scratchDir, startManager, type Manager } from '../support/manager.js';
+import { postgresProcesses, scratchDir, startManager, type Manager } from '../support/manager.js';
 import { FAST_STOP } from '../support/replication.js';
 import { ask, waitForStatusApi } from '../support/status.js';
 
@@ -214,7 +214,7 @@ writer:
 
   it('answers with pg_up 0 and the manager\'s metrics while PostgreSQL is frozen', async () => {
     const postmasterPid = Number(fs.readFileSync(path.join(manager.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const frozen = [postmasterPid, ...childrenOf(postmasterPid)];
+    const frozen = postgresProcesses(postmasterPid);
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');
     try {
       const answer = await ask(`${manager.statusBase}/metrics`, { timeoutMs: 20_000 });
@@ -230,17 +230,3 @@ writer:
     await expect.poll(async () => (await scrape(manager.statusBase)).value('pg_up'), { timeout: 20_000 }).toBe(1);
   });
 });
-
-function childrenOf(parent: number): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return fs.readFileSync(path.join('/proc', pid, 'stat'), 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(parent);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}

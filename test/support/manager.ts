@@ -291,3 +291,19 @@ export function namespaceProcesses(initPid: number): HostProcess[] {
     }
   });
 }
+
+/** The postmaster and every process under it (PostgreSQL's own children only). */
+export function postgresProcesses(postmasterPid: number): number[] {
+  const children = fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(path.join('/proc', pid, 'stat'), 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(postmasterPid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [postmasterPid, ...children];
+}
