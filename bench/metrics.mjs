@@ -70,10 +70,12 @@ async function waitFor(what, check, timeoutMs = 120_000) {
 
 function psql(socketDir, port, sql) {
   return new Promise((resolve, reject) => {
-    const child = spawn('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (chunk) => (out += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql exited ${code}`))));
+    child.stderr.on('data', (chunk) => (err += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql exited ${code}: ${err.trim()}`))));
   });
 }
 
