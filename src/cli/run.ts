@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
-import { parseHostPort, parseList, parsePort, parseSeconds } from './parse.js';
+import { parseHostPort, parseList, parsePort, parseSeconds, parseSwitch } from './parse.js';
 
 interface RunFlags {
   pgdata: string;
@@ -19,6 +19,7 @@ interface RunFlags {
   replicaOf?: string;
   serverName?: string;
   config?: string;
+  allowAlterSystem: boolean;
   hba?: string;
   metricsQueries?: string;
   metricsQueryTimeout: string;
@@ -48,6 +49,11 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
+    // Not .env(): commander would turn the flag on for IM_ALLOW_ALTER_SYSTEM=false too (see resolveRunOptions).
+    .addOption(
+      new Option('--allow-alter-system', 'ALTER SYSTEM for the default settings only (env: IM_ALLOW_ALTER_SYSTEM)')
+        .default(false),
+    )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
     .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter queries.yaml format), watched', 'IM_METRICS_QUERIES'))
     .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of each /metrics query', 'IM_METRICS_QUERY_TIMEOUT', '5'))
@@ -61,7 +67,7 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     });
 }
 
-export function resolveRunOptions(flags: RunFlags): RunOptions {
+export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunOptions {
   const logLevel = parseLevel(flags.logLevel);
   if (!logLevel) throw new UsageError(`--log-level: "${flags.logLevel}" is not one of error, warning, info, debug`);
   const hostname = os.hostname();
@@ -79,6 +85,7 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     replicaOf: flags.replicaOf === undefined ? undefined : parseHostPort('--replica-of', flags.replicaOf),
     serverNames,
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
+    allowAlterSystem: flags.allowAlterSystem || parseSwitch('IM_ALLOW_ALTER_SYSTEM', env.IM_ALLOW_ALTER_SYSTEM),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
     metricsQueriesFile: flags.metricsQueries === undefined ? undefined : path.resolve(flags.metricsQueries),
     metricsQueryTimeoutSeconds: parseSeconds('--metrics-query-timeout', flags.metricsQueryTimeout),
