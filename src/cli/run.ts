@@ -55,8 +55,8 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
         .default(false),
     )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
-    .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter queries.yaml format), watched', 'IM_METRICS_QUERIES'))
-    .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of each /metrics query', 'IM_METRICS_QUERY_TIMEOUT', '5'))
+    .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter format), watched', 'IM_METRICS_QUERIES'))
+    .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of /metrics queries', 'IM_METRICS_QUERY_TIMEOUT', '5'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
     .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))

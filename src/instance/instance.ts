@@ -299,7 +299,9 @@ export class Instance {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
       );
-      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) => logger.error('could not create the metrics role', { err: errorMessage(error) }));
+      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) =>
+        logger.error('could not create the metrics role', { err: errorMessage(error) }),
+      );
     }
   }
 

@@ -72,7 +72,10 @@ async function startStatusServer(options: RunOptions, instance: Instance, sink: 
     operatorNames: options.operatorNames,
     source: new InstanceStatusSource(instance, sink, logger),
     logger,
-    postgresMetrics: { queriesFile: options.metricsQueriesFile, queryTimeoutMs: options.metricsQueryTimeoutSeconds * 1_000 },
+    postgresMetrics: {
+      queriesFile: options.metricsQueriesFile,
+      queryTimeoutMs: options.metricsQueryTimeoutSeconds * 1_000,
+    },
   });
   await server.start();
   return server;

@@ -27,6 +27,10 @@ export interface PostgresMetricsOptions {
 }
 
 const DEFAULT_DATABASE = 'postgres';
+const IDENTITY_SQL = `SELECT current_setting('server_version_num')::int AS version_num,
+  pg_is_in_recovery() AS in_recovery, version() AS version`;
+const EVERY_DATABASE_SQL = `SELECT datname FROM pg_database
+  WHERE datallowconn AND NOT datistemplate AND datconnlimit <> -2 ORDER BY 1`;
 
 interface Identity {
   versionNum: number;
@@ -41,6 +45,8 @@ interface Collection {
   groups: FamilyGroup[];
   failedQueries: number;
 }
+
+const NOT_ASKED: Collection = { up: false, identity: undefined, groups: [], failedQueries: 0 };
 
 /** One query in one database. */
 interface Task {
@@ -63,7 +69,8 @@ export class PostgresMetrics {
   private scrapes = 0;
 
   constructor(private readonly options: PostgresMetricsOptions) {
-    this.queriesSource = options.queriesFile === undefined ? undefined : new QueriesSource(options.queriesFile, options.logger);
+    const { queriesFile, logger } = options;
+    this.queriesSource = queriesFile === undefined ? undefined : new QueriesSource(queriesFile, logger);
   }
 
   /** `askPostgres` false: the manager knows PostgreSQL is not up, and nothing is asked (`pg_up 0`). */
@@ -73,28 +80,37 @@ export class PostgresMetrics {
   }
 
   async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map(async (pool) => (await pool).end().catch(() => undefined)));
+    await Promise.all([...this.pools.keys()].map((database) => this.closePool(database)));
+  }
+
+  private async closePool(database: string): Promise<void> {
+    const pool = this.pools.get(database);
+    this.pools.delete(database);
+    await (await pool)?.end().catch(() => undefined);
   }
 
   private async collectOnce(askPostgres: boolean): Promise<string> {
     const began = performance.now();
     this.scrapes++;
     const custom = this.queriesSource ? await this.queriesSource.current() : undefined;
-    const collection = askPostgres ? await this.query(custom?.queries ?? []) : { up: false, identity: undefined, groups: [], failedQueries: 0 };
+    const collection = askPostgres ? await this.query(custom?.queries ?? []) : NOT_ASKED;
     const { families, conflicts } = mergeFamilies(collection.groups);
-    for (const conflict of conflicts) this.logChange(conflict, { msg: 'metrics: a query\'s rows left out', fields: { conflict } });
-    const seconds = (performance.now() - began) / 1_000;
+    for (const conflict of conflicts) {
+      this.logChange(conflict, { msg: 'metrics: a query\'s rows left out', fields: { conflict } });
+    }
+    const failed = !collection.up || collection.failedQueries > 0;
+    const one = (value: number, labels: Record<string, string> = {}) => [{ labels, value }];
     return renderFamilies([
-      gauge('pg_up', 'Whether PostgreSQL answered the metrics role\'s connection (1) or not (0)', [{ labels: {}, value: collection.up ? 1 : 0 }]),
+      gauge('pg_up', 'Whether PostgreSQL answered the metrics role\'s connection (1) or not (0)',
+        one(collection.up ? 1 : 0)),
       ...(collection.identity ? [staticFamily(collection.identity)] : []),
       ...families,
-      gauge('pg_exporter_last_scrape_duration_seconds', 'Seconds the last collection of PostgreSQL\'s metrics took', [{ labels: {}, value: seconds }]),
-      gauge('pg_exporter_last_scrape_error', 'Whether the last collection failed to connect or had a query fail (1) or not (0)', [
-        { labels: {}, value: collection.up && collection.failedQueries === 0 ? 0 : 1 },
-      ]),
-      { name: 'pg_exporter_scrapes_total', help: 'Collections of PostgreSQL\'s metrics', type: 'counter', samples: [{ labels: {}, value: this.scrapes }] },
+      gauge('pg_exporter_last_scrape_duration_seconds', 'Seconds the last collection of PostgreSQL\'s metrics took',
+        one((performance.now() - began) / 1_000)),
+      gauge('pg_exporter_last_scrape_error',
+        'Whether the last collection failed to connect or had a query fail (1) or not (0)', one(failed ? 1 : 0)),
+      { name: 'pg_exporter_scrapes_total', help: 'Collections of PostgreSQL\'s metrics', type: 'counter',
+        samples: one(this.scrapes) },
       {
         name: 'pg_exporter_query_errors_total',
         help: 'Metrics queries that failed or timed out, per query',
@@ -102,9 +118,9 @@ export class PostgresMetrics {
         samples: [...this.errorCounts].map(([query, count]) => ({ labels: { query }, value: count })),
       },
       ...(this.queriesSource && custom
-        ? [gauge('pg_exporter_user_queries_load_error', 'Whether the --metrics-queries file could not be read or parsed (1) or not (0)', [
-            { labels: { filename: this.queriesSource.file }, value: custom.loadError ? 1 : 0 },
-          ])]
+        ? [gauge('pg_exporter_user_queries_load_error',
+            'Whether the --metrics-queries file could not be read or parsed (1) or not (0)',
+            one(custom.loadError ? 1 : 0, { filename: this.queriesSource.file }))]
         : []),
     ]);
   }
@@ -115,27 +131,14 @@ export class PostgresMetrics {
       identity = await this.identify();
       this.logChange('connection', undefined);
     } catch (error) {
-      this.logChange('connection', { msg: 'metrics: cannot query PostgreSQL; pg_up is 0', fields: { role: METRICS_USER, err: errorMessage(error) } });
-      return { up: false, identity: undefined, groups: [], failedQueries: 0 };
+      const fields = { role: METRICS_USER, err: errorMessage(error) };
+      this.logChange('connection', { msg: 'metrics: cannot query PostgreSQL; pg_up is 0', fields });
+      return NOT_ASKED;
     }
-    const version = serverVersion(identity.versionNum);
-    // A user query named like a default replaces it, as in postgres_exporter.
-    const custom = new Set(customQueries.map((query) => query.name));
-    const defaults = defaultQueries(Math.floor(identity.versionNum / 10_000)).filter((query) => !custom.has(query.name));
-    const tasks: Task[] = [];
-    for (const query of [...defaults, ...customQueries]) {
-      if (query.primaryOnly && identity.inRecovery) continue;
-      if (query.serverVersion && !inRange(query.serverVersion, version)) continue;
-      this.errorCounts.set(query.name, this.errorCounts.get(query.name) ?? 0);
-      const databases = query.targetDatabases === '*' ? await this.everyDatabase() : (query.targetDatabases ?? [DEFAULT_DATABASE]);
-      // The same query in several databases: a datname label keeps their rows apart.
-      const tagDatabase = query.targetDatabases !== undefined && !labelNamesOf(query).includes('datname');
-      for (const database of databases) {
-        const where = query.targetDatabases === undefined ? query.name : `${query.name} in ${database}`;
-        tasks.push({ query, database, where, extraLabels: tagDatabase ? { datname: database } : {}, distinct: defaults.includes(query) });
-      }
-    }
-    const groups: (Collection['groups'][number] | undefined)[] = new Array(tasks.length);
+    const tasks = await this.plan(identity, customQueries);
+    const left = new Map<string, number>();
+    for (const { database } of tasks) left.set(database, (left.get(database) ?? 0) + 1);
+    const groups: (FamilyGroup | undefined)[] = new Array(tasks.length);
     let failedQueries = 0;
     let next = 0;
     // Two lanes: the slowest default (pg_database_size of every database) overlaps the others.
@@ -143,24 +146,66 @@ export class PostgresMetrics {
       for (let index = next++; index < tasks.length; index = next++) {
         const { query, database, where, extraLabels, distinct } = tasks[index]!;
         try {
-          if (query.predicateSql !== undefined && !(await this.predicateHolds(database, query.predicateSql))) continue;
-          groups[index] = { owner: query.name, families: familiesOf(query, await this.rows(database, query.sql), extraLabels), distinct };
+          if (query.predicateSql === undefined || (await this.predicateHolds(database, query.predicateSql))) {
+            const rows = await this.rows(database, query.sql);
+            groups[index] = { owner: query.name, families: familiesOf(query, rows, extraLabels), distinct };
+          }
           this.logChange(where, undefined);
         } catch (error) {
           failedQueries++;
           this.errorCounts.set(query.name, this.errorCounts.get(query.name)! + 1);
-          this.logChange(where, { msg: 'metrics query failed; counted in pg_exporter_query_errors_total', fields: { query: query.name, database, err: errorMessage(error) } });
+          const fields = { query: query.name, database, err: errorMessage(error) };
+          this.logChange(where, { msg: 'metrics query failed; counted in pg_exporter_query_errors_total', fields });
         }
+        left.set(database, left.get(database)! - 1);
+        if (left.get(database) === 0 && database !== DEFAULT_DATABASE) await this.closePool(database);
       }
     };
     await Promise.all([lane(), lane()]);
     return { up: true, identity, groups: groups.filter((group) => group !== undefined), failedQueries };
   }
 
-  /** The databases `target_databases: '*'` means: all that take connections (the default one if that cannot be read). */
+  /**
+   * Which query runs in which database: the defaults (less those a user query of the same name
+   * replaces, as in postgres_exporter) and the user's, those for another role or version left out.
+   * The default database's come first, then the others' one database after another, so that each
+   * database's connection closes once its last query ran: a query over hundreds of databases never
+   * holds hundreds of connections.
+   */
+  private async plan(identity: Identity, customQueries: readonly MetricQuery[]): Promise<Task[]> {
+    const version = serverVersion(identity.versionNum);
+    const custom = new Set(customQueries.map((query) => query.name));
+    const major = Math.floor(identity.versionNum / 10_000);
+    const defaults = defaultQueries(major).filter((query) => !custom.has(query.name));
+    let everyDatabase: Promise<string[]> | undefined;
+    const tasks: Task[] = [];
+    for (const query of [...defaults, ...customQueries]) {
+      if (query.primaryOnly && identity.inRecovery) continue;
+      if (query.serverVersion && !inRange(query.serverVersion, version)) continue;
+      this.errorCounts.set(query.name, this.errorCounts.get(query.name) ?? 0);
+      const databases = query.targetDatabases === '*'
+        ? await (everyDatabase ??= this.everyDatabase())
+        : (query.targetDatabases ?? [DEFAULT_DATABASE]);
+      // The same query in several databases: a datname label keeps their rows apart.
+      const tagDatabase = query.targetDatabases !== undefined && !labelNamesOf(query).includes('datname');
+      for (const database of databases) {
+        tasks.push({
+          query,
+          database,
+          where: query.targetDatabases === undefined ? query.name : `${query.name} in ${database}`,
+          extraLabels: tagDatabase ? { datname: database } : {},
+          distinct: defaults.includes(query),
+        });
+      }
+    }
+    const rank = (database: string) => (database === DEFAULT_DATABASE ? '' : database);
+    return tasks.sort((a, b) => rank(a.database).localeCompare(rank(b.database)));
+  }
+
+  /** What `target_databases: '*'` means: every database taking connections (the default one if that cannot be read). */
   private async everyDatabase(): Promise<string[]> {
     try {
-      const rows = await this.rows(DEFAULT_DATABASE, 'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datconnlimit <> -2 ORDER BY 1');
+      const rows = await this.rows(DEFAULT_DATABASE, EVERY_DATABASE_SQL);
       return rows.map((row) => String(row.datname));
     } catch {
       return [DEFAULT_DATABASE];
@@ -168,8 +213,12 @@ export class PostgresMetrics {
   }
 
   private async identify(): Promise<Identity> {
-    const [row] = await this.rows(DEFAULT_DATABASE, 'SELECT current_setting(\'server_version_num\')::int AS version_num, pg_is_in_recovery() AS in_recovery, version() AS version');
-    return { versionNum: Number(row!.version_num), inRecovery: row!.in_recovery === true, version: String(row!.version) };
+    const [row] = await this.rows(DEFAULT_DATABASE, IDENTITY_SQL);
+    return {
+      versionNum: Number(row!.version_num),
+      inRecovery: row!.in_recovery === true,
+      version: String(row!.version),
+    };
   }
 
   private async predicateHolds(database: string, sql: string): Promise<boolean> {

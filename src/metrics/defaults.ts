@@ -11,18 +11,26 @@ import type { ColumnSpec, MetricQuery } from './query.js';
 import { settingsFamilies, SETTINGS_SQL } from './settings.js';
 
 const label = (column: string): ColumnSpec => ({ column, usage: 'LABEL', description: '' });
-const gauge = (column: string, description: string, metricName?: string): ColumnSpec => ({ column, usage: 'GAUGE', description, metricName });
+const gauge = (column: string, description: string, metricName?: string): ColumnSpec =>
+  ({ column, usage: 'GAUGE', description, metricName });
 const counter = (column: string, description: string): ColumnSpec => ({ column, usage: 'COUNTER', description });
 /** postgres_exporter's name kept as is, outside the naming rules: see the module comment. */
-const legacy = (column: string, description: string): ColumnSpec => ({ column, usage: 'GAUGE', description, type: 'untyped' });
+const legacy = (column: string, description: string): ColumnSpec =>
+  ({ column, usage: 'GAUGE', description, type: 'untyped' });
 
 function query(name: string, sql: string, columns: ColumnSpec[], primaryOnly = false): MetricQuery {
-  return { name, sql, columns, primaryOnly, targetDatabases: undefined, serverVersion: undefined, predicateSql: undefined };
+  return { name, sql, columns, primaryOnly, targetDatabases: undefined, serverVersion: undefined,
+    predicateSql: undefined };
 }
 
 /** The states postgres_exporter lists, each exported (0 when none) so that series never vanish. */
-const BACKEND_STATES = ['active', 'idle', 'idle in transaction', 'idle in transaction (aborted)', 'fastpath function call', 'disabled'];
-const LOCK_MODES = ['accesssharelock', 'rowsharelock', 'rowexclusivelock', 'shareupdateexclusivelock', 'sharelock', 'sharerowexclusivelock', 'exclusivelock', 'accessexclusivelock', 'sireadlock'];
+const BACKEND_STATES = [
+  'active', 'idle', 'idle in transaction', 'idle in transaction (aborted)', 'fastpath function call', 'disabled',
+];
+const LOCK_MODES = [
+  'accesssharelock', 'rowsharelock', 'rowexclusivelock', 'shareupdateexclusivelock', 'sharelock',
+  'sharerowexclusivelock', 'exclusivelock', 'accessexclusivelock', 'sireadlock',
+];
 const values = (list: readonly string[]) => list.map((item) => `('${item}')`).join(', ');
 
 /** Where this instance's WAL is: written here on a primary, received on a replica. */
@@ -45,17 +53,18 @@ export function defaultQueries(major: number): MetricQuery[] {
         label('datname'),
         label('state'),
         legacy('count', 'Backends connected to each database, per state'),
-        gauge('max_tx_duration', 'Age in seconds of the oldest transaction open in each database, per backend state (0: none)'),
+        gauge('max_tx_duration', 'Seconds the oldest open transaction has run, per database and state (0: none)'),
       ],
     ),
     query(
       'pg_database',
-      `SELECT datname, pg_database_size(oid)::float8 AS size_bytes, age(datfrozenxid)::float8 AS xid_age, mxid_age(datminmxid)::float8 AS mxid_age
+      `SELECT datname, pg_database_size(oid)::float8 AS size_bytes, age(datfrozenxid)::float8 AS xid_age,
+              mxid_age(datminmxid)::float8 AS mxid_age
        FROM pg_database WHERE datconnlimit <> -2 ORDER BY 1`,
       [
         label('datname'),
         gauge('size_bytes', 'Disk space used by each database'),
-        gauge('xid_age', 'Transactions since datfrozenxid: VACUUM must freeze before this reaches about 2 billion (wraparound)'),
+        gauge('xid_age', 'Transactions since datfrozenxid: VACUUM must freeze before about 2 billion (wraparound)'),
         gauge('mxid_age', 'Multixacts since datminmxid: VACUUM must freeze before this reaches about 2 billion'),
       ],
     ),
@@ -99,9 +108,12 @@ export function defaultQueries(major: number): MetricQuery[] {
         gauge('last_failed_timestamp_seconds', 'Time of the last failed archiving, as Unix seconds (0: never)'),
       ],
     ),
-    query('pg_wal', `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS generated_bytes_total WHERE NOT pg_is_in_recovery()`, [
-      counter('generated_bytes_total', 'WAL generated since the cluster was created (the current WAL position as a byte offset); primary only'),
-    ]),
+    query(
+      'pg_wal',
+      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS generated_bytes_total
+       WHERE NOT pg_is_in_recovery()`,
+      [counter('generated_bytes_total', 'WAL generated since initdb (the WAL position in bytes); primary only')],
+    ),
     ...(major >= 14 ? [statWalQuery()] : []),
     query(
       'pg_stat_replication',
@@ -120,15 +132,15 @@ export function defaultQueries(major: number): MetricQuery[] {
         label('application_name'),
         label('client_addr'),
         label('state'),
-        gauge('pg_current_wal_lsn_bytes', 'This instance\'s WAL position as a byte offset, per standby streaming from it'),
-        gauge('pg_wal_lsn_diff', 'WAL bytes each standby has still to replay (postgres_exporter\'s name; same as replay_lag_bytes)'),
+        gauge('pg_current_wal_lsn_bytes', 'This instance\'s WAL position in bytes, per standby streaming from it'),
+        gauge('pg_wal_lsn_diff', 'WAL bytes each standby has still to replay (postgres_exporter\'s replay_lag_bytes)'),
         gauge('sent_lag_bytes', 'WAL bytes not yet sent to each standby'),
         gauge('write_lag_bytes', 'WAL bytes each standby has not yet written'),
         gauge('flush_lag_bytes', 'WAL bytes each standby has not yet flushed to disk'),
         gauge('replay_lag_bytes', 'WAL bytes each standby has not yet replayed'),
-        gauge('write_lag_seconds', 'Seconds until recent WAL was written by each standby (0 while it is idle and caught up)'),
-        gauge('flush_lag_seconds', 'Seconds until recent WAL was flushed by each standby (0 while it is idle and caught up)'),
-        gauge('replay_lag_seconds', 'Seconds until recent WAL was replayed by each standby (0 while it is idle and caught up)'),
+        gauge('write_lag_seconds', 'Seconds until recent WAL was written by each standby (0 while idle and caught up)'),
+        gauge('flush_lag_seconds', 'Seconds until recent WAL was flushed by each standby (0 while idle and caught up)'),
+        gauge('replay_lag_seconds', 'Seconds until recent WAL was replayed by each standby (0 when idle, caught up)'),
       ],
     ),
     query(
@@ -141,17 +153,19 @@ export function defaultQueries(major: number): MetricQuery[] {
         label('database'),
         label('slot_type'),
         gauge('active', 'Whether a consumer is connected to the slot (1) or not (0)'),
-        gauge('pg_wal_lsn_diff', 'WAL bytes the slot holds back from removal (behind this instance\'s current position)'),
+        gauge('pg_wal_lsn_diff', 'WAL bytes the slot holds back from removal (behind this instance\'s position)'),
       ],
     ),
     query(
       'pg_replication',
       `SELECT pg_is_in_recovery() AS is_replica,
               CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                   ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp())) END::float8 AS lag_seconds`,
+                   ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))
+              END::float8 AS lag_seconds`,
       [
         gauge('is_replica', 'Whether this instance is a replica, in recovery (1), or a primary (0)'),
-        gauge('lag_seconds', 'On a replica, seconds since the last replayed transaction while WAL is waiting to be replayed (0 when caught up, and on a primary)'),
+        gauge('lag_seconds', 'On a replica, seconds since the last replayed transaction while received WAL waits ' +
+          'to be replayed (0 when caught up, and on a primary)'),
       ],
     ),
     query(
@@ -162,10 +176,14 @@ export function defaultQueries(major: number): MetricQuery[] {
               EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS wal_receiver_up
        WHERE pg_is_in_recovery()`,
       [
-        gauge('receive_lsn_bytes', 'On a replica, the last WAL position received and flushed, as a byte offset', 'pg_replication_receive_lsn_bytes'),
-        gauge('replay_lsn_bytes', 'On a replica, the last WAL position replayed, as a byte offset', 'pg_replication_replay_lsn_bytes'),
-        gauge('replay_lag_bytes', 'On a replica, WAL bytes received but not yet replayed', 'pg_replication_replay_lag_bytes'),
-        gauge('wal_receiver_up', 'On a replica, whether a WAL receiver is streaming from the primary (1) or not (0)', 'pg_replication_wal_receiver_up'),
+        gauge('receive_lsn_bytes', 'On a replica, the last WAL position received and flushed, in bytes',
+          'pg_replication_receive_lsn_bytes'),
+        gauge('replay_lsn_bytes', 'On a replica, the last WAL position replayed, in bytes',
+          'pg_replication_replay_lsn_bytes'),
+        gauge('replay_lag_bytes', 'On a replica, WAL bytes received but not yet replayed',
+          'pg_replication_replay_lag_bytes'),
+        gauge('wal_receiver_up', 'On a replica, whether a WAL receiver streams from the primary (1) or not (0)',
+          'pg_replication_wal_receiver_up'),
       ],
     ),
     { ...query('pg_settings', SETTINGS_SQL, []), familiesFromRows: settingsFamilies },
@@ -180,7 +198,7 @@ function bgwriterQuery(major: number): MetricQuery {
     counter('checkpoint_sync_time_total', 'Milliseconds spent synchronizing files to disk during checkpoints'),
     counter('buffers_checkpoint_total', 'Buffers written during checkpoints'),
     counter('buffers_clean_total', 'Buffers written by the background writer'),
-    counter('maxwritten_clean_total', 'Times the background writer stopped a cleaning scan for having written too many buffers'),
+    counter('maxwritten_clean_total', 'Cleaning scans the background writer stopped for writing too many buffers'),
     counter('buffers_alloc_total', 'Buffers allocated'),
   ];
   // PostgreSQL 17 moved the checkpoint counters to pg_stat_checkpointer and dropped the backends'
@@ -244,7 +262,7 @@ function statDatabaseQuery(major: number): MetricQuery {
   ];
   return query(
     'pg_stat_database',
-    `SELECT datid::text, datname, numbackends, ${counters.map(([column]) => `coalesce(${column}, 0) AS ${column}`).join(', ')}
+    `SELECT datid::text, datname, numbackends, ${counters.map(([name]) => `coalesce(${name}, 0) AS ${name}`).join(', ')}
      FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname`,
     [
       label('datid'),
@@ -258,7 +276,8 @@ function statDatabaseQuery(major: number): MetricQuery {
 function statWalQuery(): MetricQuery {
   return query(
     'pg_stat_wal',
-    'SELECT wal_records AS records_total, wal_fpi AS fpi_total, wal_bytes::float8 AS bytes_total, wal_buffers_full AS buffers_full_total FROM pg_stat_wal',
+    `SELECT wal_records AS records_total, wal_fpi AS fpi_total, wal_bytes::float8 AS bytes_total,
+            wal_buffers_full AS buffers_full_total FROM pg_stat_wal`,
     [
       counter('records_total', 'WAL records generated (since the statistics were reset)'),
       counter('fpi_total', 'WAL full page images generated (since the statistics were reset)'),

@@ -37,7 +37,9 @@ export function renderFamilies(families: readonly Family[]): string {
   for (const family of families) {
     if (family.samples.length === 0) continue;
     text += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
-    for (const sample of family.samples) text += `${family.name}${sample.suffix ?? ''}${renderLabels(sample.labels)} ${formatValue(sample.value)}\n`;
+    for (const sample of family.samples) {
+      text += `${family.name}${sample.suffix ?? ''}${renderLabels(sample.labels)} ${formatValue(sample.value)}\n`;
+    }
   }
   return text;
 }
@@ -101,7 +103,10 @@ export function mergeFamilies(groups: readonly FamilyGroup[]): { families: Famil
         entry.seen.add(key);
         entry.family.samples.push(sample);
       }
-      if (repeated > 0) conflicts.push(`metric ${family.name} of query ${owner}: ${repeated} rows repeat the labels of another; dropped (add a LABEL column that tells them apart)`);
+      if (repeated > 0) {
+        conflicts.push(`metric ${family.name} of query ${owner}: ${repeated} rows repeat the labels of another; ` +
+          'dropped (add a LABEL column that tells them apart)');
+      }
     }
   }
   return { families: [...byName.values()].map((entry) => entry.family), conflicts };

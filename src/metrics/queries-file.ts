@@ -22,7 +22,9 @@ export class QueriesFileError extends Error {
 const USAGES: readonly Usage[] = ['LABEL', 'GAUGE', 'COUNTER', 'DISCARD', 'MAPPEDMETRIC', 'HISTOGRAM'];
 /** Read by postgres_exporter or CloudNativePG, with no effect here (see docs/metrics.md). */
 const IGNORED_KEYS = new Set(['cache_seconds', 'name']);
-const KNOWN_KEYS = new Set(['query', 'metrics', 'master', 'primary', 'target_databases', 'runonserver', 'predicate_query', ...IGNORED_KEYS]);
+const KNOWN_KEYS = new Set([
+  'query', 'metrics', 'master', 'primary', 'target_databases', 'runonserver', 'predicate_query', ...IGNORED_KEYS,
+]);
 
 class QueryProblem extends Error {
   constructor(
@@ -36,9 +38,13 @@ class QueryProblem extends Error {
 export function parseQueriesFile(text: string, fileName: string): QueriesFile {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, uniqueKeys: true });
-  const where = (node: Node | null | undefined) => (node?.range ? `${fileName}:${lineCounter.linePos(node.range[0]).line}` : fileName);
+  const where = (node: Node | null | undefined) =>
+    node?.range ? `${fileName}:${lineCounter.linePos(node.range[0]).line}` : fileName;
   const syntax = document.errors[0];
-  if (syntax) throw new QueriesFileError(`${fileName}:${syntax.linePos?.[0].line ?? '?'}: not valid YAML: ${syntax.message.split('\n')[0]}`);
+  if (syntax) {
+    const line = syntax.linePos?.[0].line ?? '?';
+    throw new QueriesFileError(`${fileName}:${line}: not valid YAML: ${syntax.message.split('\n')[0]}`);
+  }
   const top = document.contents;
   if (top === null || (isScalar(top) && (top.value === null || top.value === ''))) return { queries: [], problems: [] };
   if (!isMap(top)) throw new QueriesFileError(`${where(top)}: expected a map of query names to queries`);
@@ -57,18 +63,25 @@ export function parseQueriesFile(text: string, fileName: string): QueriesFile {
 }
 
 function readQuery(name: string, pair: Pair<Node, Node>): MetricQuery {
-  if (!isMetricName(name)) throw new QueryProblem(pair.key, 'the name must be a valid metric name prefix (letters, digits, underscores)');
+  if (!isMetricName(name)) {
+    throw new QueryProblem(pair.key, 'the name must be a valid metric name prefix (letters, digits, underscores)');
+  }
   const body = pair.value;
   if (!isMap(body)) throw new QueryProblem(body ?? pair.key, 'expected a map with `query` and `metrics`');
   for (const entry of body.items as Pair<Node, Node>[]) {
     const key = isScalar(entry.key) ? String(entry.key.value) : '';
-    if (!KNOWN_KEYS.has(key)) throw new QueryProblem(entry.key, `unknown key "${key}" (known: ${[...KNOWN_KEYS].join(', ')})`);
+    if (!KNOWN_KEYS.has(key)) {
+      throw new QueryProblem(entry.key, `unknown key "${key}" (known: ${[...KNOWN_KEYS].join(', ')})`);
+    }
   }
   const sql = stringAt(body, 'query', true)!;
   if (sql.trim() === '') throw new QueryProblem(body, '`query` is empty');
   const runOnServer = stringAt(body, 'runonserver', false);
   const serverVersion = runOnServer === undefined ? undefined : parseVersionRange(runOnServer);
-  if (runOnServer !== undefined && !serverVersion) throw new QueryProblem(nodeAt(body, 'runonserver'), `\`runonserver\` "${runOnServer}" is not a version range like ">=13.0.0 <16.0.0"`);
+  if (runOnServer !== undefined && !serverVersion) {
+    throw new QueryProblem(nodeAt(body, 'runonserver'),
+      `\`runonserver\` "${runOnServer}" is not a version range like ">=13.0.0 <16.0.0"`);
+  }
   const columns = readColumns(name, body);
   return {
     name,
@@ -85,40 +98,64 @@ function readQuery(name: string, pair: Pair<Node, Node>): MetricQuery {
 
 function readColumns(queryName: string, body: YAMLMap): ColumnSpec[] {
   const list = nodeAt(body, 'metrics');
-  if (!isSeq(list) || list.items.length === 0) throw new QueryProblem(list, '`metrics` must be a list of `- column: {usage, description}`');
+  if (!isSeq(list) || list.items.length === 0) {
+    throw new QueryProblem(list, '`metrics` must be a list of `- column: {usage, description}`');
+  }
   const columns: ColumnSpec[] = [];
   for (const item of list.items as Node[]) {
-    if (!isMap(item) || item.items.length !== 1) throw new QueryProblem(item, 'each entry of `metrics` must be a map with one column name');
+    if (!isMap(item) || item.items.length !== 1) {
+      throw new QueryProblem(item, 'each entry of `metrics` must be a map with one column name');
+    }
     const [entry] = item.items as Pair<Node, Node>[];
     const column = isScalar(entry!.key) ? String(entry!.key.value) : '';
     const spec = entry!.value;
     if (!isMap(spec)) throw new QueryProblem(entry!.key, `column ${column}: expected \`usage\` and \`description\``);
     const usage = String(stringAt(spec, 'usage', true)).toUpperCase() as Usage;
-    if (!USAGES.includes(usage)) throw new QueryProblem(nodeAt(spec, 'usage'), `column ${column}: usage "${usage}" is not one of ${USAGES.join(', ')}`);
-    if (usage === 'LABEL' && !isLabelName(column)) throw new QueryProblem(entry!.key, `column ${column}: not a valid label name`);
-    if (usage !== 'LABEL' && usage !== 'DISCARD' && !isMetricName(`${queryName}_${column}`)) throw new QueryProblem(entry!.key, `column ${column}: ${queryName}_${column} is not a valid metric name`);
-    columns.push({ column, usage, description: stringAt(spec, 'description', false) ?? '', mapping: usage === 'MAPPEDMETRIC' ? mappingAt(spec, column) : undefined });
+    if (!USAGES.includes(usage)) {
+      throw new QueryProblem(nodeAt(spec, 'usage'),
+        `column ${column}: usage "${usage}" is not one of ${USAGES.join(', ')}`);
+    }
+    if (usage === 'LABEL' && !isLabelName(column)) {
+      throw new QueryProblem(entry!.key, `column ${column}: not a valid label name`);
+    }
+    if (usage !== 'LABEL' && usage !== 'DISCARD' && !isMetricName(`${queryName}_${column}`)) {
+      throw new QueryProblem(entry!.key, `column ${column}: ${queryName}_${column} is not a valid metric name`);
+    }
+    const description = stringAt(spec, 'description', false) ?? '';
+    const mapping = usage === 'MAPPEDMETRIC' ? mappingAt(spec, column) : undefined;
+    columns.push({ column, usage, description, mapping });
   }
-  if (!columns.some((spec) => spec.usage !== 'LABEL' && spec.usage !== 'DISCARD')) throw new QueryProblem(list, 'no column is a GAUGE, COUNTER, MAPPEDMETRIC or HISTOGRAM: nothing to export');
-  if (columns.some((spec) => columns.filter((other) => other.column === spec.column).length > 1)) throw new QueryProblem(list, 'a column is listed twice');
+  if (!columns.some((spec) => spec.usage !== 'LABEL' && spec.usage !== 'DISCARD')) {
+    throw new QueryProblem(list, 'no column is a GAUGE, COUNTER, MAPPEDMETRIC or HISTOGRAM: nothing to export');
+  }
+  if (columns.some((spec) => columns.filter((other) => other.column === spec.column).length > 1)) {
+    throw new QueryProblem(list, 'a column is listed twice');
+  }
   return columns;
 }
 
 function targetDatabases(body: YAMLMap): MetricQuery['targetDatabases'] {
   const node = nodeAt(body, 'target_databases');
   if (node === undefined) return undefined;
-  const names = isSeq(node) ? (node.items as Node[]).map((item) => (isScalar(item) ? String(item.value) : '')) : isScalar(node) ? [String(node.value)] : [];
-  if (names.length === 0 || names.some((name) => name === '')) throw new QueryProblem(node, '`target_databases` must be a database name, a list of them, or \'*\'');
+  const scalars = isSeq(node) ? (node.items as Node[]) : [node];
+  const names = scalars.map((item) => (isScalar(item) ? String(item.value) : ''));
+  if (names.length === 0 || names.some((name) => name === '')) {
+    throw new QueryProblem(node, '`target_databases` must be a database name, a list of them, or \'*\'');
+  }
   return names.includes('*') ? '*' : names;
 }
 
 function mappingAt(spec: YAMLMap, column: string): ReadonlyMap<string, number> {
   const node = nodeAt(spec, 'mapping');
-  if (!isMap(node)) throw new QueryProblem(node ?? spec, `column ${column}: MAPPEDMETRIC needs a \`mapping\` of values to numbers`);
+  if (!isMap(node)) {
+    throw new QueryProblem(node ?? spec, `column ${column}: MAPPEDMETRIC needs a \`mapping\` of values to numbers`);
+  }
   const mapping = new Map<string, number>();
   for (const pair of node.items as Pair<Node, Node>[]) {
     const value = isScalar(pair.value) ? Number(pair.value.value) : NaN;
-    if (!isScalar(pair.key) || Number.isNaN(value)) throw new QueryProblem(pair.key, `column ${column}: every \`mapping\` entry must map a value to a number`);
+    if (!isScalar(pair.key) || Number.isNaN(value)) {
+      throw new QueryProblem(pair.key, `column ${column}: every \`mapping\` entry must map a value to a number`);
+    }
     mapping.set(String(pair.key.value), value);
   }
   return mapping;
@@ -143,6 +180,8 @@ function stringAt(map: YAMLMap, key: string, required: boolean): string | undefi
 function booleanAt(map: YAMLMap, key: string): boolean {
   const node = nodeAt(map, key);
   if (node === undefined) return false;
-  if (!isScalar(node) || typeof node.value !== 'boolean') throw new QueryProblem(node, `\`${key}\` must be true or false`);
+  if (!isScalar(node) || typeof node.value !== 'boolean') {
+    throw new QueryProblem(node, `\`${key}\` must be true or false`);
+  }
   return node.value;
 }

@@ -34,10 +34,12 @@ export class QueriesSource {
       const { parseQueriesFile } = await import('./queries-file.js');
       const { queries, problems } = parseQueriesFile(text, this.file);
       for (const problem of problems) this.logger.warning('metrics query left out', { problem });
-      this.logger.info('metrics queries read', { file: this.file, queries: queries.map((query) => query.name), leftOut: problems.length });
+      const names = queries.map((query) => query.name);
+      this.logger.info('metrics queries read', { file: this.file, queries: names, leftOut: problems.length });
       this.loaded = { queries, loadError: false };
     } catch (error) {
-      this.logger.error('metrics queries file refused; the queries read before keep running', { file: this.file, err: errorMessage(error) });
+      const fields = { file: this.file, err: errorMessage(error) };
+      this.logger.error('metrics queries file refused; the queries read before keep running', fields);
       this.loaded = { queries: this.loaded.queries, loadError: true };
     }
     return this.loaded;

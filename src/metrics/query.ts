@@ -39,7 +39,11 @@ export interface MetricQuery {
 }
 
 /** Query results as families: one per value column, labelled by the label columns (and `extraLabels`). */
-export function familiesOf(query: MetricQuery, rows: readonly Row[], extraLabels: Readonly<Record<string, string>> = {}): Family[] {
+export function familiesOf(
+  query: MetricQuery,
+  rows: readonly Row[],
+  extraLabels: Readonly<Record<string, string>> = {},
+): Family[] {
   if (query.familiesFromRows) return query.familiesFromRows(rows);
   const labelColumns = query.columns.filter((spec) => spec.usage === 'LABEL').map((spec) => spec.column);
   const valueColumns = query.columns.filter((spec) => spec.usage !== 'LABEL' && spec.usage !== 'DISCARD');
@@ -52,7 +56,8 @@ export function familiesOf(query: MetricQuery, rows: readonly Row[], extraLabels
   return valueColumns.map((spec) => {
     const samples: Sample[] = rows.flatMap((row, i) => {
       if (spec.usage === 'HISTOGRAM') return histogramSamples(spec.column, row, rowLabels[i]!);
-      return [{ labels: rowLabels[i]!, value: spec.usage === 'MAPPEDMETRIC' ? mapped(spec, row[spec.column]) : toNumber(row[spec.column]) }];
+      const value = spec.usage === 'MAPPEDMETRIC' ? mapped(spec, row[spec.column]) : toNumber(row[spec.column]);
+      return [{ labels: rowLabels[i]!, value }];
     });
     return {
       name: spec.metricName ?? `${query.name}_${spec.column}`,
@@ -63,7 +68,14 @@ export function familiesOf(query: MetricQuery, rows: readonly Row[], extraLabels
   });
 }
 
-const TYPES = { GAUGE: 'gauge', MAPPEDMETRIC: 'gauge', COUNTER: 'counter', HISTOGRAM: 'histogram', LABEL: 'untyped', DISCARD: 'untyped' } as const;
+const TYPES = {
+  GAUGE: 'gauge',
+  MAPPEDMETRIC: 'gauge',
+  COUNTER: 'counter',
+  HISTOGRAM: 'histogram',
+  LABEL: 'untyped',
+  DISCARD: 'untyped',
+} as const;
 
 /**
  * postgres_exporter's HISTOGRAM columns: `X` holds the buckets' upper bounds (an array), `X_bucket`
@@ -72,10 +84,16 @@ const TYPES = { GAUGE: 'gauge', MAPPEDMETRIC: 'gauge', COUNTER: 'counter', HISTO
 function histogramSamples(column: string, row: Row, labels: Readonly<Record<string, string>>): Sample[] {
   const bounds = row[column];
   const counts = row[`${column}_bucket`];
-  if (!Array.isArray(bounds) || !Array.isArray(counts) || bounds.length !== counts.length) throw new Error(`HISTOGRAM ${column}: expected arrays ${column} and ${column}_bucket of one length`);
+  if (!Array.isArray(bounds) || !Array.isArray(counts) || bounds.length !== counts.length) {
+    throw new Error(`HISTOGRAM ${column}: expected arrays ${column} and ${column}_bucket of one length`);
+  }
   const count = toNumber(row[`${column}_count`]);
   return [
-    ...bounds.map((bound, i): Sample => ({ labels: { ...labels, le: String(toNumber(bound)) }, value: toNumber(counts[i]), suffix: '_bucket' })),
+    ...bounds.map((bound, i): Sample => ({
+      labels: { ...labels, le: String(toNumber(bound)) },
+      value: toNumber(counts[i]),
+      suffix: '_bucket',
+    })),
     { labels: { ...labels, le: '+Inf' }, value: count, suffix: '_bucket' },
     { labels, value: toNumber(row[`${column}_sum`]), suffix: '_sum' },
     { labels, value: count, suffix: '_count' },

@@ -18,7 +18,8 @@ export async function ensureMetricsRole(address: SocketAddress, logger: Logger):
     // A failing user query would have PostgreSQL log its error at every scrape; the manager logs
     // it once per change instead (and counts it in pg_exporter_query_errors_total). One string,
     // one implicit transaction: the role never exists without the setting.
-    await client.query(`CREATE ROLE ${METRICS_USER} LOGIN PASSWORD NULL IN ROLE pg_monitor; ALTER ROLE ${METRICS_USER} SET log_min_messages = fatal`);
+    await client.query(`CREATE ROLE ${METRICS_USER} LOGIN PASSWORD NULL IN ROLE pg_monitor;
+      ALTER ROLE ${METRICS_USER} SET log_min_messages = fatal`);
     return true;
   });
   if (created) logger.info('created the metrics role', { role: METRICS_USER, memberOf: 'pg_monitor' });

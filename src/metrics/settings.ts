@@ -43,7 +43,8 @@ export function settingsFamilies(rows: readonly Row[]): Family[] {
     }
     const converted = convert(raw, unit);
     if (converted === undefined) continue;
-    families.push(gauge(`pg_settings_${name}_${converted.unit}`, `${help} [Units converted to ${converted.unit}.]`, converted.value));
+    const { unit: suffix, value } = converted;
+    families.push(gauge(`pg_settings_${name}_${suffix}`, `${help} [Units converted to ${suffix}.]`, value));
   }
   return families;
 }

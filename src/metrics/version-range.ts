@@ -44,7 +44,8 @@ export function serverVersion(versionNum: number): Version {
 }
 
 export function inRange(range: VersionRange, version: Version): boolean {
-  return range.some((comparators) => comparators.every(({ operator, version: bound }) => holds(operator, compare(version, bound))));
+  return range.some((comparators) =>
+    comparators.every(({ operator, version: bound }) => holds(operator, compare(version, bound))));
 }
 
 function compare(a: Version, b: Version): number {

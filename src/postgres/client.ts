@@ -15,10 +15,20 @@ export interface SocketSession {
   readOnly: boolean;
 }
 
-const SUPERUSER_SESSION: SocketSession = { user: SUPERUSER, database: 'postgres', applicationName: 'instance-manager', readOnly: false };
+const SUPERUSER_SESSION: SocketSession = {
+  user: SUPERUSER,
+  database: 'postgres',
+  applicationName: 'instance-manager',
+  readOnly: false,
+};
 
 /** Over the unix socket: peer authentication through the ident map, no password, no TLS. */
-function socketConfig(address: SocketAddress, statementTimeoutMs: number, connectTimeoutMs: number, session = SUPERUSER_SESSION): pg.ClientConfig {
+function socketConfig(
+  address: SocketAddress,
+  statementTimeoutMs: number,
+  connectTimeoutMs: number,
+  session = SUPERUSER_SESSION,
+): pg.ClientConfig {
   return {
     host: address.socketDir,
     port: address.port,

@@ -14,7 +14,9 @@ const ROLES: readonly Role[] = ['primary', 'replica'];
 export class StatusMetrics {
   private readonly registry = new Registry();
   private readonly up = this.gauge('postgres_up', 'PostgreSQL accepts connections and answered the status query (1) or not (0)');
-  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in: 1 for the current one, 0 for the other', ['role']);
+  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in: 1 for the current one, 0 for the other', [
+    'role',
+  ]);
   // Timeline and pending restart keep their last value while PostgreSQL is down: postgres_up says so.
   private readonly timeline = this.gauge('postgres_timeline', 'Timeline PostgreSQL is on');
   private readonly lsn = this.gauge('postgres_wal_lsn_bytes', 'WAL positions as byte offsets: current (primary), received and replayed (replica)', ['position']);
@@ -26,13 +28,16 @@ export class StatusMetrics {
   private readonly unparsable = this.counter('log_unparsable_records_total', 'csvlog records that could not be parsed (written raw)');
   private readonly blankLines = this.counter('log_blank_lines_total', 'Empty csvlog lines skipped (no record)');
   private readonly logBuffer = this.gauge('log_buffer_bytes', 'Log bytes accepted for stdout and not yet taken by the reader');
-  private readonly certificateExpiry = this.gauge('certificate_expiry_timestamp_seconds', 'When each certificate file expires (notAfter), as Unix seconds', ['file']);
+  private readonly certificateExpiry = this.gauge('certificate_expiry_timestamp_seconds',
+    'When each certificate file expires (notAfter), as Unix seconds', ['file']);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters (promtool refuses them); nodejs_active_handles and the others
     // carry the same figures per type.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   get contentType(): string {
@@ -66,7 +71,9 @@ export class StatusMetrics {
     setCounter(this.blankLines, logs.blankLines);
     this.logBuffer.set(logs.bufferedBytes);
     this.certificateExpiry.reset();
-    for (const certificate of facts.certificates) this.certificateExpiry.set({ file: certificate.name }, Date.parse(certificate.notAfter) / 1_000);
+    for (const certificate of facts.certificates) {
+      this.certificateExpiry.set({ file: certificate.name }, Date.parse(certificate.notAfter) / 1_000);
+    }
     return this.registry.metrics();
   }
 

@@ -97,7 +97,8 @@ export class StatusServer {
 
   constructor(private readonly options: StatusServerOptions) {
     this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
-    this.postgresMetrics = new PostgresMetrics({ address: options.source.socketAddress, logger: options.logger, ...options.postgresMetrics });
+    const { source, logger, postgresMetrics } = options;
+    this.postgresMetrics = new PostgresMetrics({ address: source.socketAddress, logger, ...postgresMetrics });
     const httpOptions: http.ServerOptions = {
       headersTimeout: this.limits.headersTimeoutMs,
       requestTimeout: this.limits.requestTimeoutMs,
