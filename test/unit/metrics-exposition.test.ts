@@ -88,8 +88,9 @@ describe('settingsFamilies converts as postgres_exporter does', () => {
     expect(converted).toMatchObject({ name, type: 'gauge', samples: [{ labels: {}, value }] });
   });
 
-  it('types a setting named like a count untyped, and leaves out one in a unit it does not know', () => {
+  it('types a setting named like a count untyped; leaves out one named with a type or in an unknown unit', () => {
     expect(settingsFamilies([row('tcp_keepalives_count', '9', '')])[0]!.type).toBe('untyped');
+    expect(settingsFamilies([row('wal_summary_keep_time', '14400', 'min')])).toEqual([]);
     expect(settingsFamilies([row('made_up', '9', 'furlongs')])).toEqual([]);
   });
 });
