@@ -33,12 +33,19 @@ export function isLabelName(name: string): boolean {
 
 /** Families in the order given, each with HELP and TYPE; a family without samples is left out. */
 export function renderFamilies(families: readonly Family[]): string {
+  // A row's labels object is shared by its samples in every family: rendered once.
+  const rendered = new WeakMap<object, string>();
+  const labelsOf = (labels: Sample['labels']) => {
+    let text = rendered.get(labels);
+    if (text === undefined) rendered.set(labels, (text = renderLabels(labels)));
+    return text;
+  };
   let text = '';
   for (const family of families) {
     if (family.samples.length === 0) continue;
     text += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
     for (const sample of family.samples) {
-      text += `${family.name}${sample.suffix ?? ''}${renderLabels(sample.labels)} ${formatValue(sample.value)}\n`;
+      text += `${family.name}${sample.suffix ?? ''}${labelsOf(sample.labels)} ${formatValue(sample.value)}\n`;
     }
   }
   return text;
