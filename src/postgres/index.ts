@@ -1,4 +1,4 @@
-export { findBinaries, type PgBinaries } from './binaries.js';
+export { findBinaries, serverVersion, type PgBinaries } from './binaries.js';
 export {
   createSocketPool,
   withConnection,
