@@ -84,6 +84,7 @@ function endpointRequirements(): Requirement[] {
     operatorNames: [],
     source: { socketAddress: { host: '/nonexistent', port: 5432 } } as unknown as StatusSource,
     logger: {} as Logger,
+    postgresMetrics: { queriesFile: undefined, queryTimeoutMs: 5_000 },
   });
   return server.endpoints.map(({ method, path: route, access }) => ({
     what: `endpoint \`${method} ${route}\` (${access})`,
