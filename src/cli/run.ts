@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
-import { parseHostPort, parseList, parsePort, parseSeconds } from './parse.js';
+import { parseHostPort, parseList, parseListen, parsePort, parseSeconds } from './parse.js';
 
 interface RunFlags {
   pgdata: string;
@@ -68,7 +68,7 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     secretsDir: path.resolve(flags.secretsDir),
     pgBin: flags.pgBin === undefined ? undefined : path.resolve(flags.pgBin),
     port: parsePort('--port', flags.port, false),
-    listen: flags.listen,
+    listen: parseListen('--listen', flags.listen),
     statusPort: parsePort('--status-port', flags.statusPort, true),
     statusInsecure: flags.statusInsecure === true || String(flags.statusInsecure) === 'true',
     operatorNames: parseList('--operator-names', flags.operatorNames),
