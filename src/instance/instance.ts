@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type Parameters, type TlsFiles } from '../config/index.js';
+import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type TlsFiles } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
@@ -39,7 +39,8 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
-import { CrashPolicy } from './crash-policy.js';
+import { CrashPolicy, DEFAULT_CRASH_LIMITS } from './crash-policy.js';
+import { SettingsGate, type UserSettings } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
@@ -76,6 +77,8 @@ export class Instance {
   readonly firstSpawn: Promise<void>;
   private announceFirstSpawn!: () => void;
   private stopAsked = false;
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  failure: string | undefined;
   private plannedRestart: Promise<void> | undefined;
   private logPipe: LogPipe | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -85,6 +88,7 @@ export class Instance {
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
+  private readonly settingsGate: SettingsGate;
 
   constructor(private readonly deps: InstanceDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -92,6 +96,7 @@ export class Instance {
     const { options, runAs, logger } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.settingsGate = new SettingsGate({ ...deps, runDir: options.runDir, scratchDir: this.runDirs.socket });
   }
 
   get runDirs() {
@@ -135,6 +140,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    await this.checkedConfiguration();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
@@ -166,7 +172,7 @@ export class Instance {
       // In the background: a replica serves reads while its primary is away.
       void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
-    this.writeConfiguration();
+    await this.writeConfiguration();
   }
 
   /**
@@ -201,11 +207,26 @@ export class Instance {
         continue;
       }
       if (this.stopAsked) return this.shutdown(postmaster);
+      if (first && !this.everAcceptedConnections) return this.refusedToStart(postmaster, outcome.exit);
       const delayMs = await this.recoverFromCrash(postmaster, outcome.exit);
-      if (delayMs === undefined) return 1;
+      if (delayMs === undefined) {
+        this.failure = `PostgreSQL crashed ${DEFAULT_CRASH_LIMITS.maxCrashes} times within ${DEFAULT_CRASH_LIMITS.windowMs / 60_000} minutes; exiting so the container is restarted`;
+        return 1;
+      }
       logger.info('restarting PostgreSQL after a crash', { delayMs });
       await Promise.race([sleep(delayMs), this.stopRequested]);
     }
+  }
+
+  /**
+   * A first start that fails is the input's fault (settings, libraries, certificates PostgreSQL
+   * cannot use): restarting would fail the same way, so it is reported in PostgreSQL's own words.
+   */
+  private async refusedToStart(postmaster: Postmaster, exit: Exit): Promise<never> {
+    this.phase = 'stopped';
+    await this.clearOrphans();
+    const why = postmaster.refusal ?? `it exited (${describeExit(exit)}) before accepting connections; its log above says why`;
+    throw new UsageError(`PostgreSQL refused to start: ${why}`);
   }
 
   requestStop(signal: string): void {
@@ -250,7 +271,7 @@ export class Instance {
       logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: (error as Error).message });
     }
     try {
-      changed.push(...this.writeConfiguration());
+      changed.push(...(await this.writeConfiguration()));
     } catch (error) {
       accepted = false;
       logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
@@ -431,7 +452,9 @@ export class Instance {
 
   private finishStopped(mode: ShutdownMode | 'killed'): number {
     this.phase = 'stopped';
-    return mode === 'smart' || mode === 'fast' ? 0 : 1;
+    if (mode === 'smart' || mode === 'fast') return 0;
+    this.failure = `PostgreSQL did not stop cleanly (${mode === 'killed' ? 'it had to be killed' : 'immediate shutdown: crash recovery at the next start'})`;
+    return 1;
   }
 
   /** A checkpoint before the shutdown makes the shutdown checkpoint, and so the stop, short. */
@@ -466,9 +489,8 @@ export class Instance {
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(): Map<string, string> {
+  private renderConfiguration(user = this.readUserSettings().parameters): Map<string, string> {
     const { options, runAs } = this.deps;
-    const user = this.readUserParameters();
     const hbaRules = options.hbaFile === undefined ? [] : parseHbaRules(readRequired(options.hbaFile, '--hba'), options.hbaFile);
     const custom = renderCustomConf({
       port: options.port,
@@ -492,15 +514,25 @@ export class Instance {
     return { certFile: store.path(CERTIFICATE_FILES.serverCert), keyFile: store.path(CERTIFICATE_FILES.serverKey), clientCaFile: store.path(CERTIFICATE_FILES.clientCa) };
   }
 
-  private readUserParameters(): Parameters {
+  private readUserSettings(): UserSettings {
     const { configFile } = this.deps.options;
-    return configFile === undefined ? new Map() : parseUserParameters(readRequired(configFile, '--config'), configFile);
+    if (configFile === undefined) return { text: '', source: '--config', parameters: new Map() };
+    const text = readRequired(configFile, '--config');
+    return { text, source: configFile, parameters: parseUserParameters(text, configFile) };
+  }
+
+  /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
+  private async checkedConfiguration(): Promise<Map<string, string>> {
+    const user = this.readUserSettings();
+    const files = this.renderConfiguration(user.parameters);
+    await this.settingsGate.check(user, files.get(CUSTOM_CONF)!);
+    return files;
   }
 
   /** Writes what changed; returns the names of the files that did. */
-  private writeConfiguration(): string[] {
+  private async writeConfiguration(): Promise<string[]> {
     const { options, runAs } = this.deps;
-    const files = this.renderConfiguration();
+    const files = await this.checkedConfiguration();
     const postgresqlConf = path.join(options.pgdata, 'postgresql.conf');
     files.set('postgresql.conf', withCustomConfInclude(fs.readFileSync(postgresqlConf, 'utf8')));
     return [...files].filter(([name, content]) => writeFileAtomically(path.join(options.pgdata, name), content, runAs)).map(([name]) => name);

@@ -54,6 +54,8 @@ export async function runInstance(options: RunOptions): Promise<number> {
     const code = await supervision;
     await stopWatching();
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
+    // Every exit but a clean stop says why on stderr, in one line.
+    if (code !== 0) throw new Error(instance.failure ?? 'PostgreSQL stopped with a failure; see the log');
     return code;
   } finally {
     await status?.stop();
