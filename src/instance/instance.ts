@@ -26,7 +26,7 @@ import {
   type ShutdownOptions,
   type SocketAddress,
 } from '../postgres/index.js';
-import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, writeFileAtomically, type Exit, type RunAs } from '../process/index.js';
+import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, readRegularFile, UnreadableFile, writeFileAtomically, type Exit, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
   ensureReplicationRole,
@@ -541,8 +541,9 @@ export class Instance {
 
 function readRequired(file: string, flag: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readRegularFile(file).toString('utf8');
   } catch (error) {
-    throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
+    const why = error instanceof UnreadableFile ? error.message : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
+    throw new UsageError(`${flag} ${file}: ${why}`);
   }
 }

@@ -92,15 +92,17 @@ export class CertificateStore {
   /** At start: bad mounted material is bad input (UsageError), since nothing serves yet. */
   async prepare(): Promise<string[]> {
     ensureOwnedDirectory(this.certificatesDir, this.options.runAs);
-    const mounted = readMountedSecrets(this.options.secretsDir);
-    const changed = await Promise.all(
-      PAIR_NAMES.map((pair) =>
-        this.apply(pair, mounted).catch((error: unknown) => {
-          if (error instanceof InvalidSecret || error instanceof CertificateError) throw new UsageError(`--secrets-dir ${this.options.secretsDir}: ${error.message}`);
-          throw error;
-        }),
-      ),
-    );
+    const asUsageError = (error: unknown): never => {
+      if (error instanceof InvalidSecret || error instanceof CertificateError) throw new UsageError(`--secrets-dir ${this.options.secretsDir}: ${error.message}`);
+      throw error;
+    };
+    let mounted: MountedSecrets;
+    try {
+      mounted = readMountedSecrets(this.options.secretsDir);
+    } catch (error) {
+      return asUsageError(error);
+    }
+    const changed = await Promise.all(PAIR_NAMES.map((pair) => this.apply(pair, mounted).catch(asUsageError)));
     return changed.flat();
   }
 
