@@ -6,11 +6,12 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { decideOperator, type PeerCertificate } from './auth.js';
+import { ConnectionSlots } from './connections.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
@@ -20,10 +21,14 @@ import type { ActionOutcome, StatusSource, TlsMaterial } from './source.js';
 interface StatusServerLimits {
   /** Whole request headers must arrive within this (slowloris); also the TLS handshake limit. */
   headersTimeoutMs: number;
+  /** The whole request, body included: a body must arrive about as fast as headers do. */
   requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number;
+  /** Hard limit, TLS handshakes included; beyond it Node refuses connections outright. */
   maxConnections: number;
+  /** Past this many open connections, the oldest one not being answered is closed (connections.ts). */
+  connectionSlots: number;
   maxBodyBytes: number;
   /** Statement and connect timeout of the queries behind /readyz, /pg/status and /metrics. */
   statementTimeoutMs: number;
@@ -31,9 +36,10 @@ interface StatusServerLimits {
 
 const LIMITS: StatusServerLimits = {
   headersTimeoutMs: 3_000,
-  requestTimeoutMs: 20_000,
+  requestTimeoutMs: 5_000,
   keepAliveTimeoutMs: 5_000,
-  maxConnections: 512,
+  maxConnections: 1_024,
+  connectionSlots: 256,
   maxBodyBytes: 1_024,
   statementTimeoutMs: 2_000,
 };
@@ -59,6 +65,7 @@ export class StatusServer {
   private readonly metrics = new StatusMetrics();
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
+  private readonly slots = new ConnectionSlots(LIMITS.connectionSlots);
 
   constructor(private readonly options: StatusServerOptions) {
     this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
@@ -92,6 +99,7 @@ export class StatusServer {
       this.closeSilentConnections(this.server as https.Server);
     }
     this.server.maxConnections = this.limits.maxConnections;
+    this.server.on(options.insecure ? 'connection' : 'secureConnection', (socket: Socket) => this.slots.admit(socket));
   }
 
   /**
@@ -156,7 +164,7 @@ export class StatusServer {
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     let reply: Reply;
     try {
-      reply = await this.answer(request);
+      reply = await this.answer(request, () => response.once('close', this.slots.answering(request.socket)));
     } catch (error) {
       this.options.logger.error('status API request failed', { path: request.url, err: (error as Error).message });
       reply = { status: 500, body: 'internal error\n' };
@@ -171,18 +179,25 @@ export class StatusServer {
     response.end(reply.body);
   }
 
-  private async answer(request: http.IncomingMessage): Promise<Reply> {
+  /** `answering` is called once the request has fully arrived and its answer is being made. */
+  private async answer(request: http.IncomingMessage, answering: () => void): Promise<Reply> {
     const target = route(request.method ?? '', request.url ?? '');
     if (!target.found) {
       return target.status === 405
         ? { status: 405, body: 'method not allowed\n', headers: { Allow: target.allow } }
         : { status: 404, body: 'not found\n' };
     }
+    if (!isOperatorAction(target.endpoint)) {
+      answering();
+      // A read takes no body: it is answered at once, and the connection closed so the body is never read.
+      const reply = await this.read(target.endpoint);
+      return announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
+    }
     if (!(await bodyWithinLimit(request, this.limits.maxBodyBytes))) {
       return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes\n`, headers: { Connection: 'close' } };
     }
-    if (isOperatorAction(target.endpoint)) return this.operatorAction(target.endpoint, request);
-    return this.read(target.endpoint);
+    answering();
+    return this.operatorAction(target.endpoint, request);
   }
 
   private async read(endpoint: Exclude<Endpoint, 'reload' | 'restart' | 'promote'>): Promise<Reply> {
@@ -284,12 +299,19 @@ function peerCertificate(request: http.IncomingMessage): PeerCertificate {
   return { presented, verified: presented && socket.authorized, verifyError, commonName };
 }
 
-/** Reads and drops a request body, answering false as soon as it passes the limit. */
+function announcesBody(request: http.IncomingMessage): boolean {
+  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Reads and drops a request body, answering false as soon as it passes the limit. A body that
+ * trickles in is cut off by the server's request timeout.
+ */
 async function bodyWithinLimit(request: http.IncomingMessage, limit: number): Promise<boolean> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limit) return false;
-  // The usual case (a probe, a scrape, an action without body) costs nothing to read.
-  if (declared === 0 && request.headers['transfer-encoding'] === undefined) return true;
+  // The usual case (an action without body) costs nothing to read.
+  if (!announcesBody(request)) return true;
   let received = 0;
   for await (const chunk of request) {
     received += (chunk as Buffer).length;
