@@ -1,6 +1,6 @@
 import { createLogger, OutputSink, type Logger } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
-import { resolveRunAs, startOrphanReaper } from '../process/index.js';
+import { resolveRunAs, startOrphanReaper, stopAllPrograms } from '../process/index.js';
 import type { StatusServer } from '../status/index.js';
 import { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
@@ -59,6 +59,8 @@ export async function runInstance(options: RunOptions): Promise<number> {
     return code;
   } finally {
     await status?.stop();
+    const stopped = await stopAllPrograms();
+    if (stopped.length > 0) logger.warning('stopped programs still running on the way out', { processGroups: stopped });
     reaper?.stop();
     await sink.flush();
   }

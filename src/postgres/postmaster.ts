@@ -44,7 +44,6 @@ export class Postmaster {
       runAs: options.runAs,
       logger: options.logger,
       cwd: options.pgdata,
-      ownSession: true,
       onStderrLine: (line) => {
         if (complaints.length < MAX_COMPLAINTS) complaints.push(line);
       },
