@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import pino from 'pino';
-import { setPipeSize } from './process/reaper.js';
+import { setPipeSize } from './native.js';
 
 export type Level = 'error' | 'warning' | 'info' | 'debug';
 export const LEVELS: readonly Level[] = ['error', 'warning', 'info', 'debug'];

@@ -4,7 +4,7 @@
  * fallback (hba.ts); anything that could escape that place, pull in other files, or open a door
  * the header keeps shut is refused.
  */
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import { withoutComment } from './comments.js';
 import { checkAddress, checkOptions, METHODS, methodFitsType } from './hba-fields.js';
 import { REPLICATION_USER } from './hba.js';
@@ -37,7 +37,7 @@ export function parseHbaRules(text: string, source: string): string[] {
     try {
       validateHbaRule(line);
     } catch (error) {
-      throw new UsageError(`${source}:${index + 1}: ${(error as Error).message}`);
+      throw new UsageError(`${source}:${index + 1}: ${errorMessage(error)}`);
     }
     rules.push(line.trim());
   });

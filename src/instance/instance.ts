@@ -1,32 +1,25 @@
 /**
  * The `run` orchestration, and the only place that knows the order of things: directories, data
- * directory, configuration, then the postmaster; supervision until a stop is asked for or crashes
- * come too often.
+ * directory, configuration, then the postmaster (supervised by Supervisor) until a stop is asked for
+ * or crashes come too often. It tracks the phase and the role the status API reports.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseHbaRules, parseUserParameters, renderCustomConf, renderHba, renderIdent, withCustomConfInclude, CUSTOM_CONF, type TlsFiles } from '../config/index.js';
-import { UsageError } from '../errors.js';
+import { CUSTOM_CONF } from '../config/index.js';
+import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
-  describeExit,
   ensureWritableDataDir,
   initdb,
   inspectDataDir,
-  Postmaster,
-  stopPostmaster,
   SUPERUSER,
-  withConnection,
   type PgBinaries,
-  type ShutdownMode,
-  type ShutdownOptions,
+  type Postmaster,
   type SocketAddress,
 } from '../postgres/index.js';
-import { chownTreeToRunAs, ensureOwnedDirectory, liveProcessesWorkingIn, readRegularFile, UnreadableFile, writeFileAtomically, type Exit, type RunAs } from '../process/index.js';
+import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
   ensureReplicationRole,
@@ -39,16 +32,12 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
-import { CrashPolicy, DEFAULT_CRASH_LIMITS } from './crash-policy.js';
-import { SettingsGate, type UserSettings } from './settings-gate.js';
+import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
+import { Supervisor, type Phase } from './supervisor.js';
 
-/** How long the backends of a dead postmaster get to notice and exit before they are killed. */
-const ORPHAN_GRACE_MS = 5_000;
-/** How long the manager waits, on its way out, for stdout to take PostgreSQL's last records. */
-const LOG_DRAIN_MS = 10_000;
-
-export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+export type { Phase } from './supervisor.js';
 
 export interface InstanceDeps {
   options: RunOptions;
@@ -65,23 +54,10 @@ export class Instance {
   phase: Phase = 'initializing';
   /** A replica until promoted; set by --replica-of. */
   role: Role;
-  /** Postmaster starts after the first, whether after a crash or asked for. */
-  restarts = 0;
-  private postmaster: Postmaster | undefined;
-  private readyAt: Date | undefined;
   private everAcceptedConnections = false;
-  private readonly crashPolicy = new CrashPolicy();
-  private readonly stopRequested: Promise<void>;
-  private requestStopNow!: () => void;
-  /** Resolves when the first postmaster is spawned (never, when none is). */
-  readonly firstSpawn: Promise<void>;
-  private announceFirstSpawn!: () => void;
-  private stopAsked = false;
-  /** Why supervision ended with exit code 1, for the one line on stderr. */
-  failure: string | undefined;
-  private plannedRestart: Promise<void> | undefined;
   private logPipe: LogPipe | undefined;
   private reloading: Promise<void> = Promise.resolve();
+  private readonly supervisor: Supervisor;
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
@@ -91,12 +67,22 @@ export class Instance {
   private readonly settingsGate: SettingsGate;
 
   constructor(private readonly deps: InstanceDeps) {
-    this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
-    this.firstSpawn = new Promise((resolve) => (this.announceFirstSpawn = resolve));
-    const { options, runAs, logger } = deps;
+    const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
-    this.settingsGate = new SettingsGate({ ...deps, runDir: options.runDir, scratchDir: this.runDirs.socket });
+    this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
+    this.supervisor = new Supervisor({
+      bin,
+      pgdata: options.pgdata,
+      runAs,
+      logger,
+      socketAddress: this.socketAddress,
+      smartShutdownTimeoutSeconds: options.smartShutdownTimeoutSeconds,
+      stopTimeoutSeconds: options.stopTimeoutSeconds,
+      logPipe: () => this.logPipe,
+      onPhase: (phase) => (this.phase = phase),
+      onAcceptingConnections: (status) => this.onAcceptingConnections(status),
+    });
   }
 
   get runDirs() {
@@ -109,17 +95,32 @@ export class Instance {
   }
 
   get currentPostmaster(): Postmaster | undefined {
-    return this.postmaster?.isRunning ? this.postmaster : undefined;
+    return this.supervisor.current;
   }
 
   /** Since when PostgreSQL has accepted connections; undefined while it does not. */
   get acceptingConnectionsSince(): Date | undefined {
-    return this.currentPostmaster ? this.readyAt : undefined;
+    return this.supervisor.acceptingConnectionsSince;
   }
 
   /** PostgreSQL accepted connections at least once since the manager started. */
   get hasStarted(): boolean {
     return this.everAcceptedConnections;
+  }
+
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  get failure(): string | undefined {
+    return this.supervisor.failure;
+  }
+
+  /** Postmaster starts after the first, whether after a crash or asked for. */
+  get restarts(): number {
+    return this.supervisor.restarts;
+  }
+
+  /** Resolves when the first postmaster is spawned (never, when none is). */
+  get firstSpawn(): Promise<void> {
+    return this.supervisor.firstSpawn;
   }
 
   /** Counters and buffer level of the log pipe; undefined before it started. */
@@ -157,7 +158,7 @@ export class Instance {
       try {
         await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
       } catch (error) {
-        if (!this.stopAsked) throw error;
+        if (!this.supervisor.stopping) throw error;
         logger.info('clone abandoned: stop requested');
         return;
       }
@@ -181,64 +182,20 @@ export class Instance {
    */
   async supervise(): Promise<number> {
     try {
-      return await this.superviseLoop();
+      return await this.supervisor.run();
     } finally {
-      await this.settleLogWriters(LOG_DRAIN_MS);
       this.logPipe?.close();
     }
   }
 
-  private async superviseLoop(): Promise<number> {
-    const { logger } = this.deps;
-    for (let first = true; ; first = false) {
-      if (this.stopAsked) return this.finishStopped('smart');
-      // Counted here, not after the backoff: a stop during the backoff starts nothing.
-      if (!first) this.restarts++;
-      // Only a PostgreSQL this manager started can have written into the FIFOs it opened.
-      if (!first) await this.settleLogWriters(0);
-      const postmaster = this.startPostmaster();
-      const outcome = await Promise.race([
-        postmaster.exited.then((exit) => ({ kind: 'exited' as const, exit })),
-        this.stopRequested.then(() => ({ kind: 'stop' as const })),
-      ]);
-      if (outcome.kind === 'stop') return this.shutdown(postmaster);
-      if (this.plannedRestart) {
-        await this.plannedRestart;
-        continue;
-      }
-      if (this.stopAsked) return this.shutdown(postmaster);
-      if (first && !this.everAcceptedConnections) return this.refusedToStart(postmaster, outcome.exit);
-      const delayMs = await this.recoverFromCrash(postmaster, outcome.exit);
-      if (delayMs === undefined) {
-        this.failure = `PostgreSQL crashed ${DEFAULT_CRASH_LIMITS.maxCrashes} times within ${DEFAULT_CRASH_LIMITS.windowMs / 60_000} minutes; exiting so the container is restarted`;
-        return 1;
-      }
-      logger.info('restarting PostgreSQL after a crash', { delayMs });
-      await Promise.race([sleep(delayMs), this.stopRequested]);
-    }
-  }
-
-  /**
-   * A first start that fails is the input's fault (settings, libraries, certificates PostgreSQL
-   * cannot use): restarting would fail the same way, so it is reported in PostgreSQL's own words.
-   */
-  private async refusedToStart(postmaster: Postmaster, exit: Exit): Promise<never> {
-    this.phase = 'stopped';
-    await this.clearOrphans();
-    const why = postmaster.refusal ?? `it exited (${describeExit(exit)}) before accepting connections; its log above says why`;
-    throw new UsageError(`PostgreSQL refused to start: ${why}`);
-  }
-
   requestStop(signal: string): void {
-    if (this.stopAsked) {
+    if (!this.supervisor.requestStop()) {
       this.deps.logger.info('stop already in progress', { signal });
       return;
     }
     this.deps.logger.info('stop requested', { signal });
-    this.stopAsked = true;
     this.stopping.abort();
     this.following.abort();
-    this.requestStopNow();
   }
 
   /**
@@ -252,7 +209,7 @@ export class Instance {
     const next = this.reloading
       .then(() => this.reloadNow(reason, always))
       .catch((error: unknown) => {
-        this.deps.logger.error('reload failed', { reason, err: (error as Error).message });
+        this.deps.logger.error('reload failed', { reason, err: errorMessage(error) });
         return false;
       });
     this.reloading = next.then(() => undefined);
@@ -268,13 +225,13 @@ export class Instance {
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
     } catch (error) {
       accepted = false;
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: (error as Error).message });
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error) });
     }
     try {
       changed.push(...(await this.writeConfiguration()));
     } catch (error) {
       accepted = false;
-      logger.error('reload refused; the previous configuration stays in force', { reason, err: (error as Error).message });
+      logger.error('reload refused; the previous configuration stays in force', { reason, err: errorMessage(error) });
     }
     const postmaster = this.currentPostmaster;
     // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
@@ -308,23 +265,13 @@ export class Instance {
       const errors = await configurationErrors(this.socketAddress);
       for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
     } catch (error) {
-      logger.warning('could not check the configuration after the reload', { err: (error as Error).message });
+      logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
     }
   }
 
-  /** Restarts PostgreSQL (smart, then fast); the supervision loop starts it again. */
-  async restart(reason: string): Promise<void> {
-    const postmaster = this.currentPostmaster;
-    if (!postmaster || this.plannedRestart) return;
-    this.deps.logger.info('restarting PostgreSQL', { reason });
-    this.phase = 'restarting';
-    this.plannedRestart = stopPostmaster(postmaster, this.shutdownOptions()).then(() => undefined);
-    try {
-      await this.plannedRestart;
-      while (this.phase === 'restarting') await sleep(20);
-    } finally {
-      this.plannedRestart = undefined;
-    }
+  /** Restarts PostgreSQL (smart, then fast); resolves once the next postmaster is spawned. */
+  restart(reason: string): Promise<void> {
+    return this.supervisor.restart(reason);
   }
 
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
@@ -350,29 +297,15 @@ export class Instance {
     };
   }
 
-  private startPostmaster(): Postmaster {
-    const { bin, options, runAs, logger } = this.deps;
-    this.phase = 'starting';
-    this.readyAt = undefined;
-    const postmaster = Postmaster.start({ bin, pgdata: options.pgdata, runAs, logger });
-    this.postmaster = postmaster;
-    logger.info('PostgreSQL started', { postmasterPid: postmaster.pid, restarts: this.restarts });
-    this.announceFirstSpawn();
-    postmaster.waitUntilAcceptingConnections().then(
-      (status) => {
-        if (this.postmaster !== postmaster) return;
-        this.readyAt = new Date();
-        this.everAcceptedConnections = true;
-        this.phase = 'running';
-        logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
-        if (this.restarts === 0) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
-        if (status === 'ready') {
-          ensureReplicationRole(this.socketAddress, logger).catch((error: Error) => logger.error('could not create the replication role', { err: error.message }));
-        }
-      },
-      () => undefined, // an exit during start-up is handled as a crash by supervise()
-    );
-    return postmaster;
+  private onAcceptingConnections(status: 'ready' | 'standby'): void {
+    const { logger } = this.deps;
+    if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
+    this.everAcceptedConnections = true;
+    if (status === 'ready') {
+      ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
+        logger.error('could not create the replication role', { err: errorMessage(error) }),
+      );
+    }
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
@@ -380,170 +313,37 @@ export class Instance {
     return `psql -h ${this.runDirs.socket} -p ${this.deps.options.port} -U ${SUPERUSER} postgres`;
   }
 
-  /** Returns how long to wait before the next start, or undefined to give up. */
-  private async recoverFromCrash(postmaster: Postmaster, exit: Exit): Promise<number | undefined> {
-    const { logger } = this.deps;
-    this.phase = 'restarting';
-    logger.error('PostgreSQL exited unexpectedly', { postmasterPid: postmaster.pid, exitCode: exit.code, signal: exit.signal, how: describeExit(exit) });
-    await this.clearOrphans();
-    const decision = this.crashPolicy.recordCrash(Date.now());
-    if (decision.action === 'give-up') {
-      logger.error('PostgreSQL crashed too often; exiting so the container is restarted', { crashesInWindow: decision.crashesInWindow });
-      this.phase = 'stopped';
-      return undefined;
-    }
-    return decision.delayMs;
-  }
-
-  /**
-   * Backends outliving their postmaster keep the old shared memory attached, and PostgreSQL refuses
-   * to start until it is released: wait for them to notice, then kill what is left.
-   */
-  private async clearOrphans(): Promise<void> {
-    const { logger } = this.deps;
-    const leftovers = () => this.postgresProcessesInDataDir();
-    const deadline = Date.now() + ORPHAN_GRACE_MS;
-    let orphans = leftovers();
-    if (orphans.length === 0) return;
-    logger.info('waiting for the processes of the dead postmaster to exit', { pids: orphans });
-    while (orphans.length > 0 && Date.now() < deadline) {
-      await sleep(100);
-      orphans = leftovers();
-    }
-    if (orphans.length === 0) return;
-    logger.warning('killing processes the dead postmaster left behind', { pids: orphans, graceMs: ORPHAN_GRACE_MS });
-    for (const pid of orphans) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    while (leftovers().length > 0) await sleep(50);
-  }
-
-  /** Live PostgreSQL processes of this data directory (a DBA's shell working there is not one). */
-  private postgresProcessesInDataDir(): number[] {
-    return liveProcessesWorkingIn(this.deps.options.pgdata, this.deps.bin.path('postgres'));
-  }
-
-  /**
-   * The logging collector outlives the postmaster by a moment to write the last records. Once no
-   * PostgreSQL process is left, a boundary in the FIFOs ends whatever it was cut off in, and waiting
-   * `drainMs` for the readers to reach it means those records reached stdout.
-   */
-  private async settleLogWriters(drainMs: number): Promise<void> {
-    if (!this.logPipe) return;
-    const deadline = Date.now() + ORPHAN_GRACE_MS;
-    while (this.postgresProcessesInDataDir().length > 0 && Date.now() < deadline) await sleep(20);
-    const drained = await this.logPipe.barrier(drainMs);
-    if (!drained && drainMs > 0) this.deps.logger.warning("stdout did not take all of PostgreSQL's log before the deadline", { waitedMs: drainMs, ...this.logPipe.status });
-  }
-
-  private async shutdown(postmaster: Postmaster): Promise<number> {
-    const { logger } = this.deps;
-    this.phase = 'stopping';
-    const began = Date.now();
-    if (postmaster.isRunning && this.readyAt !== undefined) await this.checkpoint();
-    const mode = postmaster.isRunning ? await stopPostmaster(postmaster, this.shutdownOptions()) : 'smart';
-    logger.info('shutdown finished', { stoppedBy: mode, elapsedMs: Date.now() - began });
-    return this.finishStopped(mode);
-  }
-
-  private finishStopped(mode: ShutdownMode | 'killed'): number {
-    this.phase = 'stopped';
-    if (mode === 'smart' || mode === 'fast') return 0;
-    this.failure = `PostgreSQL did not stop cleanly (${mode === 'killed' ? 'it had to be killed' : 'immediate shutdown: crash recovery at the next start'})`;
-    return 1;
-  }
-
-  /** A checkpoint before the shutdown makes the shutdown checkpoint, and so the stop, short. */
-  private async checkpoint(): Promise<void> {
-    const { logger, options } = this.deps;
-    try {
-      const inRecovery = await withConnection(
-        this.socketAddress,
-        async (client) => {
-          const result = await client.query<{ recovery: boolean }>('SELECT pg_is_in_recovery() AS recovery');
-          if (!result.rows[0]!.recovery) await client.query('CHECKPOINT');
-          return result.rows[0]!.recovery;
-        },
-        options.smartShutdownTimeoutSeconds * 1000,
-      );
-      if (!inRecovery) logger.info('checkpoint before shutdown done');
-    } catch (error) {
-      logger.warning('checkpoint before shutdown failed; stopping anyway', { err: (error as Error).message });
-    }
-  }
-
-  private shutdownOptions(): ShutdownOptions {
-    const { bin, options, runAs, logger } = this.deps;
-    return {
-      bin,
-      pgdata: options.pgdata,
-      runAs,
-      logger,
-      smartTimeoutSeconds: options.smartShutdownTimeoutSeconds,
-      fastTimeoutSeconds: options.stopTimeoutSeconds,
-    };
-  }
-
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(user = this.readUserSettings().parameters): Map<string, string> {
+  private renderConfiguration(userConfig = readInputFile(this.deps.options.configFile, '--config')): Map<string, string> {
     const { options, runAs } = this.deps;
-    const hbaRules = options.hbaFile === undefined ? [] : parseHbaRules(readRequired(options.hbaFile, '--hba'), options.hbaFile);
-    const custom = renderCustomConf({
+    const store = this.certificates;
+    return renderConfiguration({
       port: options.port,
       listen: options.listen,
       socketDir: this.runDirs.socket,
       logDirectory: this.runDirs.log,
-      tls: this.tlsFiles(),
+      tls: {
+        certFile: store.path(CERTIFICATE_FILES.serverCert),
+        keyFile: store.path(CERTIFICATE_FILES.serverKey),
+        clientCaFile: store.path(CERTIFICATE_FILES.clientCa),
+      },
       extra: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
-      user,
+      userConfig,
+      userHba: readInputFile(options.hbaFile, '--hba'),
+      superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
     });
-    const managerUser = process.getuid?.() === 0 ? 'root' : runAs.name;
-    return new Map([
-      [CUSTOM_CONF, custom],
-      ['pg_hba.conf', renderHba(hbaRules)],
-      ['pg_ident.conf', renderIdent([runAs.name, managerUser], SUPERUSER)],
-    ]);
-  }
-
-  private tlsFiles(): TlsFiles {
-    const store = this.certificates;
-    return { certFile: store.path(CERTIFICATE_FILES.serverCert), keyFile: store.path(CERTIFICATE_FILES.serverKey), clientCaFile: store.path(CERTIFICATE_FILES.clientCa) };
-  }
-
-  private readUserSettings(): UserSettings {
-    const { configFile } = this.deps.options;
-    if (configFile === undefined) return { text: '', source: '--config', parameters: new Map() };
-    const text = readRequired(configFile, '--config');
-    return { text, source: configFile, parameters: parseUserParameters(text, configFile) };
   }
 
   /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
   private async checkedConfiguration(): Promise<Map<string, string>> {
-    const user = this.readUserSettings();
-    const files = this.renderConfiguration(user.parameters);
-    await this.settingsGate.check(user, files.get(CUSTOM_CONF)!);
+    const userConfig = readInputFile(this.deps.options.configFile, '--config');
+    const files = this.renderConfiguration(userConfig);
+    await this.settingsGate.check(userConfig, files.get(CUSTOM_CONF)!);
     return files;
   }
 
   /** Writes what changed; returns the names of the files that did. */
   private async writeConfiguration(): Promise<string[]> {
-    const { options, runAs } = this.deps;
-    const files = await this.checkedConfiguration();
-    const postgresqlConf = path.join(options.pgdata, 'postgresql.conf');
-    files.set('postgresql.conf', withCustomConfInclude(fs.readFileSync(postgresqlConf, 'utf8')));
-    return [...files].filter(([name, content]) => writeFileAtomically(path.join(options.pgdata, name), content, runAs)).map(([name]) => name);
-  }
-}
-
-function readRequired(file: string, flag: string): string {
-  try {
-    return readRegularFile(file).toString('utf8');
-  } catch (error) {
-    const why = error instanceof UnreadableFile ? error.message : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
-    throw new UsageError(`${flag} ${file}: ${why}`);
+    return writeConfiguration(this.deps.options.pgdata, await this.checkedConfiguration(), this.deps.runAs);
   }
 }

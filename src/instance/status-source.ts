@@ -3,6 +3,7 @@
  * Instance so the status folder depends on an interface of its own, never on the orchestration.
  */
 import fs from 'node:fs';
+import { errorMessage } from '../errors.js';
 import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
 import { NotAReplicaError, promote } from '../replication/index.js';
@@ -81,8 +82,8 @@ export class InstanceStatusSource implements StatusSource {
   async restart(reason: string): Promise<ActionOutcome> {
     if (this.instance.phase !== 'running') return { ok: false, status: 409, detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now` };
     // A smart shutdown may take minutes: answer now, the supervisor brings PostgreSQL back.
-    void this.instance.restart(reason);
-    return { ok: true, detail: 'restart under way' };
+    void this.instance.restart(reason).catch((error: unknown) => this.logger.error('restart failed', { reason, err: errorMessage(error) }));
+    return { ok: true, status: 202, detail: 'restart under way' };
   }
 
   async promote(): Promise<ActionOutcome> {
@@ -91,7 +92,7 @@ export class InstanceStatusSource implements StatusSource {
       return { ok: true, detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)` };
     } catch (error) {
       if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
-      return { ok: false, status: 500, detail: `promotion failed: ${(error as Error).message}` };
+      return { ok: false, status: 500, detail: `promotion failed: ${errorMessage(error)}` };
     }
   }
 }

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chownToRunAs, setPipeSize, type RunAs } from '../process/index.js';
+import { setPipeSize } from '../native.js';
+import { chownToRunAs, type RunAs } from '../process/index.js';
 
 /**
  * A FIFO at `file`, mode 0600, owned by the PostgreSQL user. Whatever else is there (a regular file

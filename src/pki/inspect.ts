@@ -2,6 +2,7 @@
 import crypto, { X509Certificate, type KeyObject } from 'node:crypto';
 import { commonNameOf, extendedKeyUsage, isCaCertificate, KEY_USAGE, keyUsageBits, readCertificateStructure, subjectAltNames } from './der.js';
 import { CertificateError, type CertificateInfo } from './types.js';
+import { errorMessage } from '../errors.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -30,7 +31,7 @@ export function parseCertificate(pem: string): X509Certificate {
   try {
     certificate = new X509Certificate(block);
   } catch (error) {
-    throw new CertificateError(`not a valid certificate (${(error as Error).message})`);
+    throw new CertificateError(`not a valid certificate (${errorMessage(error)})`);
   }
   if (parsed.size >= PARSED_KEPT) parsed.delete(parsed.keys().next().value!);
   parsed.set(block, certificate);
@@ -43,7 +44,7 @@ export function parsePrivateKey(pem: string): KeyObject {
     return crypto.createPrivateKey(pem);
   } catch (error) {
     const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
-    throw new CertificateError(found && !found.includes('PRIVATE KEY') ? `holds a ${found}, not a private key` : `not a valid private key (${(error as Error).message})`);
+    throw new CertificateError(found && !found.includes('PRIVATE KEY') ? `holds a ${found}, not a private key` : `not a valid private key (${errorMessage(error)})`);
   }
 }
 

@@ -3,4 +3,4 @@ export { liveProcessesWorkingIn, listProcesses, parseStat, type ProcessStat } fr
 export { isSpawnedByManager, ProgramFailed, runProgram, spawnProgram, stopAllPrograms, type Exit, type Program, type SpawnOptions } from './spawn.js';
 export { chownToRunAs, chownTreeToRunAs, parsePasswd, resolveRunAs, type PasswdEntry, type RunAs } from './user.js';
 export { ensureOwnedDirectory, MAX_INPUT_BYTES, readRegularFile, UnreadableFile, writeFileAtomically } from './files.js';
-export { loadReaperAddon, OrphanReaper, reaperAddonCandidates, setPipeSize, startOrphanReaper, type ReaperAddon } from './reaper.js';
+export { OrphanReaper, startOrphanReaper } from './reaper.js';

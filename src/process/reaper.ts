@@ -5,21 +5,11 @@
  * spawned, so a small N-API addon (native/reaper.c) supplies the two calls it lacks.
  */
 import { constants } from 'node:os';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import { defaultNativeAddon, type NativeAddon } from '../native.js';
+import { errorMessage } from '../errors.js';
 import { listProcesses } from './procfs.js';
 import { isSpawnedByManager } from './spawn.js';
-
-export interface ReaperAddon {
-  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants come to this process instead of PID 1. */
-  setChildSubreaper(): void;
-  /** waitpid(pid, WNOHANG): the exit (signal as a number) of an ended child, else null. */
-  reap(pid: number): { code: number | null; signal: number | null } | null;
-  /** fcntl(F_SETPIPE_SZ): the pipe's buffer size afterwards (unchanged when the kernel refuses). */
-  setPipeSize(fd: number, bytes: number): number;
-}
 
 /** A zombie is reaped once it has been one for this long (see scan()). */
 const CONFIRM_DELAY_MS = 100;
@@ -34,57 +24,12 @@ const FIRST_SCAN_DELAY_MS = 1_000;
 const TINI_FALLBACK = 'run the manager under "tini -s --" so that orphaned processes are reaped';
 
 /**
- * Where the addon is looked for: `$IM_REAPER_ADDON` alone when set (a wrong path is a mistake to
- * report, not to paper over), else node-gyp's output in the package, else next to the executable
- * (a single-executable image ships it there).
- */
-export function reaperAddonCandidates(env: NodeJS.ProcessEnv = process.env, execPath = process.execPath): string[] {
-  if (env.IM_REAPER_ADDON) return [env.IM_REAPER_ADDON];
-  const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return [path.join(packageRoot, 'build', 'Release', 'reaper.node'), path.join(path.dirname(execPath), 'reaper.node')];
-}
-
-export function loadReaperAddon(candidates = reaperAddonCandidates()): { addon: ReaperAddon; file: string } | { errors: string[] } {
-  const errors: string[] = [];
-  for (const file of candidates) {
-    if (!fs.existsSync(file)) {
-      errors.push(`${file}: not found`);
-      continue;
-    }
-    try {
-      const module = { exports: {} as ReaperAddon };
-      process.dlopen(module, file);
-      return { addon: module.exports, file };
-    } catch (error) {
-      errors.push(`${file}: ${(error as Error).message}`);
-    }
-  }
-  return { errors };
-}
-
-let defaultAddon: ReturnType<typeof loadReaperAddon> | undefined;
-
-/** The addon from its usual places, loaded once for the reaper and the log FIFOs alike. */
-export function defaultReaperAddon(): ReturnType<typeof loadReaperAddon> {
-  return (defaultAddon ??= loadReaperAddon());
-}
-
-/**
- * Asks for a kernel buffer of `bytes` for the pipe or FIFO open at `fd`; returns the size it has,
- * or undefined without the addon (Linux's default is 64 KiB).
- */
-export function setPipeSize(fd: number, bytes: number): number | undefined {
-  const loaded = defaultReaperAddon();
-  return 'addon' in loaded ? loaded.addon.setPipeSize(fd, bytes) : undefined;
-}
-
-/**
  * Starts reaping orphans and, unless the manager is PID 1, makes it their subreaper (so the same
  * code works in a container and on a developer's machine). Without the addon it warns, naming the
  * fallback, and returns undefined: PostgreSQL still runs, only zombies pile up.
  */
 export function startOrphanReaper(logger: Logger): OrphanReaper | undefined {
-  const loaded = defaultReaperAddon();
+  const loaded = defaultNativeAddon();
   if ('errors' in loaded) {
     logger.warning(`the reaper addon could not be loaded; ${TINI_FALLBACK}`, { pid: process.pid, tried: loaded.errors });
     return undefined;
@@ -95,7 +40,7 @@ export function startOrphanReaper(logger: Logger): OrphanReaper | undefined {
       loaded.addon.setChildSubreaper();
     } catch (error) {
       // No orphan will come to the manager then: there is nothing for it to reap.
-      logger.warning('could not become the subreaper of PostgreSQL; its orphans go to PID 1', { err: (error as Error).message });
+      logger.warning('could not become the subreaper of PostgreSQL; its orphans go to PID 1', { err: errorMessage(error) });
       return undefined;
     }
   }
@@ -115,7 +60,7 @@ export class OrphanReaper {
   private readonly onChildSignal = () => this.queueScan();
 
   constructor(
-    private readonly addon: ReaperAddon,
+    private readonly addon: NativeAddon,
     private readonly logger: Logger,
   ) {}
 

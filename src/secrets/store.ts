@@ -4,7 +4,7 @@
  * A pair whose new material is refused keeps what it copied before.
  */
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { CertificateError, daysLeft, type CertificateMaterial } from '../pki/index.js';
 import { ensureOwnedDirectory, writeFileAtomically, type RunAs } from '../process/index.js';
@@ -115,7 +115,7 @@ export class CertificateStore {
     try {
       mounted = readMountedSecrets(this.options.secretsDir);
     } catch (error) {
-      this.options.logger.error('cannot read the mounted secrets; the previous certificates keep serving', { secretsDir: this.options.secretsDir, err: (error as Error).message });
+      this.options.logger.error('cannot read the mounted secrets; the previous certificates keep serving', { secretsDir: this.options.secretsDir, err: errorMessage(error) });
       return [];
     }
     const changed = await Promise.all(

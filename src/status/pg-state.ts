@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { createSocketPool, type SocketAddress } from '../postgres/index.js';
+import { errorMessage } from '../errors.js';
 
 export interface StandbyStatus {
   applicationName: string;
@@ -130,7 +131,7 @@ export class PgStateReader {
         },
       };
     } catch (error) {
-      return { ok: false, error: (error as Error).message };
+      return { ok: false, error: errorMessage(error) };
     }
   }
 }

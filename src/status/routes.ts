@@ -1,30 +1,30 @@
-/** The status API's paths and the methods each accepts. Pure. */
+/**
+ * The status API's routing: a table of rows, each a path, a method and whatever the server keeps
+ * with it (its handler, whether it is an operator action). Pure.
+ */
 
-export type Endpoint = 'healthz' | 'readyz' | 'startupz' | 'status' | 'metrics' | 'reload' | 'restart' | 'promote';
-
-const ENDPOINTS: ReadonlyMap<string, { endpoint: Endpoint; method: 'GET' | 'POST' }> = new Map([
-  ['/healthz', { endpoint: 'healthz', method: 'GET' }],
-  ['/readyz', { endpoint: 'readyz', method: 'GET' }],
-  ['/startupz', { endpoint: 'startupz', method: 'GET' }],
-  ['/pg/status', { endpoint: 'status', method: 'GET' }],
-  ['/metrics', { endpoint: 'metrics', method: 'GET' }],
-  ['/pg/reload', { endpoint: 'reload', method: 'POST' }],
-  ['/pg/restart', { endpoint: 'restart', method: 'POST' }],
-  ['/pg/promote', { endpoint: 'promote', method: 'POST' }],
-] as const);
-
-export type Route = { found: true; endpoint: Endpoint } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
-
-/** `url` is the request target; a query string is ignored (Prometheus and kubelets may add one). */
-export function route(method: string, url: string): Route {
-  const path = url.split('?', 1)[0]!;
-  const known = ENDPOINTS.get(path);
-  if (!known) return { found: false, status: 404 };
-  const allowed = known.method === 'GET' ? ['GET', 'HEAD'] : ['POST'];
-  if (!allowed.includes(method)) return { found: false, status: 405, allow: allowed.join(', ') };
-  return { found: true, endpoint: known.endpoint };
+export interface RouteRow {
+  path: string;
+  method: 'GET' | 'POST';
 }
 
-export function isOperatorAction(endpoint: Endpoint): endpoint is 'reload' | 'restart' | 'promote' {
-  return endpoint === 'reload' || endpoint === 'restart' || endpoint === 'promote';
+export type Route<Row extends RouteRow> = { found: true; row: Row } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
+
+export class RouteTable<Row extends RouteRow> {
+  private readonly byPath: ReadonlyMap<string, Row>;
+
+  constructor(readonly rows: readonly Row[]) {
+    this.byPath = new Map(rows.map((row) => [row.path, row]));
+    if (this.byPath.size !== rows.length) throw new Error('the status API has two routes for one path');
+  }
+
+  /** `url` is the request target; a query string is ignored (Prometheus and kubelets may add one). */
+  match(method: string, url: string): Route<Row> {
+    const path = url.split('?', 1)[0]!;
+    const row = this.byPath.get(path);
+    if (!row) return { found: false, status: 404 };
+    const allowed = row.method === 'GET' ? ['GET', 'HEAD'] : ['POST'];
+    if (!allowed.includes(method)) return { found: false, status: 405, allow: allowed.join(', ') };
+    return { found: true, row };
+  }
 }

@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { decideOperator, type PeerCertificate } from './auth.js';
@@ -15,7 +16,7 @@ import { ConnectionSlots } from './connections.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
-import { isOperatorAction, route, type Endpoint } from './routes.js';
+import { RouteTable, type RouteRow } from './routes.js';
 import type { ActionOutcome, StatusSource, TlsMaterial } from './source.js';
 
 interface StatusServerLimits {
@@ -56,6 +57,26 @@ export interface StatusServerOptions {
 
 type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
+/** What an operator action is given once the caller proved to be an operator. */
+export interface ActionRequest {
+  /** The verified client certificate's CN. */
+  operator: string;
+  /** Why, for the log: the action, who asked and how. */
+  reason: string;
+  /** The request's JSON body; undefined when it had none. */
+  body: unknown;
+}
+
+/**
+ * One row a path: reads are open to anyone (probes, status, metrics), actions run only for a
+ * verified operator certificate. The type makes every row say which it is.
+ */
+type StatusRoute = RouteRow &
+  (
+    | { access: 'open'; read: () => Promise<Reply> | Reply }
+    | { access: 'operator'; action: (request: ActionRequest) => Promise<ActionOutcome> }
+  );
+
 const TLS_VERSION: Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
 
 export class StatusServer {
@@ -66,6 +87,16 @@ export class StatusServer {
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
   private readonly slots = new ConnectionSlots(LIMITS.connectionSlots);
+  private readonly routes = new RouteTable<StatusRoute>([
+    { path: '/healthz', method: 'GET', access: 'open', read: () => ({ status: 200, body: 'ok\n' }) },
+    { path: '/startupz', method: 'GET', access: 'open', read: () => this.startupProbe() },
+    { path: '/readyz', method: 'GET', access: 'open', read: () => this.readinessProbe() },
+    { path: '/pg/status', method: 'GET', access: 'open', read: () => this.statusDocument() },
+    { path: '/metrics', method: 'GET', access: 'open', read: () => this.metricsText() },
+    { path: '/pg/reload', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.reload(reason) },
+    { path: '/pg/restart', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.restart(reason) },
+    { path: '/pg/promote', method: 'POST', access: 'operator', action: ({ reason }) => this.promote(reason) },
+  ]);
 
   constructor(private readonly options: StatusServerOptions) {
     this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
@@ -150,7 +181,7 @@ export class StatusServer {
       this.servedMaterial = material;
       this.options.logger.info('status API certificate replaced');
     } catch (error) {
-      this.options.logger.error('status API certificate refused; the previous one keeps serving', { err: (error as Error).message });
+      this.options.logger.error('status API certificate refused; the previous one keeps serving', { err: errorMessage(error) });
     }
   }
 
@@ -166,7 +197,7 @@ export class StatusServer {
     try {
       reply = await this.answer(request, () => response.once('close', this.slots.answering(request.socket)));
     } catch (error) {
-      this.options.logger.error('status API request failed', { path: request.url, err: (error as Error).message });
+      this.options.logger.error('status API request failed', { path: request.url, err: errorMessage(error) });
       reply = { status: 500, body: 'internal error\n' };
     }
     // An explicit length: without it Node sends chunked encoding, several TLS records per answer.
@@ -181,74 +212,77 @@ export class StatusServer {
 
   /** `answering` is called once the request has fully arrived and its answer is being made. */
   private async answer(request: http.IncomingMessage, answering: () => void): Promise<Reply> {
-    const target = route(request.method ?? '', request.url ?? '');
+    const target = this.routes.match(request.method ?? '', request.url ?? '');
     if (!target.found) {
       return target.status === 405
         ? { status: 405, body: 'method not allowed\n', headers: { Allow: target.allow } }
         : { status: 404, body: 'not found\n' };
     }
-    if (!isOperatorAction(target.endpoint)) {
+    const route = target.row;
+    if (route.access === 'open') {
       answering();
       // A read takes no body: it is answered at once, and the connection closed so the body is never read.
-      const reply = await this.read(target.endpoint);
+      const reply = await route.read();
       return announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
     }
-    if (!(await bodyWithinLimit(request, this.limits.maxBodyBytes))) {
-      return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes\n`, headers: { Connection: 'close' } };
+    const body = await readBody(request, this.limits.maxBodyBytes);
+    if (body === 'too-large') {
+      return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes
+`, headers: { Connection: 'close' } };
     }
     answering();
-    return this.operatorAction(target.endpoint, request);
+    return this.operatorAction(route, request, body);
   }
 
-  private async read(endpoint: Exclude<Endpoint, 'reload' | 'restart' | 'promote'>): Promise<Reply> {
+  private startupProbe(): Reply {
     const { source } = this.options;
-    switch (endpoint) {
-      case 'healthz':
-        return { status: 200, body: 'ok\n' };
-      case 'startupz':
-        return source.hasStarted ? { status: 200, body: 'started\n' } : { status: 503, body: `not started yet (${source.phase})\n` };
-      case 'readyz': {
-        const facts = this.facts();
-        const reading = await this.pgReading(facts);
-        if (isReady(facts, reading)) return { status: 200, body: 'ready\n' };
-        const why = reading.ok ? 'in recovery without a streaming WAL receiver' : reading.error;
-        return { status: 503, body: `not ready (${facts.phase}): ${why}\n` };
-      }
-      case 'status': {
-        const facts = this.facts();
-        const document = buildStatusDocument(facts, await this.pgReading(facts), this.lastKnown);
-        return { status: 200, body: `${JSON.stringify(document)}\n`, contentType: 'application/json' };
-      }
-      case 'metrics': {
-        const facts = this.facts();
-        const body = await this.metrics.render(facts, await this.pgReading(facts), source.logCounters());
-        return { status: 200, body, contentType: this.metrics.contentType };
-      }
-    }
+    return source.hasStarted ? { status: 200, body: 'started\n' } : { status: 503, body: `not started yet (${source.phase})\n` };
   }
 
-  private async operatorAction(action: 'reload' | 'restart' | 'promote', request: http.IncomingMessage): Promise<Reply> {
-    const { logger, operatorNames, source } = this.options;
+  private async readinessProbe(): Promise<Reply> {
+    const facts = this.facts();
+    const reading = await this.pgReading(facts);
+    if (isReady(facts, reading)) return { status: 200, body: 'ready\n' };
+    const why = reading.ok ? 'in recovery without a streaming WAL receiver' : reading.error;
+    return { status: 503, body: `not ready (${facts.phase}): ${why}\n` };
+  }
+
+  private async statusDocument(): Promise<Reply> {
+    const facts = this.facts();
+    const document = buildStatusDocument(facts, await this.pgReading(facts), this.lastKnown);
+    return { status: 200, body: `${JSON.stringify(document)}\n`, contentType: 'application/json' };
+  }
+
+  private async metricsText(): Promise<Reply> {
+    const facts = this.facts();
+    const body = await this.metrics.render(facts, await this.pgReading(facts), this.options.source.logCounters());
+    return { status: 200, body, contentType: this.metrics.contentType };
+  }
+
+  private async operatorAction(route: StatusRoute & { access: 'operator' }, request: http.IncomingMessage, rawBody: Buffer): Promise<Reply> {
+    const { logger, operatorNames } = this.options;
+    // The last segment names the action in the log: /pg/restart is 'restart'.
+    const action = route.path.slice(route.path.lastIndexOf('/') + 1);
     const remoteAddress = request.socket.remoteAddress;
     const decision = decideOperator(peerCertificate(request), operatorNames);
     if (!decision.allowed) {
       logger.warning('operator action refused', { action, status: decision.status, reason: decision.reason, commonName: decision.commonName, remoteAddress });
       return { status: decision.status, body: `${decision.reason}\n`, headers: decision.status === 401 ? { 'WWW-Authenticate': 'Mutual' } : {} };
     }
-    const operator = decision.commonName;
-    const reason = `${action} asked by ${operator} over the status API`;
-    logger.info('operator action', { action, operator, remoteAddress });
-    let outcome: ActionOutcome;
-    if (action === 'reload') {
-      outcome = await source.reload(reason);
-    } else if (action === 'restart') {
-      outcome = await source.restart(reason);
-    } else {
-      outcome = await this.promote(reason);
+    let body: unknown;
+    try {
+      body = rawBody.length === 0 ? undefined : JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      return { status: 400, body: 'the request body is not JSON\n' };
     }
+    const operator = decision.commonName;
+    logger.info('operator action', { action, operator, remoteAddress });
+    const outcome = await route.action({ operator, reason: `${action} asked by ${operator} over the status API`, body });
     logger.info('operator action finished', { action, operator, ok: outcome.ok, detail: outcome.detail });
-    if (outcome.ok) return { status: action === 'restart' ? 202 : 200, body: `${outcome.detail}\n` };
-    return { status: outcome.status, body: `${outcome.detail}\n` };
+    if (!outcome.ok) return { status: outcome.status, body: `${outcome.detail}\n` };
+    const status = outcome.status ?? 200;
+    if (outcome.json === undefined) return { status, body: `${outcome.detail}\n` };
+    return { status, body: `${JSON.stringify(outcome.json)}\n`, contentType: 'application/json' };
   }
 
   private async promote(reason: string): Promise<ActionOutcome> {
@@ -304,18 +338,20 @@ function announcesBody(request: http.IncomingMessage): boolean {
 }
 
 /**
- * Reads and drops a request body, answering false as soon as it passes the limit. A body that
- * trickles in is cut off by the server's request timeout.
+ * Reads a request body of at most `limit` bytes; stops reading as soon as it passes the limit. A body
+ * that trickles in is cut off by the server's request timeout.
  */
-async function bodyWithinLimit(request: http.IncomingMessage, limit: number): Promise<boolean> {
+async function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limit) return false;
+  if (declared > limit) return 'too-large';
   // The usual case (an action without body) costs nothing to read.
-  if (!announcesBody(request)) return true;
+  if (!announcesBody(request)) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of request) {
     received += (chunk as Buffer).length;
-    if (received > limit) return false;
+    if (received > limit) return 'too-large';
+    chunks.push(chunk as Buffer);
   }
-  return true;
+  return Buffer.concat(chunks);
 }

@@ -38,7 +38,13 @@ export interface PostmasterFacts {
   startedAt: Date;
 }
 
-export type ActionOutcome = { ok: true; detail: string } | { ok: false; status: 409 | 422 | 500 | 503; detail: string };
+/**
+ * How an operator action ended: the detail is logged and, without `json`, answered as text; `status`
+ * defaults to 200 (202 for work that goes on after the answer).
+ */
+export type ActionOutcome =
+  | { ok: true; detail: string; status?: 200 | 202; json?: unknown }
+  | { ok: false; status: 400 | 409 | 422 | 500 | 503; detail: string };
 
 export interface StatusSource {
   readonly phase: ManagerPhase;

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
 
 export interface WatchTargets {
   /** Directories watched with their whole tree (Secret volumes: `..data` swaps and plain rewrites). */
@@ -64,7 +65,7 @@ function startWatching(watch: typeof import('chokidar').watch, targets: WatchTar
     watcher.on('all', (_event, changed) => {
       if (relevant(changed)) noticed(changed);
     });
-    watcher.on('error', (error) => logger.warning('file watcher error', { path: target, err: (error as Error).message }));
+    watcher.on('error', (error) => logger.warning('file watcher error', { path: target, err: errorMessage(error) }));
     scans.push(new Promise((resolve) => watcher.once('ready', () => resolve())));
     watchers.push(watcher);
   };

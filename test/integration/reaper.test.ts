@@ -8,7 +8,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { loadReaperAddon, reaperAddonCandidates, startOrphanReaper, type ReaperAddon } from '../../src/process/index.js';
+import { loadNativeAddon, nativeAddonCandidates, type NativeAddon } from '../../src/native.js';
+import { startOrphanReaper } from '../../src/process/index.js';
 import { ROOT, scratchDir } from '../support/manager.js';
 
 const execFileAsync = promisify(execFile);
@@ -20,8 +21,8 @@ function capturingLogger() {
   return { logger, lines };
 }
 
-function realAddon(): ReaperAddon {
-  const loaded = loadReaperAddon([BUILT_ADDON]);
+function realAddon(): NativeAddon {
+  const loaded = loadNativeAddon([BUILT_ADDON]);
   if ('errors' in loaded) throw new Error(`the addon must be built (npm ci builds it): ${loaded.errors.join('; ')}`);
   return loaded.addon;
 }
@@ -32,15 +33,15 @@ describe('finding the addon', () => {
   });
 
   it('looks in the package build, then next to the executable', () => {
-    expect(reaperAddonCandidates({}, '/opt/im/instance-manager')).toEqual([BUILT_ADDON, '/opt/im/reaper.node']);
+    expect(nativeAddonCandidates({}, '/opt/im/instance-manager')).toEqual([BUILT_ADDON, '/opt/im/reaper.node']);
   });
 
   it('looks only where IM_REAPER_ADDON says when it is set', () => {
-    expect(reaperAddonCandidates({ IM_REAPER_ADDON: '/elsewhere/reaper.node' }, '/opt/im/instance-manager')).toEqual(['/elsewhere/reaper.node']);
+    expect(nativeAddonCandidates({ IM_REAPER_ADDON: '/elsewhere/reaper.node' }, '/opt/im/instance-manager')).toEqual(['/elsewhere/reaper.node']);
   });
 
   it('loads the built addon', () => {
-    const loaded = loadReaperAddon();
+    const loaded = loadNativeAddon();
     expect(loaded).toMatchObject({ file: BUILT_ADDON });
   });
 
@@ -48,7 +49,7 @@ describe('finding the addon', () => {
     const dir = scratchDir('reaper');
     const notAnAddon = path.join(dir, 'reaper.node');
     fs.writeFileSync(notAnAddon, 'not a shared object');
-    const loaded = loadReaperAddon([path.join(dir, 'missing.node'), notAnAddon]);
+    const loaded = loadNativeAddon([path.join(dir, 'missing.node'), notAnAddon]);
     expect('errors' in loaded && loaded.errors).toEqual([`${dir}/missing.node: not found`, expect.stringContaining(`${notAnAddon}: `)]);
     fs.rmSync(dir, { recursive: true });
   });

@@ -2,18 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { decideOperator, type PeerCertificate } from '../../src/status/auth.js';
 import { buildStatusDocument, isReady, lsnToBytes, NOT_ASKED, type ManagerFacts } from '../../src/status/document.js';
 import type { PgReading, PgSnapshot } from '../../src/status/pg-state.js';
-import { route } from '../../src/status/routes.js';
+import { RouteTable } from '../../src/status/routes.js';
 
-describe('route', () => {
+describe('RouteTable', () => {
+  const table = new RouteTable([
+    { path: '/healthz', method: 'GET', name: 'healthz' },
+    { path: '/startupz', method: 'GET', name: 'startupz' },
+    { path: '/pg/status', method: 'GET', name: 'status' },
+    { path: '/pg/promote', method: 'POST', name: 'promote' },
+  ] as const);
   it.each([
-    ['GET', '/healthz', { found: true, endpoint: 'healthz' }],
-    ['HEAD', '/readyz', { found: true, endpoint: 'readyz' }],
-    ['GET', '/startupz?verbose=1', { found: true, endpoint: 'startupz' }],
-    ['GET', '/pg/status', { found: true, endpoint: 'status' }],
-    ['GET', '/metrics', { found: true, endpoint: 'metrics' }],
-    ['POST', '/pg/reload', { found: true, endpoint: 'reload' }],
-    ['POST', '/pg/restart', { found: true, endpoint: 'restart' }],
-    ['POST', '/pg/promote', { found: true, endpoint: 'promote' }],
+    ['GET', '/healthz', { found: true, name: 'healthz' }],
+    ['HEAD', '/healthz', { found: true, name: 'healthz' }],
+    ['GET', '/startupz?verbose=1', { found: true, name: 'startupz' }],
+    ['POST', '/pg/promote', { found: true, name: 'promote' }],
     ['GET', '/pg/promote', { found: false, status: 405, allow: 'POST' }],
     ['POST', '/healthz', { found: false, status: 405, allow: 'GET, HEAD' }],
     ['DELETE', '/pg/status', { found: false, status: 405, allow: 'GET, HEAD' }],
@@ -21,7 +23,12 @@ describe('route', () => {
     ['GET', '/', { found: false, status: 404 }],
     ['POST', '/pg/switchover', { found: false, status: 404 }],
   ])('%s %s', (method, url, expected) => {
-    expect(route(method, url)).toEqual(expected);
+    const route = table.match(method, url);
+    expect(route.found ? { found: true, name: route.row.name } : route).toEqual(expected);
+  });
+
+  it('refuses two rows for one path', () => {
+    expect(() => new RouteTable([{ path: '/x', method: 'GET' }, { path: '/x', method: 'POST' }])).toThrow(/two routes/);
   });
 });
 

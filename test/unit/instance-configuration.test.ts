@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import { renderConfiguration, type ConfigurationInputs } from '../../src/instance/configuration.js';
+
+const inputs = (overrides: Partial<ConfigurationInputs> = {}): ConfigurationInputs => ({
+  port: 5433,
+  listen: '*',
+  socketDir: '/run/im/run',
+  logDirectory: '/run/im/log',
+  tls: { certFile: '/c/server.crt', keyFile: '/c/server.key', clientCaFile: '/c/client-ca.crt' },
+  extra: new Map(),
+  userConfig: undefined,
+  userHba: undefined,
+  superuserOsUsers: ['postgres', 'root'],
+  ...overrides,
+});
+
+describe('renderConfiguration (what a start or a reload writes, without a postmaster)', () => {
+  it('renders the three files the manager owns', () => {
+    const files = renderConfiguration(inputs());
+    expect([...files.keys()]).toEqual(['custom.conf', 'pg_hba.conf', 'pg_ident.conf']);
+    expect(files.get('custom.conf')).toContain("port = '5433'");
+    expect(files.get('custom.conf')).toContain("ssl_cert_file = '/c/server.crt'");
+    expect(files.get('pg_ident.conf')).toMatch(/root\s+postgres/);
+  });
+
+  it('puts the user settings last and another concern’s settings among the managed ones', () => {
+    const custom = renderConfiguration(
+      inputs({ extra: new Map([['primary_conninfo', 'host=p']]), userConfig: { text: 'work_mem = 8MB\n', file: '/etc/im/pg.conf' } }),
+    ).get('custom.conf')!;
+    expect(custom.indexOf("primary_conninfo = 'host=p'")).toBeLessThan(custom.indexOf('# --config'));
+    expect(custom.trimEnd().endsWith("work_mem = '8MB'")).toBe(true);
+  });
+
+  it('refuses bad user input by file and line, before anything is written', () => {
+    expect(() => renderConfiguration(inputs({ userConfig: { text: '\nport = 1\n', file: '/etc/im/pg.conf' } }))).toThrow(UsageError);
+    expect(() => renderConfiguration(inputs({ userConfig: { text: '\nport = 1\n', file: '/etc/im/pg.conf' } }))).toThrow(/\/etc\/im\/pg\.conf:2/);
+    expect(() => renderConfiguration(inputs({ userHba: { text: 'host all all nonsense\n', file: '/etc/im/hba' } }))).toThrow(/\/etc\/im\/hba:1/);
+  });
+});
