@@ -33,6 +33,7 @@ import {
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { Backoff } from './retry.js';
 import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
@@ -65,6 +66,7 @@ export class Instance {
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
   private readonly settingsGate: SettingsGate;
+  private readonly certificateRetry = new Backoff(() => void this.reload('retry of a failed certificate refresh'));
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
@@ -196,6 +198,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopping.abort();
     this.following.abort();
+    this.certificateRetry.cancel();
   }
 
   /**
@@ -223,9 +226,11 @@ export class Instance {
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
+      this.certificateRetry.succeeded();
     } catch (error) {
       accepted = false;
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error) });
+      const retryInMs = this.certificateRetry.failed();
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
     }
     try {
       changed.push(...(await this.writeConfiguration()));

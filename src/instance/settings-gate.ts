@@ -7,18 +7,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkUserParameters, explainRefusal, preloadLibraries, type Parameters } from '../config/index.js';
+import { checkUserParameters, explainRefusal, parseUserParameters, preloadLibraries } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installedLibraries, settingsRefusal, type PgBinaries } from '../postgres/index.js';
 import type { RunAs } from '../process/index.js';
-
-export interface UserSettings {
-  /** The `--config` file's text and name, for `file:line` in messages. */
-  text: string;
-  source: string;
-  parameters: Parameters;
-}
 
 export interface SettingsGateOptions {
   bin: PgBinaries;
@@ -38,8 +31,13 @@ export class SettingsGate {
     return path.join(this.options.runDir, '.settings-accepted');
   }
 
-  /** Throws a UsageError naming file, line, key and reason; `rendered` is the whole custom.conf. */
-  async check(user: UserSettings, rendered: string): Promise<void> {
+  /**
+   * Throws a UsageError naming file, line, key and reason. `userConfig` is the `--config` file as
+   * read; `rendered` the whole custom.conf it went into.
+   */
+  async check(userConfig: { text: string; file: string } | undefined, rendered: string): Promise<void> {
+    if (userConfig === undefined) return;
+    const user = { text: userConfig.text, source: userConfig.file, parameters: parseUserParameters(userConfig.text, userConfig.file) };
     if (user.parameters.size === 0) return;
     const { bin, runAs, logger, scratchDir } = this.options;
     const digest = this.digest(rendered);
