@@ -51,8 +51,13 @@ export async function runInstance(options: RunOptions): Promise<number> {
       throw error;
     }
     const stopWatching = instance.watchInputs();
-    const code = await supervision;
-    await stopWatching();
+    let code: number;
+    try {
+      code = await supervision;
+    } finally {
+      // Also when the first start was refused: open watchers would keep the process alive.
+      await stopWatching();
+    }
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
     // Every exit but a clean stop says why on stderr, in one line.
     if (code !== 0) throw new Error(instance.failure ?? 'PostgreSQL stopped with a failure; see the log');

@@ -101,7 +101,10 @@ describe('a running instance', () => {
     expect(await first.stop()).toBe(0);
     // What ALTER SYSTEM can leave behind, where no --config check reaches.
     fs.appendFileSync(path.join(first.pgdata, 'postgresql.auto.conf'), "shared_preload_libraries = 'im_test_no_such_library'\n");
-    const second = await startManager({ dir: first.dir, port: first.port });
+    // With --config watched: the watcher must not keep the manager alive after the refusal.
+    const config = path.join(first.dir, 'extra.conf');
+    fs.writeFileSync(config, "work_mem = '8MB'\n");
+    const second = await startManager({ dir: first.dir, port: first.port, args: ['--config', config] });
     const { code } = await second.exited;
     expect(code).toBe(2);
     expectOneLine(second.stderr, /^instance-manager: PostgreSQL refused to start: FATAL: could not access file "im_test_no_such_library": No such file or directory$/);
