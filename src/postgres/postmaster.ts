@@ -14,6 +14,8 @@ export interface PostmasterOptions {
   pgdata: string;
   runAs: RunAs;
   logger: Logger;
+  /** More command-line options (`-c name=value`): they outrank every configuration file. */
+  options?: string[];
 }
 
 /**
@@ -40,7 +42,7 @@ export class Postmaster {
   static start(options: PostmasterOptions): Postmaster {
     // Start-up failures come first; later stderr (without the logging collector) is not kept.
     const complaints: string[] = [];
-    const program = spawnProgram(options.bin.path('postgres'), ['-D', options.pgdata], {
+    const program = spawnProgram(options.bin.path('postgres'), ['-D', options.pgdata, ...(options.options ?? [])], {
       runAs: options.runAs,
       logger: options.logger,
       cwd: options.pgdata,
