@@ -2,10 +2,11 @@
  * A client that holds many TLS connections with a body trickling in one byte a second must not
  * silence the liveness probe: bodies must arrive about as fast as headers, reads are answered
  * without waiting for a body, and the oldest connection not being answered makes room for a new
- * one. The soak: 600 such connections for 40 s, kept up as the server closes them.
+ * one. The soak: 600 such connections for 40 s, kept up as the server closes them, from a process of
+ * their own (as an attacker and the kubelet are).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { ask, waitForStatusApi, type Answer } from '../support/status.js';
 const FLOOD_CONNECTIONS = 600;
 const FLOOD_MS = 40_000;
 const PROBES = 10;
+const FLOOD_SCRIPT = path.join(import.meta.dirname, '..', 'support', 'slow-body-flood.mjs');
 
 function residentKiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -83,27 +85,18 @@ describe('status API under a slow-body flood', () => {
       return { heapUsed: metric(body, 'nodejs_heap_size_used_bytes'), external: metric(body, 'nodejs_external_memory_bytes') };
     };
     const idleHeap = await heap();
-    let flooding = true;
-    let opened = 0;
-    const open = new Set<net.Socket>();
-    const keepOne = async (): Promise<void> => {
-      if (!flooding) return;
-      const socket = await slowClient('POST /pg/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
-      opened++;
-      open.add(socket);
-      socket.once('close', () => {
-        open.delete(socket);
-        setTimeout(() => void keepOne(), 10);
-      });
-      if (socket.destroyed) open.delete(socket);
-    };
-    const trickle = setInterval(() => {
-      for (const socket of open) if (!socket.destroyed) socket.write('x');
-    }, 1_000);
-    await Promise.all(Array.from({ length: FLOOD_CONNECTIONS }, keepOne));
-    const probes: { ok: boolean; detail: string }[] = [];
+    const caFile = path.join(manager.dir, 'flood-ca.crt');
+    fs.writeFileSync(caFile, material.serverCa.certPem);
+    const flood = spawn(process.execPath, [FLOOD_SCRIPT, String(port), caFile, String(FLOOD_CONNECTIONS), String(FLOOD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let floodOutput = '';
+    flood.stdout.setEncoding('utf8').on('data', (chunk: string) => (floodOutput += chunk));
+    const floodEnded = new Promise((resolve) => flood.once('exit', resolve));
     let peakKiB = 0;
-    const interval = FLOOD_MS / PROBES;
+    const sampling = setInterval(() => (peakKiB = Math.max(peakKiB, residentKiB(pid))), 250);
+    // Let the flood take its 600 connections (600 handshakes at once) before the first probe.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    const probes: { ok: boolean; detail: string }[] = [];
+    const interval = (FLOOD_MS - 6_000) / PROBES;
     for (let i = 0; i < PROBES; i++) {
       const due = Date.now() + interval;
       const probe = await healthz().then(
@@ -111,12 +104,11 @@ describe('status API under a slow-body flood', () => {
         (error: Error) => ({ ok: false, detail: error.message }),
       );
       probes.push(probe);
-      peakKiB = Math.max(peakKiB, residentKiB(pid));
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
     }
-    flooding = false;
-    clearInterval(trickle);
-    for (const socket of open) socket.destroy();
+    await floodEnded;
+    clearInterval(sampling);
+    const { opened } = JSON.parse(floodOutput) as { opened: number };
     // The server closes its side within its request timeout; then its memory settles.
     await new Promise((resolve) => setTimeout(resolve, 8_000));
     for (let i = 0; i < 5; i++) await healthz();
@@ -125,12 +117,12 @@ describe('status API under a slow-body flood', () => {
     const figures = { idleKiB, peakKiB, afterKiB, idleHeap, afterHeap, opened, probes: probes.map((probe) => probe.detail) };
     console.log('status flood', JSON.stringify(figures));
     expect(probes.filter((probe) => probe.ok).length, JSON.stringify(figures)).toBeGreaterThanOrEqual(9);
-    expect(opened).toBeGreaterThan(FLOOD_CONNECTIONS);
-    // What the flood left in the JavaScript heap: a closed connection kept anywhere (16 000 of them
-    // here) would show as tens of megabytes. The process's resident size does not shrink back (V8 and
-    // the allocator keep the pages they grew to) but must not grow once the flood is over.
-    expect(afterHeap.heapUsed - idleHeap.heapUsed, JSON.stringify(figures)).toBeLessThan(20 * 1024 * 1024);
-    expect(afterKiB, JSON.stringify(figures)).toBeLessThan(peakKiB + 10 * 1024);
+    // Bodies are cut off within seconds: the flood had to open far more than its 600 connections.
+    expect(opened).toBeGreaterThan(2 * FLOOD_CONNECTIONS);
+    // What the flood left in the JavaScript heap: a closed connection kept anywhere (thousands of
+    // them here) would show as tens of megabytes. The resident size is reported, not asserted: V8
+    // and the allocator keep the pages they grew to during the flood.
+    expect(afterHeap.heapUsed - idleHeap.heapUsed, JSON.stringify(figures)).toBeLessThan(10 * 1024 * 1024);
     await waitFor('the flood to end', async () => (await healthz()).status === 200);
   }, 120_000);
 });
