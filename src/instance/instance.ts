@@ -4,7 +4,7 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
-import { AUTO_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
+import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
@@ -35,6 +35,8 @@ import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '
 import { watchInputs } from '../watch/index.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { Backoff } from './retry.js';
+import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
 
@@ -65,11 +67,14 @@ export class Instance {
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
+  private readonly settingsGate: SettingsGate;
+  private readonly certificateRetry = new Backoff(() => void this.reload('retry of a failed certificate refresh'));
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -108,6 +113,11 @@ export class Instance {
     return this.everAcceptedConnections;
   }
 
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  get failure(): string | undefined {
+    return this.supervisor.failure;
+  }
+
   /** Postmaster starts after the first, whether after a crash or asked for. */
   get restarts(): number {
     return this.supervisor.restarts;
@@ -136,6 +146,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    await this.checkedConfiguration();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
@@ -167,7 +178,7 @@ export class Instance {
       // In the background: a replica serves reads while its primary is away.
       void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
-    this.writeConfiguration();
+    await this.writeConfiguration();
   }
 
   /**
@@ -190,6 +201,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopping.abort();
     this.following.abort();
+    this.certificateRetry.cancel();
   }
 
   /**
@@ -217,12 +229,14 @@ export class Instance {
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
+      this.certificateRetry.succeeded();
     } catch (error) {
       accepted = false;
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error) });
+      const retryInMs = this.certificateRetry.failed();
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
     }
     try {
-      changed.push(...this.writeConfiguration());
+      changed.push(...(await this.writeConfiguration()));
     } catch (error) {
       accepted = false;
       logger.error('reload refused; the previous configuration stays in force', { reason, err: errorMessage(error) });
@@ -332,20 +346,28 @@ export class Instance {
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(): Map<string, string> {
+  private renderConfiguration(userConfig = readInputFile(this.deps.options.configFile, '--config')): Map<string, string> {
     const { options, runAs } = this.deps;
     return renderConfiguration({
       settings: this.settingsContext(),
-      userConfig: readInputFile(options.configFile, '--config'),
+      userConfig,
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
     });
   }
 
+  /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
+  private async checkedConfiguration(): Promise<Map<string, string>> {
+    const userConfig = readInputFile(this.deps.options.configFile, '--config');
+    const files = this.renderConfiguration(userConfig);
+    await this.settingsGate.check(userConfig, files.get(CUSTOM_CONF)!);
+    return files;
+  }
+
   /** Writes what changed; returns the names of the files that did. */
-  private writeConfiguration(): string[] {
+  private async writeConfiguration(): Promise<string[]> {
     const { options, runAs, logger } = this.deps;
-    const changed = writeConfiguration(options.pgdata, this.renderConfiguration(), runAs);
+    const changed = writeConfiguration(options.pgdata, await this.checkedConfiguration(), runAs);
     const { pgdata, allowAlterSystem } = options;
     if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
     return changed;
