@@ -21,17 +21,20 @@ import {
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
+  dropStandbySlots,
   ensureReplicationRole,
   ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
   writeStandbySignal,
+  type PrimaryAddress,
   type PrimaryConnection,
   type Role,
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { Lifecycle } from './lifecycle.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
 
@@ -50,8 +53,12 @@ export interface InstanceDeps {
 
 export class Instance {
   phase: Phase = 'initializing';
-  /** A replica until promoted; set by --replica-of. */
+  /** A replica until promoted; set by --replica-of, or by the state file (see Lifecycle). */
   role: Role;
+  /** The primary a replica follows. */
+  primary: PrimaryAddress | undefined;
+  /** Demotion, fencing and the state file. */
+  readonly lifecycle: Lifecycle;
   private everAcceptedConnections = false;
   private logPipe: LogPipe | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -67,6 +74,7 @@ export class Instance {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.primary = options.replicaOf;
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -79,6 +87,7 @@ export class Instance {
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
     });
+    this.lifecycle = new Lifecycle(deps, this, this.stopping.signal);
   }
 
   get runDirs() {
@@ -138,6 +147,9 @@ export class Instance {
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
+    const decision = this.lifecycle.decideStart(state === 'cluster');
+    this.role = decision.role;
+    this.primary = decision.primary;
     if (state === 'cluster') {
       const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
       if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
@@ -147,6 +159,7 @@ export class Instance {
       await beforeLongStep?.();
       try {
         await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
+        this.lifecycle.cloned();
       } catch (error) {
         if (!this.supervisor.stopping) throw error;
         logger.info('clone abandoned: stop requested');
@@ -161,8 +174,30 @@ export class Instance {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
+      if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
+    this.writeConfiguration();
+    if (decision.fenced || (decision.rejoin && state === 'cluster')) {
+      await this.supervisor.holdStopped(decision.fenced ? 'fenced' : 'a demotion to finish');
+      this.lifecycle.resume();
+    }
+  }
+
+  /** Stops PostgreSQL and keeps it stopped (no crash restarts) until release(). */
+  holdStopped(reason: string): Promise<unknown> {
+    return this.supervisor.holdStopped(reason);
+  }
+
+  /** Starts PostgreSQL again after holdStopped(); resolves once it is spawned. */
+  release(): Promise<void> {
+    return this.supervisor.release();
+  }
+
+  /** From the next start on, a replica of `primary`: standby.signal and the standby settings. */
+  follow(primary: PrimaryAddress): void {
+    this.role = 'replica';
+    this.primary = primary;
+    writeStandbySignal(this.deps.options.pgdata, this.deps.runAs);
     this.writeConfiguration();
   }
 
@@ -264,20 +299,30 @@ export class Instance {
     return this.supervisor.restart(reason);
   }
 
+  /** Before pg_promote: the state file says primary, so no restart with --replica-of goes back to standby. */
+  recordPromotion(): void {
+    this.lifecycle.recordPromotion();
+  }
+
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
   async becomePrimary(): Promise<void> {
     this.role = 'primary';
+    this.primary = undefined;
     this.following.abort();
     await this.reload('promoted');
   }
 
-  /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
+  /** How this replica reaches its primary. */
   private primaryConnection(): PrimaryConnection | undefined {
+    return this.primary === undefined ? undefined : this.connectionTo(this.primary);
+  }
+
+  /** How this instance reaches another of the cluster, with the certificates under run-dir/certificates/. */
+  connectionTo(primary: PrimaryAddress): PrimaryConnection {
     const { options } = this.deps;
-    if (options.replicaOf === undefined) return undefined;
     const store = this.certificates;
     return {
-      primary: options.replicaOf,
+      primary,
       applicationName: options.podName,
       tls: {
         serverCaFile: store.path(CERTIFICATE_FILES.serverCa),
@@ -294,6 +339,10 @@ export class Instance {
     if (status === 'ready') {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
+      );
+    } else {
+      dropStandbySlots(this.socketAddress, logger).catch((error: unknown) =>
+        logger.warning('could not drop the replication slots of this standby', { err: errorMessage(error) }),
       );
     }
   }

@@ -1,0 +1,43 @@
+/**
+ * pg_rewind from the new primary, as streaming_replica over verified TLS: the role holds EXECUTE
+ * on exactly the four functions pg_rewind calls (REWIND_FUNCTIONS, granted with the role), never superuser.
+ */
+import type { Logger } from '../log.js';
+import type { PgBinaries } from '../postgres/index.js';
+import { runProgram, type RunAs } from '../process/index.js';
+import { primaryConninfo, type PrimaryConnection } from '../replication/index.js';
+
+export type RewindOutcome = 'rewound' | 'not-needed';
+
+export function rewindArgs(pgdata: string, connection: PrimaryConnection): string[] {
+  return ['--target-pgdata', pgdata, '--source-server', primaryConninfo(connection), '--progress'];
+}
+
+/** What pg_rewind said it did; it exits 0 both when it rewound and when there was nothing to do. */
+export function rewindOutcome(lines: readonly string[]): RewindOutcome {
+  return lines.some((line) => /no rewind required/.test(line)) ? 'not-needed' : 'rewound';
+}
+
+export interface RewindOptions {
+  bin: PgBinaries;
+  pgdata: string;
+  runAs: RunAs;
+  logger: Logger;
+  connection: PrimaryConnection;
+  signal: AbortSignal;
+}
+
+/** Rejects with pg_rewind's last lines when it fails (no common history, WAL missing, ...). */
+export async function rewind(options: RewindOptions): Promise<RewindOutcome> {
+  const { bin, pgdata, runAs, logger, connection, signal } = options;
+  const said: string[] = [];
+  await runProgram(bin.path('pg_rewind'), rewindArgs(pgdata, connection), {
+    runAs,
+    logger,
+    signal,
+    env: { LC_ALL: 'C' },
+    onStderrLine: (line) => said.push(line),
+    onStdoutLine: (line) => said.push(line),
+  });
+  return rewindOutcome(said);
+}
