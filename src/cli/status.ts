@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { StatusDocument } from '../status/index.js';
 
-interface StatusFlags {
+export interface StatusFlags {
   url: string;
   cert?: string;
   key?: string;
@@ -53,7 +53,7 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
   return JSON.parse(body) as StatusDocument;
 }
 
-function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
+export function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
   if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
   const caFile = flags.ca ?? path.join(process.env.IM_RUN_DIR ?? '/controller', 'certificates', 'server-ca.crt');
   const read = (file: string, flag: string) => {
