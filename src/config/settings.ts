@@ -111,6 +111,9 @@ export function renderCustomConf(settings: ManagedSettings): string {
     ['ssl_min_protocol_version', 'TLSv1.3'],
     ['wal_sender_timeout', '5s'],
     ['wal_receiver_timeout', '5s'],
+    // pg_rewind reads a demoted primary's own WAL back to the last checkpoint it shares with the
+    // new primary; with no WAL archive to restore from, it must still be in pg_wal.
+    ['wal_keep_size', '512MB'],
   ];
   const lines = [
     '# Written by instance-manager at every start and reload: do not edit.',

@@ -17,6 +17,7 @@ import {
   type PgBinaries,
   type Postmaster,
   type SocketAddress,
+  withConnection,
 } from '../postgres/index.js';
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
@@ -309,6 +310,12 @@ export class Instance {
     this.role = 'primary';
     this.primary = undefined;
     this.following.abort();
+    // PostgreSQL's checkpoint after a promotion is spread over minutes, and until it is done the
+    // control file keeps the old timeline, which is what a demoted primary's pg_rewind compares.
+    withConnection(this.socketAddress, (client) => client.query('CHECKPOINT')).then(
+      () => this.deps.logger.info('checkpoint after promotion done'),
+      (error: unknown) => this.deps.logger.warning('checkpoint after promotion failed', { err: errorMessage(error) }),
+    );
     await this.reload('promoted');
   }
 

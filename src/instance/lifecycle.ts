@@ -232,11 +232,14 @@ export class Lifecycle {
     const address = formatAddress(primary);
     const began = Date.now();
     this.demotion = { primary: address, step: 'waiting-for-primary', since: new Date().toISOString() };
-    logger.info('waiting for the new primary to be promoted', { primary: address });
+    // pg_rewind compares the timelines of the last checkpoints: until the new primary's first
+    // checkpoint after its promotion it would find nothing to rewind, diverged or not.
+    const ownTimeline = reclone ? 0 : (await this.controlData()).timeline;
+    logger.info('waiting for the new primary to be promoted and to checkpoint', { primary: address, timeline: ownTimeline });
     for (let attempt = 1; ; attempt++) {
       const target = await probeTarget({ ...this.deps, connection, signal });
       signal.throwIfAborted();
-      if (target.reachable && !target.inRecovery) break;
+      if (target.reachable && !target.inRecovery && target.checkpointTimeline > ownTimeline) break;
       await sleep(Math.min(REJOIN_POLL_MS.maxMs, REJOIN_POLL_MS.firstMs * attempt), undefined, { signal });
     }
     if (reclone) await this.reclone(connection, signal);

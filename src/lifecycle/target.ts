@@ -10,16 +10,32 @@ import { runProgram, type RunAs } from '../process/index.js';
 import { classifyFailure, primaryConninfo, type PrimaryConnection } from '../replication/index.js';
 
 export type TargetFacts =
-  | { reachable: true; inRecovery: boolean; postmasterStartTime: string; serverAddress: string | null; systemIdentifier: string }
+  | {
+      reachable: true;
+      inRecovery: boolean;
+      postmasterStartTime: string;
+      serverAddress: string | null;
+      systemIdentifier: string;
+      /** The timeline of its last checkpoint: what pg_rewind compares, so a rewind waits for it to move. */
+      checkpointTimeline: number;
+    }
   | { reachable: false; error: string };
 
-const PROBE_SQL = `SELECT pg_is_in_recovery(), pg_postmaster_start_time()::text, host(inet_server_addr()), (SELECT system_identifier::text FROM pg_control_system())`;
+const PROBE_SQL = `SELECT pg_is_in_recovery(), pg_postmaster_start_time()::text, host(inet_server_addr()),
+  (SELECT system_identifier::text FROM pg_control_system()), (SELECT timeline_id FROM pg_control_checkpoint())`;
 
 /** Parses psql's `-At -F '|'` line of PROBE_SQL. */
 export function parseProbe(line: string): TargetFacts {
-  const [recovery, started, address, system] = line.split('|');
-  if (system === undefined) return { reachable: false, error: `unexpected answer "${line}"` };
-  return { reachable: true, inRecovery: recovery === 't', postmasterStartTime: started!, serverAddress: address === '' ? null : address!, systemIdentifier: system };
+  const [recovery, started, address, system, timeline] = line.split('|');
+  if (timeline === undefined) return { reachable: false, error: `unexpected answer "${line}"` };
+  return {
+    reachable: true,
+    inRecovery: recovery === 't',
+    postmasterStartTime: started!,
+    serverAddress: address === '' ? null : address!,
+    systemIdentifier: system!,
+    checkpointTimeline: Number(timeline),
+  };
 }
 
 export interface ProbeOptions {

@@ -93,7 +93,14 @@ describe('parsers', () => {
   it('tells a rewind from nothing to do, and reads the probe of another instance', () => {
     expect(rewindOutcome(['pg_rewind: source and target cluster are on the same timeline', 'pg_rewind: no rewind required'])).toBe('not-needed');
     expect(rewindOutcome(['pg_rewind: servers diverged at WAL location 0/3000000 on timeline 1', 'pg_rewind: Done!'])).toBe('rewound');
-    expect(parseProbe('t|2026-11-30 15:00:00+00|10.0.0.2|7713977549933497638')).toEqual({ reachable: true, inRecovery: true, postmasterStartTime: '2026-11-30 15:00:00+00', serverAddress: '10.0.0.2', systemIdentifier: '7713977549933497638' });
+    expect(parseProbe('t|2026-11-30 15:00:00+00|10.0.0.2|7713977549933497638|2')).toEqual({
+      reachable: true,
+      inRecovery: true,
+      postmasterStartTime: '2026-11-30 15:00:00+00',
+      serverAddress: '10.0.0.2',
+      systemIdentifier: '7713977549933497638',
+      checkpointTimeline: 2,
+    });
     expect(parseProbe('')).toMatchObject({ reachable: false });
   });
 });
