@@ -112,6 +112,18 @@ export class Lifecycle {
     this.record({ role: 'primary', primary: undefined });
   }
 
+  /**
+   * PostgreSQL's checkpoint after a promotion is spread over minutes, and until it is done the
+   * control file keeps the old timeline, which is what a demoted primary's pg_rewind compares.
+   */
+  checkpointAfterPromotion(): void {
+    const { logger } = this.deps;
+    withConnection(this.host.socketAddress, (client) => client.query('CHECKPOINT')).then(
+      () => logger.info('checkpoint after promotion done'),
+      (error: unknown) => logger.warning('checkpoint after promotion failed', { err: errorMessage(error) }),
+    );
+  }
+
   /** Refuses what a fenced or demoting instance must not do (promote, restart). */
   refusal(): ActionOutcome | undefined {
     if (this.fence) return { ok: false, status: 409, detail: `fenced by ${this.fence.by} at ${this.fence.at}: unfence first` };
