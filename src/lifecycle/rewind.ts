@@ -2,6 +2,9 @@
  * pg_rewind from the new primary, as streaming_replica over verified TLS: the role holds EXECUTE
  * on exactly the four functions pg_rewind calls (REWIND_FUNCTIONS, granted with the role), never superuser.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AUTO_CONF } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { PgBinaries } from '../postgres/index.js';
 import { runProgram, type RunAs } from '../process/index.js';
@@ -31,6 +34,13 @@ export interface RewindOptions {
 export async function rewind(options: RewindOptions): Promise<RewindOutcome> {
   const { bin, pgdata, runAs, logger, connection, signal } = options;
   const said: string[] = [];
+  // pg_rewind rewrites every file the source has, and the manager keeps postgresql.auto.conf
+  // read-only against ALTER SYSTEM; the next configuration write closes it again.
+  try {
+    fs.chmodSync(path.join(pgdata, AUTO_CONF), 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
   await runProgram(bin.path('pg_rewind'), rewindArgs(pgdata, connection), {
     runAs,
     logger,
