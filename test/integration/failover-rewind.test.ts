@@ -4,6 +4,7 @@
  * restart of the manager. Two instances in two network namespaces, real TLS.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, type ClusterNode } from '../support/cluster.js';
 import { rowReachesReplica, waitUntil } from '../support/replication.js';
@@ -90,5 +91,23 @@ describe('failover, rewind and the state file', () => {
     expect((await cluster.act(a, 'unfence')).status).toBe(200);
     await until('a streams from b after the unfence', a, () => streamsFrom(a, b), 60_000);
     expect(await cluster.status(a)).toMatchObject({ fenced: false });
+  });
+
+  it('reclones a diverged old primary when asked, keeping its PGDATA aside until the clone is complete', async () => {
+    const pids = postgresProcesses(Number((await cluster.status(b)).postmasterPid));
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      expect((await cluster.act(a, 'promote')).status).toBe(200);
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    await b.manager.psql("INSERT INTO replicated VALUES ('diverged on b')");
+    const demoted = await cluster.act(b, 'demote', { primary: a.pg, reclone: true });
+    expect(demoted.status).toBe(200);
+    await until('b streams from a after its reclone', b, () => streamsFrom(b, a), 120_000);
+    expect(b.manager.lines.some((line) => line.msg === 'recloning; the old PGDATA is kept aside until the clone is complete')).toBe(true);
+    expect(fs.existsSync(`${b.manager.pgdata}.before-reclone`)).toBe(false);
+    expect(await b.manager.psql("SELECT count(*) FROM replicated WHERE value = 'diverged on b'")).toBe('0');
+    await rowReachesReplica(a.manager, b.manager, 'after the reclone', 20_000);
   });
 });
