@@ -5,10 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AUTO_CONF } from '../config/index.js';
-import type { Logger } from '../log.js';
-import type { PgBinaries } from '../postgres/index.js';
-import { runProgram, type RunAs } from '../process/index.js';
-import { primaryConninfo, type PrimaryConnection } from '../replication/index.js';
+import { runProgram } from '../process/index.js';
+import { primaryConninfo, type CloneOptions, type PrimaryConnection } from '../replication/index.js';
 
 export type RewindOutcome = 'rewound' | 'not-needed';
 
@@ -21,14 +19,8 @@ export function rewindOutcome(lines: readonly string[]): RewindOutcome {
   return lines.some((line) => /no rewind required/.test(line)) ? 'not-needed' : 'rewound';
 }
 
-export interface RewindOptions {
-  bin: PgBinaries;
-  pgdata: string;
-  runAs: RunAs;
-  logger: Logger;
-  connection: PrimaryConnection;
-  signal: AbortSignal;
-}
+/** What a clone needs, but its retry and progress tuning. */
+export type RewindOptions = Pick<CloneOptions, 'bin' | 'pgdata' | 'runAs' | 'logger' | 'connection' | 'signal'>;
 
 /** Rejects with pg_rewind's last lines when it fails (no common history, WAL missing, ...). */
 export async function rewind(options: RewindOptions): Promise<RewindOutcome> {
