@@ -80,5 +80,10 @@ describe('switchover', () => {
     }, 30_000);
     expect(await cluster.status(b)).toMatchObject({ replication: [expect.objectContaining({ applicationName: 'pg-0', state: 'streaming' })] });
     expect(await cluster.status(a)).toMatchObject({ fenced: false, timeline: 6, controlData: expect.objectContaining({ timeline: expect.any(Number), systemIdentifier: onB.systemID }) });
+
+    // The wrong way round: a failed step is named, and nothing was changed.
+    const wrong = await cluster.cli(['switchover', '--from', a.url, '--to', b.url]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^instance-manager: switchover failed at step check: .* is not a ready primary .*; nothing was changed\n$/);
   }, 600_000);
 });
