@@ -31,12 +31,17 @@ describe('switchover', () => {
     expect(unreachable.body).toMatch(/cannot reach 10.232.0.9:5432/);
     expect((await cluster.act(b, 'demote', { primary: a.pg })).status).toBe(409);
     expect((await cluster.act(a, 'demote', { primary: 'not an address' })).status).toBe(400);
-    // A replica whose walreceiver is away (it comes back after wal_retrieve_retry_interval, 5 s).
-    await b.manager.psql('SELECT pg_terminate_backend(pid) FROM pg_stat_wal_receiver');
-    await waitUntil('a has no walsender', async () => (await a.manager.psql('SELECT count(*) FROM pg_stat_replication')) === '0', 5_000);
-    const notStreaming = await cluster.act(a, 'demote', { primary: b.pg });
-    expect(notStreaming.status).toBe(409);
-    expect(notStreaming.body).toMatch(/neither a primary nor a replica streaming from this one/);
+    // A replica whose walreceiver is frozen: the primary drops it after wal_sender_timeout (5 s).
+    const walReceiver = Number(await b.manager.psql('SELECT pid FROM pg_stat_wal_receiver'));
+    process.kill(walReceiver, 'SIGSTOP');
+    try {
+      await waitUntil('a has no walsender', async () => (await a.manager.psql('SELECT count(*) FROM pg_stat_replication')) === '0', 30_000);
+      const notStreaming = await cluster.act(a, 'demote', { primary: b.pg });
+      expect(notStreaming.status).toBe(409);
+      expect(notStreaming.body).toMatch(/neither a primary nor a replica streaming from this one/);
+    } finally {
+      process.kill(walReceiver, 'SIGCONT');
+    }
     await waitUntil('b streams again', async () => (await cluster.status(b)).isReady, 30_000);
     expect(await cluster.status(a)).toMatchObject({ role: 'primary', isReady: true, fenced: false });
 
