@@ -49,8 +49,11 @@ describe('switchover', () => {
     expect([fence.status, reload.status].sort()).toEqual([200, 409]);
     if (fence.status !== 200) expect((await cluster.act(b, 'fence')).status).toBe(200);
     expect(await cluster.status(b)).toMatchObject({ fenced: true, fence: { by: 'instance-manager-operator' }, phase: 'held', postmasterPid: null });
-    expect((await cluster.act(b, 'promote')).status).toBe(409);
-    expect((await cluster.act(b, 'unfence')).status).toBe(200);
+    const promoteFenced = await cluster.cli(['promote', '--url', b.url]);
+    expect(promoteFenced.code).toBe(1);
+    expect(promoteFenced.stderr).toMatch(/^instance-manager: promote refused \(409\): fenced by instance-manager-operator/);
+    const unfenced = await cluster.cli(['unfence', '--url', b.url]);
+    expect(unfenced).toMatchObject({ code: 0, stdout: 'unfenced: PostgreSQL accepts connections\n' });
     await waitUntil('the replica streams again', async () => (await cluster.status(b)).isReady, 30_000);
   });
 
