@@ -53,3 +53,14 @@ export function parseHostPort(flag: string, value: string): HostPort {
   if (!address) throw new UsageError(`${flag}: "${value}" is not HOST[:PORT] (a port from 1 to 65535)`);
   return address;
 }
+
+/**
+ * `listen_addresses`: `*` or a comma list of host names and IP addresses. It is written into a quoted
+ * postgresql.conf value, so anything else (a quote above all) could rewrite the settings after it.
+ */
+export function parseListen(flag: string, value: string): string {
+  const items = parseList(flag, value);
+  const bad = items.find((item) => !/^(\*|[A-Za-z0-9.:%_-]+)$/.test(item));
+  if (bad !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(bad)} is not a host name, an IP address or *`);
+  return items.join(',');
+}

@@ -4,7 +4,7 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
-import { AUTO_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
+import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
@@ -22,8 +22,6 @@ import {
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
-  dropStandbySlots,
-  ensureReplicationRole,
   ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
@@ -37,6 +35,9 @@ import { watchInputs } from '../watch/index.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
 import { Lifecycle } from './lifecycle.js';
+import { Backoff } from './retry.js';
+import { connectionTo, setUpRole } from './role-setup.js';
+import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
 
@@ -71,12 +72,15 @@ export class Instance {
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
+  private readonly settingsGate: SettingsGate;
+  private readonly certificateRetry = new Backoff(() => void this.reload('retry of a failed certificate refresh'));
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
     this.primary = options.replicaOf;
+    this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -90,7 +94,7 @@ export class Instance {
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
     });
-    this.lifecycle = new Lifecycle(deps, this, this.stopping.signal);
+    this.lifecycle = new Lifecycle(deps, this, this.supervisor, this.stopping.signal);
   }
 
   get runDirs() {
@@ -114,6 +118,11 @@ export class Instance {
   /** PostgreSQL accepted connections at least once since the manager started. */
   get hasStarted(): boolean {
     return this.everAcceptedConnections;
+  }
+
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  get failure(): string | undefined {
+    return this.supervisor.failure;
   }
 
   /** Postmaster starts after the first, whether after a crash or asked for. */
@@ -144,6 +153,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    await this.checkedConfiguration();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
@@ -179,29 +189,19 @@ export class Instance {
       // In the background: a replica serves reads while its primary is away.
       if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
-    this.writeConfiguration();
+    await this.writeConfiguration();
     if (decision.fenced || (decision.rejoin && state === 'cluster')) {
       await this.supervisor.holdStopped(decision.fenced ? 'fenced' : 'a demotion to finish');
       this.lifecycle.resume();
     }
   }
 
-  /** Stops PostgreSQL and keeps it stopped (no crash restarts) until release(). */
-  holdStopped(reason: string): Promise<unknown> {
-    return this.supervisor.holdStopped(reason);
-  }
-
-  /** Starts PostgreSQL again after holdStopped(); resolves once it is spawned. */
-  release(): Promise<void> {
-    return this.supervisor.release();
-  }
-
   /** From the next start on, a replica of `primary`: standby.signal and the standby settings. */
-  follow(primary: PrimaryAddress): void {
+  async follow(primary: PrimaryAddress): Promise<void> {
     this.role = 'replica';
     this.primary = primary;
     writeStandbySignal(this.deps.options.pgdata, this.deps.runAs);
-    this.writeConfiguration();
+    await this.writeConfiguration();
   }
 
   /**
@@ -224,6 +224,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopping.abort();
     this.following.abort();
+    this.certificateRetry.cancel();
   }
 
   /**
@@ -251,12 +252,14 @@ export class Instance {
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
+      this.certificateRetry.succeeded();
     } catch (error) {
       accepted = false;
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error) });
+      const retryInMs = this.certificateRetry.failed();
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
     }
     try {
-      changed.push(...this.writeConfiguration());
+      changed.push(...(await this.writeConfiguration()));
     } catch (error) {
       accepted = false;
       logger.error('reload refused; the previous configuration stays in force', { reason, err: errorMessage(error) });
@@ -321,34 +324,16 @@ export class Instance {
     return this.primary === undefined ? undefined : this.connectionTo(this.primary);
   }
 
-  /** How this instance reaches another of the cluster, with the certificates under run-dir/certificates/. */
+  /** How this instance reaches another of the cluster. */
   connectionTo(primary: PrimaryAddress): PrimaryConnection {
-    const { options } = this.deps;
-    const store = this.certificates;
-    return {
-      primary,
-      applicationName: options.podName,
-      tls: {
-        serverCaFile: store.path(CERTIFICATE_FILES.serverCa),
-        certFile: store.path(CERTIFICATE_FILES.replicationCert),
-        keyFile: store.path(CERTIFICATE_FILES.replicationKey),
-      },
-    };
+    return connectionTo(primary, this.certificates, this.deps.options.podName);
   }
 
   private onAcceptingConnections(status: 'ready' | 'standby'): void {
     const { logger } = this.deps;
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
-    if (status === 'ready') {
-      ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the replication role', { err: errorMessage(error) }),
-      );
-    } else {
-      dropStandbySlots(this.socketAddress, logger).catch((error: unknown) =>
-        logger.warning('could not drop the replication slots of this standby', { err: errorMessage(error) }),
-      );
-    }
+    setUpRole(status, this.socketAddress, logger);
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
@@ -378,20 +363,28 @@ export class Instance {
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(): Map<string, string> {
+  private renderConfiguration(userConfig = readInputFile(this.deps.options.configFile, '--config')): Map<string, string> {
     const { options, runAs } = this.deps;
     return renderConfiguration({
       settings: this.settingsContext(),
-      userConfig: readInputFile(options.configFile, '--config'),
+      userConfig,
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
     });
   }
 
+  /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
+  private async checkedConfiguration(): Promise<Map<string, string>> {
+    const userConfig = readInputFile(this.deps.options.configFile, '--config');
+    const files = this.renderConfiguration(userConfig);
+    await this.settingsGate.check(userConfig, files.get(CUSTOM_CONF)!);
+    return files;
+  }
+
   /** Writes what changed; returns the names of the files that did. */
-  private writeConfiguration(): string[] {
+  private async writeConfiguration(): Promise<string[]> {
     const { options, runAs, logger } = this.deps;
-    const changed = writeConfiguration(options.pgdata, this.renderConfiguration(), runAs);
+    const changed = writeConfiguration(options.pgdata, await this.checkedConfiguration(), runAs);
     const { pgdata, allowAlterSystem } = options;
     if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
     return changed;

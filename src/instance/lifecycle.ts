@@ -27,6 +27,7 @@ import type { RunAs } from '../process/index.js';
 import { cloneFromPrimary, ensureSlotOnPrimary, type PrimaryAddress, type PrimaryConnection, type Role } from '../replication/index.js';
 import type { ActionOutcome, DemotionFacts } from '../status/index.js';
 import type { RunOptions } from './options.js';
+import type { Supervisor } from './supervisor.js';
 
 /** Where PGDATA waits while a reclone runs, beside it; removed once the clone is complete. */
 export function asideDirFor(pgdata: string): string {
@@ -40,10 +41,8 @@ export interface LifecycleHost {
   readonly acceptingConnectionsSince: Date | undefined;
   readonly socketAddress: SocketAddress;
   connectionTo(primary: PrimaryAddress): PrimaryConnection;
-  holdStopped(reason: string): Promise<unknown>;
-  release(): Promise<void>;
   /** Becomes a replica of `primary`: standby.signal and the standby settings, for the next start. */
-  follow(primary: PrimaryAddress): void;
+  follow(primary: PrimaryAddress): Promise<void>;
 }
 
 export interface LifecycleDeps {
@@ -66,6 +65,8 @@ export class Lifecycle {
   constructor(
     private readonly deps: LifecycleDeps,
     private readonly host: LifecycleHost,
+    /** Holds PostgreSQL stopped (fenced, demoted) and releases it. */
+    private readonly supervisor: Pick<Supervisor, 'holdStopped' | 'release'>,
     /** Aborted when the manager stops. */
     private readonly stopping: AbortSignal,
   ) {}
@@ -137,7 +138,7 @@ export class Lifecycle {
     this.demotion = undefined;
     this.fence = { by, at: new Date().toISOString(), reason: 'fenced by an operator' };
     this.record();
-    await this.host.holdStopped(`fenced by ${by}`);
+    await this.supervisor.holdStopped(`fenced by ${by}`);
     return { ok: true, detail: 'fenced: PostgreSQL is stopped and stays stopped', json: { fenced: true, ...this.fence } };
   }
 
@@ -149,7 +150,7 @@ export class Lifecycle {
       this.startRejoin(this.host.primary, this.pendingRejoin.reclone);
       return { ok: true, detail: `unfenced: rejoining ${formatAddress(this.host.primary)} (see /pg/status)` };
     }
-    await this.host.release();
+    await this.supervisor.release();
     const deadline = Date.now() + START_WAIT_MS;
     while (this.host.acceptingConnectionsSince === undefined && Date.now() < deadline && !this.stopping.aborted) await sleep(100);
     return this.host.acceptingConnectionsSince === undefined
@@ -172,7 +173,7 @@ export class Lifecycle {
       // The last rejoin failed: try again (a reclone this time, when asked).
       this.fence = undefined;
       this.record({ primary, rejoin: { reclone } });
-      this.host.follow(primary);
+      await this.host.follow(primary);
       this.startRejoin(primary, reclone);
       return { ok: true, status: 202, detail: `rejoining ${formatAddress(primary)}${reclone ? ' with a fresh clone' : ''} (see /pg/status)` };
     }
@@ -181,9 +182,9 @@ export class Lifecycle {
     if (refused) return refused;
     this.record({ role: 'replica', primary, rejoin: { reclone } });
     this.pendingRejoin = { reclone };
-    this.host.follow(primary);
+    await this.host.follow(primary);
     this.demotion = { primary: formatAddress(primary), step: 'stopping', since: new Date().toISOString() };
-    await this.host.holdStopped(`demoted: ${formatAddress(primary)} is the new primary`);
+    await this.supervisor.holdStopped(`demoted: ${formatAddress(primary)} is the new primary`);
     let control: ControlData;
     try {
       control = await this.controlData();
@@ -257,12 +258,12 @@ export class Lifecycle {
     if (reclone) await this.reclone(connection, signal);
     else await this.rewind(connection, signal);
     this.demotion = { primary: address, step: 'starting', since: new Date().toISOString() };
-    this.host.follow(primary);
+    await this.host.follow(primary);
     this.pendingRejoin = undefined;
     this.record({ role: 'replica', primary, rejoin: undefined });
     await ensureSlotOnPrimary({ ...this.deps, connection, signal });
     signal.throwIfAborted();
-    await this.host.release();
+    await this.supervisor.release();
     this.demotion = undefined;
     logger.info('rejoined: PostgreSQL starts as a replica of the new primary', { primary: address, elapsedMs: Date.now() - began });
   }
