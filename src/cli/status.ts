@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import type { StatusDocument } from '../status/index.js';
 import { readFlagFile, readServerCa } from './local-run.js';
 
-interface StatusFlags {
+export interface StatusFlags {
   url: string;
   cert?: string;
   key?: string;
@@ -57,7 +57,7 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
   return JSON.parse(body) as StatusDocument;
 }
 
-function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
+export function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
   if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
   return {
     ca: readServerCa(flags.ca),

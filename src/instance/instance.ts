@@ -8,7 +8,6 @@ import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type Render
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
-import { ensureMetricsRole } from '../metrics/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -23,11 +22,11 @@ import {
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
-  ensureReplicationRole,
   ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
   writeStandbySignal,
+  type PrimaryAddress,
   type PrimaryConnection,
   type Role,
 } from '../replication/index.js';
@@ -35,7 +34,9 @@ import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '
 import { watchInputs } from '../watch/index.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
+import { connectionTo, setUpRole } from './role-setup.js';
 import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
@@ -55,8 +56,12 @@ export interface InstanceDeps {
 
 export class Instance {
   phase: Phase = 'initializing';
-  /** A replica until promoted; set by --replica-of. */
+  /** A replica until promoted; set by --replica-of, or by the state file (see Lifecycle). */
   role: Role;
+  /** The primary a replica follows. */
+  primary: PrimaryAddress | undefined;
+  /** Demotion, fencing and the state file. */
+  readonly lifecycle: Lifecycle;
   private everAcceptedConnections = false;
   private logPipe: LogPipe | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -74,6 +79,7 @@ export class Instance {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.primary = options.replicaOf;
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     this.supervisor = new Supervisor({
       bin,
@@ -88,6 +94,7 @@ export class Instance {
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
     });
+    this.lifecycle = new Lifecycle(deps, this, this.supervisor, this.stopping.signal);
   }
 
   get runDirs() {
@@ -153,6 +160,9 @@ export class Instance {
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
+    const decision = this.lifecycle.decideStart(state === 'cluster');
+    this.role = decision.role;
+    this.primary = decision.primary;
     if (state === 'cluster') {
       const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
       if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
@@ -162,6 +172,7 @@ export class Instance {
       await beforeLongStep?.();
       try {
         await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
+        this.lifecycle.cloned();
       } catch (error) {
         if (!this.supervisor.stopping) throw error;
         logger.info('clone abandoned: stop requested');
@@ -176,8 +187,20 @@ export class Instance {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
+      if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
+    await this.writeConfiguration();
+    if (decision.fenced || (decision.rejoin && state === 'cluster')) {
+      await this.supervisor.holdStopped(decision.fenced ? 'fenced' : 'a demotion to finish');
+      this.lifecycle.resume();
+    }
+  }
+
+  /** From the next start on, a replica of `primary`: standby.signal and the standby settings. */
+  async follow(primary: PrimaryAddress): Promise<void> {
+    this.role = 'replica';
+    this.primary = primary;
+    writeStandbySignal(this.deps.options.pgdata, this.deps.runAs);
     await this.writeConfiguration();
   }
 
@@ -282,41 +305,35 @@ export class Instance {
     return this.supervisor.restart(reason);
   }
 
+  /** Before pg_promote: the state file says primary, so no restart with --replica-of goes back to standby. */
+  recordPromotion(): void {
+    this.lifecycle.recordPromotion();
+  }
+
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
   async becomePrimary(): Promise<void> {
     this.role = 'primary';
+    this.primary = undefined;
     this.following.abort();
+    this.lifecycle.checkpointAfterPromotion();
     await this.reload('promoted');
   }
 
-  /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
+  /** How this replica reaches its primary. */
   private primaryConnection(): PrimaryConnection | undefined {
-    const { options } = this.deps;
-    if (options.replicaOf === undefined) return undefined;
-    const store = this.certificates;
-    return {
-      primary: options.replicaOf,
-      applicationName: options.podName,
-      tls: {
-        serverCaFile: store.path(CERTIFICATE_FILES.serverCa),
-        certFile: store.path(CERTIFICATE_FILES.replicationCert),
-        keyFile: store.path(CERTIFICATE_FILES.replicationKey),
-      },
-    };
+    return this.primary === undefined ? undefined : this.connectionTo(this.primary);
+  }
+
+  /** How this instance reaches another of the cluster. */
+  connectionTo(primary: PrimaryAddress): PrimaryConnection {
+    return connectionTo(primary, this.certificates, this.deps.options.podName);
   }
 
   private onAcceptingConnections(status: 'ready' | 'standby'): void {
     const { logger } = this.deps;
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
-    if (status === 'ready') {
-      ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the replication role', { err: errorMessage(error) }),
-      );
-      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the metrics role', { err: errorMessage(error) }),
-      );
-    }
+    setUpRole(status, this.socketAddress, logger);
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
