@@ -163,3 +163,17 @@ describe('docs/configuration.md', () => {
     expect(missing(moved, requirements)).toContain('--pgdata in the section of `instance-manager run`');
   });
 });
+
+describe('README.md', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+  it('stays a front page: under 20 KB', () => {
+    expect(Buffer.byteLength(readme)).toBeLessThan(20 * 1024);
+  });
+
+  it('links every page of docs/ and CONTRIBUTING.md', () => {
+    const pages = fs.readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+    const unlinked = [...pages, 'CONTRIBUTING.md'].filter((page) => !readme.includes(`](${page})`));
+    expect(unlinked).toEqual([]);
+  });
+});
