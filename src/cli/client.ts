@@ -30,7 +30,6 @@ export function endpoint(base: string, pathname: string, flag = '--url'): URL {
 /** Resolves with any answer; rejects only when there is none (refused, timed out, TLS failed). */
 export async function callStatusApi(flags: ClientFlags, pathname: string, options: CallOptions): Promise<ApiAnswer> {
   const url = endpoint(flags.url, pathname);
-  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
   const tls = url.protocol === 'http:' ? undefined : tlsOptions(url, flags);
   const client = tls === undefined ? await import('node:http') : await import('node:https');
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);

@@ -9,6 +9,7 @@ import { formatAddress, parseAddress } from '../lifecycle/index.js';
 import { lsnToBytes, type StatusDocument } from '../status/document.js';
 import { callStatusApi, type ClientFlags } from './client.js';
 import { parseSeconds } from './parse.js';
+import { defaultStatusUrl } from './status.js';
 
 const ACTIONS = {
   promote: 'promote this replica to primary',
@@ -26,11 +27,13 @@ interface ActionFlags extends ClientFlags {
   reclone?: boolean;
 }
 
-function withClientOptions(command: Command, urlFlag = '--url <url>'): Command {
-  return command
-    .requiredOption(urlFlag, 'status API address, e.g. https://pg-1.pg:8000')
-    .option('--cert <file>', "the operator's client certificate (PEM)")
-    .option('--key <file>', 'key of the client certificate (PEM)')
+function withClientOptions(command: Command, urlFlag?: string): Command {
+  const withUrl = urlFlag === undefined
+    ? command.option('--url <url>', 'status API address, e.g. https://pg-1.pg:8000 (default: the local run\'s)', defaultStatusUrl())
+    : command.requiredOption(urlFlag, 'status API address, e.g. https://pg-1.pg:8000');
+  return withUrl
+    .option('--cert <file>', "the operator's client certificate (PEM; default: pki/operator.crt of the run dir)")
+    .option('--key <file>', 'key of the client certificate (PEM; default: pki/operator.key of the run dir)')
     .option('--ca <file>', "CA that signed the server certificate; default: the run directory's server-ca.crt");
 }
 

@@ -4,7 +4,7 @@ import type https from 'node:https';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { StatusDocument } from '../status/index.js';
-import { readFlagFile, readServerCa } from './local-run.js';
+import { readOperatorCertificate, readServerCa } from './local-run.js';
 
 export interface StatusFlags {
   url: string;
@@ -15,14 +15,15 @@ export interface StatusFlags {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-const defaultUrl = () => `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`;
+/** The status API of a local run: its port from IM_STATUS_PORT, else 8000. */
+export const defaultStatusUrl = () => `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`;
 
 export function statusCommand(): Command {
   return new Command('status')
     .description('print the status of the local instance (reads /pg/status)')
-    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultUrl())
-    .option('--cert <file>', 'client certificate (PEM)')
-    .option('--key <file>', 'key of the client certificate (PEM)')
+    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultStatusUrl())
+    .option('--cert <file>', 'client certificate (PEM; default: pki/operator.crt of the run dir, when a local run issued it)')
+    .option('--key <file>', 'key of the client certificate (PEM; default: pki/operator.key of the run dir)')
     .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: StatusFlags) => {
       const document = await fetchStatus(flags);
@@ -37,7 +38,6 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
   } catch {
     throw new UsageError(`--url: "${flags.url}" is not a URL`);
   }
-  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
   const tls = url.protocol === 'http:' ? undefined : tlsOptions(url, flags);
   // Loaded here: `run` shares this module and needs neither http nor https (with tls) to start.
   const client = tls === undefined ? await import('node:http') : await import('node:https');
@@ -61,9 +61,7 @@ export function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
   if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
   return {
     ca: readServerCa(flags.ca),
-    ...(flags.cert !== undefined && flags.key !== undefined
-      ? { cert: readFlagFile('--cert', flags.cert), key: readFlagFile('--key', flags.key) }
-      : {}),
+    ...readOperatorCertificate(flags.cert, flags.key),
     minVersion: 'TLSv1.3',
     // Inside the pod the server certificate names the pod's DNS names, not localhost; the chain is
     // still checked against the CA.

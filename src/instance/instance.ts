@@ -77,7 +77,7 @@ export class Instance {
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
-    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
+    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, operatorName: options.operatorNames[0], logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
     this.primary = options.replicaOf;
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
