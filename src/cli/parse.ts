@@ -37,3 +37,13 @@ export function parseHostPort(flag: string, value: string): HostPort {
   const host = match[1] ?? match[2]!;
   return { host, port: match[3] === undefined ? 5432 : parsePort(flag, match[3], false) };
 }
+
+/** A database or role name PostgreSQL keeps as given: 1 to 63 bytes, no control characters, not pg_*. */
+export function parseSqlName(flag: string, value: string, reserved: readonly string[] = []): string {
+  // eslint-disable-next-line no-control-regex
+  if (value === '' || Buffer.byteLength(value) > 63 || /[\x00-\x1f\x7f]/.test(value) || value.startsWith('pg_')) {
+    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a usable name (1 to 63 bytes, no control characters, not starting with pg_)`);
+  }
+  if (reserved.includes(value)) throw new UsageError(`${flag}: "${value}" is reserved (${reserved.join(', ')})`);
+  return value;
+}

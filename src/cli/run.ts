@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
-import { parseHostPort, parseList, parsePort, parseSeconds } from './parse.js';
+import { parseHostPort, parseList, parsePort, parseSeconds, parseSqlName } from './parse.js';
 
 interface RunFlags {
   pgdata: string;
@@ -20,6 +20,9 @@ interface RunFlags {
   serverName?: string;
   config?: string;
   hba?: string;
+  appDatabase: string;
+  appOwner: string;
+  roles?: string;
   podName?: string;
   user: string;
   smartShutdownTimeout: string;
@@ -47,6 +50,9 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
+    .addOption(flag('--app-database <name>', "application database created on a primary, '' for none", 'IM_APP_DATABASE', 'app'))
+    .addOption(flag('--app-owner <name>', 'owner of the application database, a plain LOGIN role', 'IM_APP_OWNER', 'app'))
+    .addOption(flag('--roles <file>', 'declared roles (YAML), watched', 'IM_ROLES'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
     .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))
@@ -76,6 +82,9 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     serverNames,
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
+    appDatabase: flags.appDatabase === '' ? undefined : parseSqlName('--app-database', flags.appDatabase, ['postgres', 'template0', 'template1']),
+    appOwner: parseSqlName('--app-owner', flags.appOwner, ['postgres', 'streaming_replica']),
+    rolesFile: flags.roles === undefined ? undefined : path.resolve(flags.roles),
     podName: flags.podName ?? hostname,
     user: flags.user,
     smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),

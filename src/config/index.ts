@@ -1,5 +1,6 @@
 export { parseHbaRules, validateHbaRule, type HbaRule } from './hba-rules.js';
-export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER } from './hba.js';
+export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER, type HbaAccess } from './hba.js';
+export { extensionsFor, parseLibraryList, preloadLibrariesFor } from './preload.js';
 export {
   CUSTOM_CONF,
   isOwnedParameter,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   CUSTOM_CONF,
   parseHbaRules,
+  preloadLibrariesFor,
   parseUserParameters,
   renderCustomConf,
   renderHba,
@@ -36,11 +37,14 @@ export interface ConfigurationInputs {
   userHba: { text: string; file: string } | undefined;
   /** OS users mapped to the database superuser in pg_ident.conf. */
   superuserOsUsers: string[];
+  /** A superuser password is mounted: pg_hba lets the superuser in over TLS. */
+  superuserOverTcp: boolean;
 }
 
 /** Every file the manager writes into PGDATA but postgresql.conf; throws UsageError on bad input. */
 export function renderConfiguration(inputs: ConfigurationInputs): Map<string, string> {
-  const user = inputs.userConfig ? parseUserParameters(inputs.userConfig.text, inputs.userConfig.file) : new Map<string, string>();
+  // pgaudit.*, pg_stat_statements.* or auto_explain.* settings bring their library into shared_preload_libraries.
+  const user = preloadLibrariesFor(inputs.userConfig ? parseUserParameters(inputs.userConfig.text, inputs.userConfig.file) : new Map<string, string>());
   const hbaRules = inputs.userHba ? parseHbaRules(inputs.userHba.text, inputs.userHba.file) : [];
   const custom = renderCustomConf({
     port: inputs.port,
@@ -53,7 +57,7 @@ export function renderConfiguration(inputs: ConfigurationInputs): Map<string, st
   });
   return new Map([
     [CUSTOM_CONF, custom],
-    ['pg_hba.conf', renderHba(hbaRules)],
+    ['pg_hba.conf', renderHba(hbaRules, { superuser: SUPERUSER, superuserOverTcp: inputs.superuserOverTcp })],
     ['pg_ident.conf', renderIdent(inputs.superuserOsUsers, SUPERUSER)],
   ]);
 }

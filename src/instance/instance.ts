@@ -13,6 +13,7 @@ import {
   ensureWritableDataDir,
   initdb,
   inspectDataDir,
+  pendingRestartSettings,
   SUPERUSER,
   type PgBinaries,
   type Postmaster,
@@ -31,6 +32,8 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
+import type { RoleStatus } from '../status/index.js';
+import { Access } from './access.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
@@ -58,6 +61,8 @@ export class Instance {
   private readonly supervisor: Supervisor;
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
+  /** The application database, roles and passwords, and the extensions settings switch on. */
+  private readonly access: Access;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
@@ -67,6 +72,7 @@ export class Instance {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile: this.certificates.path(CERTIFICATE_FILES.serverCa) });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -114,6 +120,11 @@ export class Instance {
     return this.supervisor.firstSpawn;
   }
 
+  /** The managed roles and whether they are as declared, for /pg/status. */
+  roles(): RoleStatus[] {
+    return this.access.roles();
+  }
+
   /** Counters and buffer level of the log pipe; undefined before it started. */
   get logs(): LogPipeStatus | undefined {
     return this.logPipe?.status;
@@ -125,7 +136,8 @@ export class Instance {
    */
   async prepare(beforeLongStep?: () => Promise<void>): Promise<void> {
     const { options, runAs, logger } = this.deps;
-    // Render once before touching anything, so bad input is refused before initdb runs.
+    // Read and render once before touching anything, so bad input is refused before initdb runs.
+    await this.access.prepare(this.role === 'primary');
     this.renderConfiguration();
     try {
       for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
@@ -210,6 +222,7 @@ export class Instance {
     const { logger } = this.deps;
     let accepted = true;
     const changed: string[] = [];
+    this.access.refresh();
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
@@ -225,10 +238,13 @@ export class Instance {
     }
     const postmaster = this.currentPostmaster;
     // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
-    if (!postmaster || (changed.length === 0 && !(always && accepted))) return accepted;
-    postmaster.signal('SIGHUP');
-    logger.info('configuration reloaded', { reason, changedFiles: changed });
-    await this.reportConfigurationErrors();
+    if (postmaster && (changed.length > 0 || (always && accepted))) {
+      postmaster.signal('SIGHUP');
+      logger.info('configuration reloaded', { reason, changedFiles: changed });
+      await this.reportConfigurationErrors();
+    }
+    // Passwords and roles apply without a restart, whether or not a file changed.
+    if (this.role === 'primary' && this.acceptingConnectionsSince !== undefined) await this.access.apply(reason);
     return accepted;
   }
 
@@ -238,7 +254,7 @@ export class Instance {
    */
   watchInputs(): () => Promise<void> {
     const { options, logger } = this.deps;
-    const files = [options.configFile, options.hbaFile].filter((file) => file !== undefined);
+    const files = [options.configFile, options.hbaFile, options.rolesFile].filter((file) => file !== undefined);
     const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
     const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
     renewal.unref();
@@ -254,6 +270,8 @@ export class Instance {
     try {
       const errors = await configurationErrors(this.socketAddress);
       for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
+      const pending = await pendingRestartSettings(this.socketAddress);
+      if (pending.length > 0) logger.warning('PostgreSQL needs a restart to apply changed settings (see pendingRestart in /pg/status)', { settings: pending });
     } catch (error) {
       logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
     }
@@ -295,6 +313,7 @@ export class Instance {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
       );
+      void this.access.apply('PostgreSQL accepts connections');
     }
   }
 
@@ -321,6 +340,7 @@ export class Instance {
       userConfig: readInputFile(options.configFile, '--config'),
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
+      superuserOverTcp: this.access.superuserOverTcp,
     });
   }
 

@@ -22,6 +22,12 @@ export interface RunOptions {
   serverNames: string[];
   configFile: string | undefined;
   hbaFile: string | undefined;
+  /** The application database created on a primary; undefined (`--app-database ''`): none. */
+  appDatabase: string | undefined;
+  /** Its owner, a plain LOGIN role whose password comes from `app-user/` or is generated. */
+  appOwner: string;
+  /** `--roles`: the declared roles, watched. */
+  rolesFile: string | undefined;
   podName: string;
   user: string;
   smartShutdownTimeoutSeconds: number;

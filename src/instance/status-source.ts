@@ -8,7 +8,7 @@ import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
 import { NotAReplicaError, promote } from '../replication/index.js';
 import { CERTIFICATE_FILES } from '../secrets/index.js';
-import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, StatusSource, TlsMaterial } from '../status/index.js';
+import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, RoleStatus, StatusSource, TlsMaterial } from '../status/index.js';
 import type { Instance } from './instance.js';
 
 export class InstanceStatusSource implements StatusSource {
@@ -49,6 +49,10 @@ export class InstanceStatusSource implements StatusSource {
 
   certificates(): CertificateStatus[] {
     return this.instance.certificates.status().map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
+  }
+
+  roles(): RoleStatus[] {
+    return this.instance.roles();
   }
 
   logCounters(): LogCounters {

@@ -7,12 +7,12 @@ export interface SocketAddress {
 }
 
 /** Superuser over the unix socket: peer authentication through the ident map, no password, no TLS. */
-function socketConfig(address: SocketAddress, statementTimeoutMs: number, connectTimeoutMs: number): pg.ClientConfig {
+function socketConfig(address: SocketAddress, statementTimeoutMs: number, connectTimeoutMs: number, database = 'postgres'): pg.ClientConfig {
   return {
     host: address.socketDir,
     port: address.port,
     user: SUPERUSER,
-    database: 'postgres',
+    database,
     application_name: 'instance-manager',
     statement_timeout: statementTimeoutMs,
     connectionTimeoutMillis: connectTimeoutMs,
@@ -24,8 +24,9 @@ export async function withConnection<T>(
   address: SocketAddress,
   work: (client: pg.Client) => Promise<T>,
   statementTimeoutMs = 10_000,
+  database?: string,
 ): Promise<T> {
-  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000));
+  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000, database));
   // A backend that goes away between two queries (the postmaster was killed) is reported as an
   // 'error' event, which would otherwise take the whole manager down; the work's own queries
   // reject by themselves.

@@ -3,7 +3,7 @@
  * (always) and what PostgreSQL said (when it could be asked). Pure, so every case is a table row.
  */
 import type { PgReading, PgSnapshot, StandbyStatus } from './pg-state.js';
-import type { CertificateStatus, ManagerPhase, PostmasterFacts, Role } from './source.js';
+import type { CertificateStatus, ManagerPhase, PostmasterFacts, Role, RoleStatus } from './source.js';
 
 export interface ManagerFacts {
   phase: ManagerPhase;
@@ -12,6 +12,7 @@ export interface ManagerFacts {
   acceptingConnections: boolean;
   restarts: number;
   certificates: CertificateStatus[];
+  roles: RoleStatus[];
   instanceManagerVersion: string;
 }
 
@@ -47,6 +48,7 @@ export interface StatusDocument {
   replication: StandbyEntry[];
   pendingRestart: boolean | null;
   certificates: CertificateStatus[];
+  roles: RoleStatus[];
   restarts: number;
   instanceManagerVersion: string;
   /** Not in the contract's list: why PostgreSQL could not be asked, when it could not. */
@@ -84,6 +86,7 @@ export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, las
     replication: (snapshot?.replication ?? []).map(standbyEntry),
     pendingRestart: snapshot?.pendingRestart ?? null,
     certificates: facts.certificates,
+    roles: facts.roles,
     restarts: facts.restarts,
     instanceManagerVersion: facts.instanceManagerVersion,
     ...(reading.ok ? {} : { error: reading.error }),

@@ -286,6 +286,7 @@ export class StatusServer {
       acceptingConnections: source.acceptingConnectionsSince !== undefined,
       restarts: source.restarts,
       certificates: source.certificates(),
+      roles: source.roles(),
       instanceManagerVersion: VERSION,
     };
   }

@@ -20,6 +20,7 @@ const replica: StatusDocument = {
   ],
   pendingRestart: true,
   certificates: [],
+  roles: [],
   restarts: 2,
   instanceManagerVersion: '0.1.0',
 };

@@ -73,6 +73,7 @@ const facts: ManagerFacts = {
   acceptingConnections: true,
   restarts: 1,
   certificates: [{ name: 'server.crt', notAfter: '2027-02-27T16:00:00Z', daysLeft: 90, mode: 'automatic' }],
+  roles: [{ name: 'app', state: 'present', lastError: null }],
   instanceManagerVersion: '0.1.0',
 };
 const ok = (snapshot: PgSnapshot): PgReading => ({ ok: true, snapshot });
@@ -107,6 +108,7 @@ describe('buildStatusDocument', () => {
       replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, syncState: 'async' }],
       pendingRestart: true,
       certificates: facts.certificates,
+      roles: facts.roles,
       restarts: 1,
       instanceManagerVersion: '0.1.0',
     });
@@ -141,6 +143,7 @@ describe('buildStatusDocument', () => {
       replication: [],
       pendingRestart: null,
       certificates: facts.certificates,
+      roles: facts.roles,
       restarts: 1,
       instanceManagerVersion: '0.1.0',
       error: NOT_ASKED.ok ? '' : NOT_ASKED.error,
