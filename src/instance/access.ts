@@ -113,7 +113,7 @@ export class Access {
       const error = this.wanted.secretErrors.get(outcome.name) ?? null;
       if (!outcome.ok) {
         logger.error('could not bring a role to its declared state', { role: outcome.name, reason, err: outcome.error });
-        this.states.set(outcome.name, { name: outcome.name, state: 'failed', lastError: outcome.error });
+        if (this.states.has(outcome.name)) this.states.set(outcome.name, { name: outcome.name, state: 'failed', lastError: outcome.error });
         continue;
       }
       if (outcome.plan.changes.length > 0) logger.info('role brought to its declared state', { role: outcome.name, changes: outcome.plan.changes, reason });
