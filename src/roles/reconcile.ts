@@ -14,30 +14,17 @@ export type RoleOutcome = { name: string; ok: true; plan: RolePlan } | { name: s
 const ACTUAL_SQL = `
 SELECT r.rolname AS name, r.rolcanlogin AS login, r.rolsuper AS superuser, r.rolcreatedb AS createdb,
        r.rolcreaterole AS createrole, r.rolinherit AS inherit, r.rolreplication AS replication,
-       r.rolbypassrls AS bypassrls, r.rolconnlimit AS connection_limit,
+       r.rolbypassrls AS bypassrls, r.rolconnlimit AS "connectionLimit",
        CASE WHEN r.rolvaliduntil IS NULL OR r.rolvaliduntil = 'infinity' THEN NULL
-            ELSE (extract(epoch FROM r.rolvaliduntil) * 1000)::float8 END AS valid_until,
+            ELSE (extract(epoch FROM r.rolvaliduntil) * 1000)::float8 END AS "validUntil",
        r.rolpassword AS password,
        array(SELECT g.rolname FROM pg_auth_members m JOIN pg_authid g ON g.oid = m.roleid
-             WHERE m.member = r.oid ORDER BY 1)::text[] AS member_of,
+             WHERE m.member = r.oid ORDER BY 1)::text[] AS "memberOf",
        shobj_description(r.oid, 'pg_authid') AS comment
   FROM pg_authid r WHERE r.rolname = $1`;
 
-interface ActualRow {
-  name: string;
-  login: boolean;
-  superuser: boolean;
-  createdb: boolean;
-  createrole: boolean;
-  inherit: boolean;
-  replication: boolean;
-  bypassrls: boolean;
-  connection_limit: number;
-  valid_until: number | null;
-  password: string | null;
-  member_of: string[];
-  comment: string | null;
-}
+/** The row as read: no expiry comes back as null. */
+type ActualRow = Omit<ActualRole, 'validUntil'> & { validUntil: number | null };
 
 /** Settings that would write a statement's text somewhere, switched off for the transaction when they exist. */
 const QUIET = [
@@ -78,19 +65,5 @@ async function applyRole(client: pg.Client, intent: RoleIntent, quiet: readonly 
 }
 
 function actualRole(row: ActualRow): ActualRole {
-  return {
-    name: row.name,
-    login: row.login,
-    superuser: row.superuser,
-    createdb: row.createdb,
-    createrole: row.createrole,
-    inherit: row.inherit,
-    replication: row.replication,
-    bypassrls: row.bypassrls,
-    connectionLimit: row.connection_limit,
-    validUntil: row.valid_until ?? undefined,
-    password: row.password,
-    memberOf: row.member_of,
-    comment: row.comment,
-  };
+  return { ...row, validUntil: row.validUntil ?? undefined };
 }

@@ -4,21 +4,11 @@
  * entry and the key.
  */
 import { errorMessage, UsageError } from '../errors.js';
+import type { Attributes } from './plan.js';
 
-export interface DeclaredRole {
+export interface DeclaredRole extends Attributes {
   name: string;
   ensure: 'present' | 'absent';
-  login: boolean;
-  superuser: boolean;
-  createdb: boolean;
-  createrole: boolean;
-  inherit: boolean;
-  replication: boolean;
-  bypassrls: boolean;
-  /** -1: no limit. */
-  connectionLimit: number;
-  /** Milliseconds since the epoch; undefined: the password never expires. */
-  validUntil: number | undefined;
   inRoles: string[];
   /** Undefined: no comment. */
   comment: string | undefined;
