@@ -70,23 +70,31 @@ export class Access {
     return this.wanted.superuserPassword !== undefined;
   }
 
-  /**
-   * At start: every input must be usable (UsageError otherwise). On a primary without `app-user/`,
-   * the owner's password is generated once under `run-dir/app-user/`.
-   */
-  async prepare(primary: boolean): Promise<void> {
+  /** At start: every input must be usable (UsageError otherwise). */
+  async prepare(): Promise<void> {
     if (this.deps.options.rolesFile !== undefined) this.parseYaml = (await import('yaml')).parse;
     const problems: string[] = [];
-    this.wanted = this.read(this.wanted.declared, (message) => problems.push(message), primary);
+    this.wanted = this.read(this.wanted.declared, (message) => problems.push(message));
     for (const error of this.wanted.secretErrors.values()) problems.push(error);
     if (problems.length > 0) throw new UsageError(problems[0]!);
     this.resetStates();
   }
 
+  /**
+   * On a primary at start, once the run dir exists: without `app-user/` nor a password generated
+   * before, the owner's password is generated under `run-dir/app-user/`.
+   */
+  generateAppPasswordIfMissing(): void {
+    if (this.deps.options.appDatabase === undefined || this.wanted.appOwner.kind !== 'keep') return;
+    const password = generatePassword();
+    this.writeGenerated(password);
+    this.wanted = { ...this.wanted, appOwner: { kind: 'set', password } };
+  }
+
   /** At a reload: a refused input is logged and what was in force for it stays. */
   refresh(): void {
     const { logger } = this.deps;
-    this.wanted = this.read(this.wanted.declared, (message) => logger.error('refused an access input; what was in force stays', { err: message }), false);
+    this.wanted = this.read(this.wanted.declared, (message) => logger.error('refused an access input; what was in force stays', { err: message }));
     for (const [role, error] of this.wanted.secretErrors) logger.error('refused a password Secret; the role keeps its password', { role, err: error });
     this.resetStates();
   }
@@ -167,7 +175,7 @@ export class Access {
   }
 
   /** Reads every input; `refuse` hears about an input as a whole that cannot be used. */
-  private read(previousDeclared: DeclaredRole[], refuse: (message: string) => void, mayGenerate: boolean): Wanted {
+  private read(previousDeclared: DeclaredRole[], refuse: (message: string) => void): Wanted {
     const { options } = this.deps;
     const secretErrors = new Map<string, string>();
     const secret = (dir: string, user: string): BasicAuth | undefined | 'refused' => {
@@ -196,7 +204,7 @@ export class Access {
     }
     return {
       declared,
-      appOwner: options.appDatabase === undefined ? { kind: 'keep' } : this.appOwnerPassword(secret(APP_USER_SECRET, options.appOwner), mayGenerate),
+      appOwner: options.appDatabase === undefined ? { kind: 'keep' } : this.appOwnerPassword(secret(APP_USER_SECRET, options.appOwner)),
       // A refused superuser Secret keeps what was in force (pg_hba included).
       superuserPassword: superuser === 'refused' ? this.wanted.superuserPassword : superuser?.password,
       rolePasswords,
@@ -204,8 +212,8 @@ export class Access {
     };
   }
 
-  /** The mounted password, else the one generated before, else (on a primary at start) a new one. */
-  private appOwnerPassword(mounted: BasicAuth | undefined | 'refused', mayGenerate: boolean): PasswordIntent {
+  /** The mounted password, else the one generated before, else none yet. */
+  private appOwnerPassword(mounted: BasicAuth | undefined | 'refused'): PasswordIntent {
     if (mounted === 'refused') return { kind: 'keep' };
     if (mounted) return { kind: 'set', password: mounted.password };
     const file = path.join(this.generatedDir, 'password');
@@ -214,10 +222,7 @@ export class Access {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    if (!mayGenerate) return { kind: 'keep' };
-    const password = generatePassword();
-    this.writeGenerated(password);
-    return { kind: 'set', password };
+    return { kind: 'keep' };
   }
 
   private get generatedDir(): string {

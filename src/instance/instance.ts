@@ -137,13 +137,14 @@ export class Instance {
   async prepare(beforeLongStep?: () => Promise<void>): Promise<void> {
     const { options, runAs, logger } = this.deps;
     // Read and render once before touching anything, so bad input is refused before initdb runs.
-    await this.access.prepare(this.role === 'primary');
+    await this.access.prepare();
     this.renderConfiguration();
     try {
       for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
