@@ -54,8 +54,12 @@ function installedPackage(name) {
 
 // 1. npm dependencies (npm ci also builds the reaper addon with node-gyp, which needs a compiler)
 aptInstall(['python3', 'make', 'g++'].filter((tool) => !has(tool)));
-if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
-  say('installing npm dependencies');
+// A checkout that gained a dependency since node_modules was made (the PostgreSQL majors of the tests) needs it too.
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+const missing = declared.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
+if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json')) || missing.length > 0) {
+  say(`installing npm dependencies${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}`);
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 

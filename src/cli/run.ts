@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
-import { parseHostPort, parseList, parsePort, parseSeconds, parseSqlName } from './parse.js';
+import { parseHostPort, parseList, parsePort, parseSeconds, parseSqlName, parseSwitch } from './parse.js';
 
 interface RunFlags {
   pgdata: string;
@@ -19,6 +19,7 @@ interface RunFlags {
   replicaOf?: string;
   serverName?: string;
   config?: string;
+  allowAlterSystem: boolean;
   hba?: string;
   appDatabase: string;
   appOwner: string;
@@ -49,6 +50,11 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
+    // Not .env(): commander would turn the flag on for IM_ALLOW_ALTER_SYSTEM=false too (see resolveRunOptions).
+    .addOption(
+      new Option('--allow-alter-system', 'ALTER SYSTEM for the default settings only (env: IM_ALLOW_ALTER_SYSTEM)')
+        .default(false),
+    )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
     .addOption(flag('--app-database <name>', "application database created on a primary, '' for none", 'IM_APP_DATABASE', 'app'))
     .addOption(flag('--app-owner <name>', 'owner of the application database, a plain LOGIN role', 'IM_APP_OWNER', 'app'))
@@ -63,7 +69,7 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     });
 }
 
-export function resolveRunOptions(flags: RunFlags): RunOptions {
+export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunOptions {
   const logLevel = parseLevel(flags.logLevel);
   if (!logLevel) throw new UsageError(`--log-level: "${flags.logLevel}" is not one of error, warning, info, debug`);
   const hostname = os.hostname();
@@ -81,6 +87,7 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     replicaOf: flags.replicaOf === undefined ? undefined : parseHostPort('--replica-of', flags.replicaOf),
     serverNames,
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
+    allowAlterSystem: flags.allowAlterSystem || parseSwitch('IM_ALLOW_ALTER_SYSTEM', env.IM_ALLOW_ALTER_SYSTEM),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
     appDatabase: flags.appDatabase === '' ? undefined : parseSqlName('--app-database', flags.appDatabase, ['postgres', 'template0', 'template1']),
     appOwner: parseSqlName('--app-owner', flags.appOwner, ['postgres', 'streaming_replica']),

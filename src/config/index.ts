@@ -1,14 +1,23 @@
+export { AUTO_CONF, withoutFixedSettings, type CleanedAutoConf } from './auto-conf.js';
 export { parseHbaRules, validateHbaRule, type HbaRule } from './hba-rules.js';
 export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER, type HbaAccess } from './hba.js';
 export { extensionsFor, parseLibraryList, preloadLibrariesFor } from './preload.js';
 export {
-  CUSTOM_CONF,
+  isFixedSetting,
   isOwnedParameter,
+  managedSettings,
+  postmasterOptions,
+  renderSettingsDoc,
+  type RenderContext,
+  type RenderedSettings,
+  type SettingKind,
+  type TlsFiles,
+} from './managed-settings.js';
+export {
+  CUSTOM_CONF,
   parseUserParameters,
   quoteValue,
   renderCustomConf,
   withCustomConfInclude,
-  type ManagedSettings,
   type Parameters,
-  type TlsFiles,
 } from './settings.js';

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   CUSTOM_CONF,
+  managedSettings,
   parseHbaRules,
   preloadLibrariesFor,
   parseUserParameters,
@@ -15,8 +16,7 @@ import {
   renderHba,
   renderIdent,
   withCustomConfInclude,
-  type Parameters,
-  type TlsFiles,
+  type RenderContext,
 } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { SUPERUSER } from '../postgres/index.js';
@@ -24,13 +24,8 @@ import { writeFileAtomically, type RunAs } from '../process/index.js';
 
 /** What the rendering depends on, read from the flags, the mounted files and the instance's state. */
 export interface ConfigurationInputs {
-  port: number;
-  listen: string;
-  socketDir: string;
-  logDirectory: string;
-  tls: TlsFiles;
-  /** Settings another concern owns (the standby settings on a replica). */
-  extra: Parameters;
+  /** What the settings table's values are computed from. */
+  settings: RenderContext;
   /** The `--config` file's text and path, when given. */
   userConfig: { text: string; file: string } | undefined;
   /** The `--hba` file's text and path, when given. */
@@ -46,15 +41,7 @@ export function renderConfiguration(inputs: ConfigurationInputs): Map<string, st
   // pgaudit.*, pg_stat_statements.* or auto_explain.* settings bring their library into shared_preload_libraries.
   const user = preloadLibrariesFor(inputs.userConfig ? parseUserParameters(inputs.userConfig.text, inputs.userConfig.file) : new Map<string, string>());
   const hbaRules = inputs.userHba ? parseHbaRules(inputs.userHba.text, inputs.userHba.file) : [];
-  const custom = renderCustomConf({
-    port: inputs.port,
-    listen: inputs.listen,
-    socketDir: inputs.socketDir,
-    logDirectory: inputs.logDirectory,
-    tls: inputs.tls,
-    extra: inputs.extra,
-    user,
-  });
+  const custom = renderCustomConf(managedSettings(inputs.settings), user);
   return new Map([
     [CUSTOM_CONF, custom],
     ['pg_hba.conf', renderHba(hbaRules, { superuser: SUPERUSER, superuserOverTcp: inputs.superuserOverTcp })],

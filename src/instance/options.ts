@@ -21,6 +21,8 @@ export interface RunOptions {
   replicaOf: HostPort | undefined;
   serverNames: string[];
   configFile: string | undefined;
+  /** ALTER SYSTEM works, for the default settings only (fixed ones stay on the command line). */
+  allowAlterSystem: boolean;
   hbaFile: string | undefined;
   /** The application database created on a primary; undefined (`--app-database ''`): none. */
   appDatabase: string | undefined;

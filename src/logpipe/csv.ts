@@ -88,6 +88,8 @@ export class CsvlogFields {
 export interface CsvlogHandler {
   record(fields: CsvlogFields): void;
   unparsable(raw: string): void;
+  /** An empty line: no record (Go's csv reader, which CloudNativePG uses, skips it too). */
+  blankLine?(): void;
 }
 
 const INCOMPLETE = -1;
@@ -135,6 +137,11 @@ export class CsvlogParser {
     this.retryAt = 0;
     let start = 0;
     while (start < buf.length) {
+      if (buf[start] === LF) {
+        this.handler.blankLine?.();
+        start++;
+        continue;
+      }
       const next = this.parseRecord(buf, start);
       if (next === INCOMPLETE) {
         // A long record: note where its quoting stands, so later chunks are only scanned for its end.

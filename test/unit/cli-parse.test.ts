@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort, parseList, parsePort, parseSeconds } from '../../src/cli/parse.js';
+import { parseHostPort, parseList, parsePort, parseSeconds, parseSwitch } from '../../src/cli/parse.js';
 
 describe('flag parsers', () => {
   it.each([
@@ -21,6 +21,17 @@ describe('flag parsers', () => {
     expect(() => parsePort('--port', '0', false)).toThrow('--port: "0" is not a TCP port');
     expect(() => parsePort('--port', '12ab', false)).toThrow('--port');
     expect(() => parsePort('--port', '65536', false)).toThrow('--port');
+  });
+
+  it.each([
+    [undefined, false], ['', false], ['false', false], ['0', false], ['off', false], ['No', false],
+    ['true', true], ['1', true], ['ON', true], ['yes', true],
+  ])('reads the switch IM_ALLOW_ALTER_SYSTEM=%j as %s ("false" is off, unlike commander)', (value, expected) => {
+    expect(parseSwitch('IM_ALLOW_ALTER_SYSTEM', value)).toBe(expected);
+  });
+
+  it('refuses a switch that is neither on nor off, naming it', () => {
+    expect(() => parseSwitch('IM_ALLOW_ALTER_SYSTEM', 'maybe')).toThrow(/^IM_ALLOW_ALTER_SYSTEM: "maybe" is not one of true, 1, on, yes, false, 0, off, no$/);
   });
 
   it('reads seconds and lists', () => {
