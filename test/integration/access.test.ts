@@ -114,10 +114,14 @@ describe('application database, passwords and declared roles', () => {
     writeKubeletVolume(path.join(secrets(), 'app-user'), { username: 'app', password: PASSWORDS.appRotated });
   });
 
-  it('lets the superuser in over TLS once superuser/ is mounted', async () => {
+  it('lets the superuser in over TLS once superuser/ is mounted, and takes it back when it goes', async () => {
     writeKubeletVolume(path.join(secrets(), 'superuser'), { username: 'postgres', password: PASSWORDS.superuser });
     await waitFor('the superuser over TCP', () => login('postgres', PASSWORDS.superuser, 'postgres').then(() => true, () => false), 10_000, 200);
     expect(await login('postgres', PASSWORDS.superuser, 'postgres')).toBe('postgres@postgres');
+    // Unmounted again: the password goes and pg_hba closes TCP for the superuser.
+    fs.rmSync(path.join(secrets(), 'superuser'), { recursive: true });
+    await waitFor('the superuser off TCP again', () => login('postgres', PASSWORDS.superuser, 'postgres').then(() => false, (error: Error) => /rejects connection/.test(error.message)), 10_000, 200);
+    await waitFor('no superuser password', async () => (await manager.psql("SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'postgres'")) === 't', 10_000);
   });
 
   it('alters and drops declared roles and leaves a role the file does not name alone', async () => {
