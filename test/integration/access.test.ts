@@ -3,7 +3,7 @@
  * over verify-full with the mounted password, a kubelet-style swap rotates it without a restart
  * while a session stays open, the superuser stays off TCP until `superuser/` is mounted, declared
  * roles are created, altered and dropped while others are left alone, and no password (nor even
- * its verifier) reaches stdout with log_statement = all.
+ * its verifier) reaches stdout or pg_stat_statements with log_statement = all and pgaudit.log = all.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,7 +35,7 @@ describe('application database, passwords and declared roles', () => {
     dir = scratchDir('access');
     writeKubeletVolume(path.join(secrets(), 'app-user'), { username: 'app', password: PASSWORDS.app });
     writeKubeletVolume(path.join(secrets(), 'alice-password'), { username: 'alice', password: PASSWORDS.alice });
-    fs.writeFileSync(path.join(dir, 'pg.conf'), "log_statement = 'all'\n");
+    fs.writeFileSync(path.join(dir, 'pg.conf'), "log_statement = 'all'\npgaudit.log = 'all'\npg_stat_statements.track = 'all'\n");
     fs.writeFileSync(
       rolesFile(),
       [
@@ -145,10 +145,14 @@ describe('application database, passwords and declared roles', () => {
     expect((await roleStatus()).map((role) => role.name)).toEqual(['app', 'readers', 'alice', 'carol']);
   });
 
-  it('never prints a password, nor its verifier, with log_statement = all', () => {
+  it('never prints a password, nor its verifier, with log_statement = all, pgaudit and pg_stat_statements on', async () => {
+    const tracked = await manager.psql("SELECT count(*) FROM pg_stat_statements");
+    expect(Number(tracked)).toBeGreaterThan(0);
+    expect(await manager.psql("SELECT query FROM pg_stat_statements WHERE query LIKE '%SCRAM-SHA-256$%' OR query ~* 'PASSWORD\\s+(E?''|\\$)'")).toBe('');
     const stdout = [...manager.lines.map((line) => JSON.stringify(line)), ...manager.strayStdout].join('\n');
     // The statements themselves are logged: the check is not vacuous.
     expect(stdout).toContain('statement: SELECT current_user');
+    expect(manager.lines.some((line) => line.logger === 'pgaudit')).toBe(true);
     for (const password of Object.values(PASSWORDS)) expect(stdout).not.toContain(password);
     expect(stdout).not.toContain('SCRAM-SHA-256$');
   });
