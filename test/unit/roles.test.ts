@@ -1,5 +1,7 @@
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { runCommand } from '../../src/cli/run.js';
+import type { RunOptions } from '../../src/instance/options.js';
 import { connectionUri, pgpassLine, planRole, parseRoles, quoteIdent, quoteLiteral, saslPrep, scramVerifier, verifierMatches, type ActualRole, type RoleIntent } from '../../src/roles/index.js';
 
 /** Verifiers PostgreSQL 15 stored for these passwords (CREATE ROLE ... PASSWORD, password_encryption = scram-sha-256). */
@@ -149,5 +151,32 @@ describe('generated credentials', () => {
     expect(uri.searchParams.get('sslmode')).toBe('verify-full');
     expect(uri.searchParams.get('sslrootcert')).toBe(connection.serverCaFile);
     expect(`${uri.hostname}:${uri.port}${uri.pathname}`).toBe('db.example:5432/app');
+  });
+});
+
+describe('access flags', () => {
+  const optionsFor = async (args: string[]): Promise<RunOptions> => {
+    let resolved: RunOptions | undefined;
+    await runCommand(async (options) => {
+      resolved = options;
+      return 0;
+    }).parseAsync(args, { from: 'user' });
+    process.exitCode = undefined;
+    return resolved!;
+  };
+
+  it('defaults to an app database owned by app, and --app-database \'\' skips it', async () => {
+    expect(await optionsFor([])).toMatchObject({ appDatabase: 'app', appOwner: 'app', rolesFile: undefined });
+    expect((await optionsFor(['--app-database', ''])).appDatabase).toBeUndefined();
+    expect((await optionsFor(['--roles', 'roles.yaml'])).rolesFile).toMatch(/^\/.*\/roles\.yaml$/);
+  });
+
+  it.each([
+    [['--app-owner', 'streaming_replica'], /--app-owner: "streaming_replica" is reserved/],
+    [['--app-database', 'template1'], /--app-database: "template1" is reserved/],
+    [['--app-owner', 'pg_app'], /--app-owner: "pg_app" is not a usable name/],
+    [['--app-database', 'x'.repeat(64)], /--app-database: "x+" is not a usable name/],
+  ])('refuses %j naming the flag', async (args, message) => {
+    await expect(optionsFor(args)).rejects.toThrow(message);
   });
 });
