@@ -45,12 +45,12 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--port <n>', 'PostgreSQL TCP port', 'IM_PORT', '5432'))
     .addOption(flag('--listen <addrs>', 'listen_addresses', 'IM_LISTEN', '*'))
     .addOption(flag('--status-port <n>', 'HTTPS status API port, 0 disables', 'IM_STATUS_PORT', '8000'))
-    .addOption(new Option('--status-insecure', 'plain HTTP status API, for local debugging only').env('IM_STATUS_INSECURE').default(false))
+    // On/off flags are not .env(): commander would turn them on for VARIABLE=false too (see resolveRunOptions).
+    .addOption(new Option('--status-insecure', 'plain HTTP status API, for local debugging only (env: IM_STATUS_INSECURE)').default(false))
     .addOption(flag('--operator-names <names>', 'client-certificate CNs allowed to call operator actions', 'IM_OPERATOR_NAMES', 'instance-manager-operator'))
     .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
-    // Not .env(): commander would turn the flag on for IM_ALLOW_ALTER_SYSTEM=false too (see resolveRunOptions).
     .addOption(
       new Option('--allow-alter-system', 'ALTER SYSTEM for the default settings only (env: IM_ALLOW_ALTER_SYSTEM)')
         .default(false),
@@ -82,7 +82,7 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     port: parsePort('--port', flags.port, false),
     listen: flags.listen,
     statusPort: parsePort('--status-port', flags.statusPort, true),
-    statusInsecure: flags.statusInsecure === true || String(flags.statusInsecure) === 'true',
+    statusInsecure: flags.statusInsecure || parseSwitch('IM_STATUS_INSECURE', env.IM_STATUS_INSECURE),
     operatorNames: parseList('--operator-names', flags.operatorNames),
     replicaOf: flags.replicaOf === undefined ? undefined : parseHostPort('--replica-of', flags.replicaOf),
     serverNames,
