@@ -1,11 +1,10 @@
 /** `instance-manager status`: reads `/pg/status` and prints it for a person at a terminal. */
-import fs from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
-import path from 'node:path';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { StatusDocument } from '../status/index.js';
+import { readFlagFile, readServerCa } from './local-run.js';
 
 interface StatusFlags {
   url: string;
@@ -16,13 +15,15 @@ interface StatusFlags {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
+const defaultUrl = () => `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`;
+
 export function statusCommand(): Command {
   return new Command('status')
     .description('print the status of the local instance (reads /pg/status)')
-    .option('--url <url>', 'status API address', 'https://localhost:8000')
+    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultUrl())
     .option('--cert <file>', 'client certificate (PEM)')
     .option('--key <file>', 'key of the client certificate (PEM)')
-    .option('--ca <file>', 'CA that signed the server certificate; default: the run directory\'s server-ca.crt')
+    .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: StatusFlags) => {
       const document = await fetchStatus(flags);
       process.stdout.write(formatStatus(document));
@@ -48,24 +49,21 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
     };
     const request = client.get(url, tls ?? {}, onResponse);
     request.setTimeout(10_000, () => request.destroy(new Error(`${url.href} did not answer within 10 s`)));
-    request.on('error', (error) => reject(new Error(`${url.href}: ${error.message}`)));
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      const hint = error.code === 'ECONNREFUSED' ? ' (no manager listens there: pass --url with its status port)' : '';
+      reject(new Error(`${url.href}: ${error.message}${hint}`));
+    });
   });
   return JSON.parse(body) as StatusDocument;
 }
 
 function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
   if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
-  const caFile = flags.ca ?? path.join(process.env.IM_RUN_DIR ?? '/controller', 'certificates', 'server-ca.crt');
-  const read = (file: string, flag: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (error) {
-      throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
-    }
-  };
   return {
-    ca: read(caFile, '--ca'),
-    ...(flags.cert !== undefined && flags.key !== undefined ? { cert: read(flags.cert, '--cert'), key: read(flags.key, '--key') } : {}),
+    ca: readServerCa(flags.ca),
+    ...(flags.cert !== undefined && flags.key !== undefined
+      ? { cert: readFlagFile('--cert', flags.cert), key: readFlagFile('--key', flags.key) }
+      : {}),
     minVersion: 'TLSv1.3',
     // Inside the pod the server certificate names the pod's DNS names, not localhost; the chain is
     // still checked against the CA.
