@@ -58,7 +58,8 @@ export function parseHostPort(flag: string, value: string): HostPort {
 export function parseSqlName(flag: string, value: string, reserved: readonly string[] = []): string {
   // eslint-disable-next-line no-control-regex
   if (value === '' || Buffer.byteLength(value) > 63 || /[\x00-\x1f\x7f]/.test(value) || value.startsWith('pg_')) {
-    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a usable name (1 to 63 bytes, no control characters, not starting with pg_)`);
+    const rule = '1 to 63 bytes, no control characters, not starting with pg_';
+    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a usable name (${rule})`);
   }
   if (reserved.includes(value)) throw new UsageError(`${flag}: "${value}" is reserved (${reserved.join(', ')})`);
   return value;

@@ -56,8 +56,8 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
         .default(false),
     )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
-    .addOption(flag('--app-database <name>', "application database created on a primary, '' for none", 'IM_APP_DATABASE', 'app'))
-    .addOption(flag('--app-owner <name>', 'owner of the application database, a plain LOGIN role', 'IM_APP_OWNER', 'app'))
+    .addOption(flag('--app-database <name>', "app database made on a primary, '' for none", 'IM_APP_DATABASE', 'app'))
+    .addOption(flag('--app-owner <name>', 'owner of the application database, a LOGIN role', 'IM_APP_OWNER', 'app'))
     .addOption(flag('--roles <file>', 'declared roles (YAML), watched', 'IM_ROLES'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
@@ -89,7 +89,9 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
     allowAlterSystem: flags.allowAlterSystem || parseSwitch('IM_ALLOW_ALTER_SYSTEM', env.IM_ALLOW_ALTER_SYSTEM),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
-    appDatabase: flags.appDatabase === '' ? undefined : parseSqlName('--app-database', flags.appDatabase, ['postgres', 'template0', 'template1']),
+    appDatabase: flags.appDatabase === ''
+      ? undefined
+      : parseSqlName('--app-database', flags.appDatabase, ['postgres', 'template0', 'template1']),
     appOwner: parseSqlName('--app-owner', flags.appOwner, ['postgres', 'streaming_replica']),
     rolesFile: flags.roles === undefined ? undefined : path.resolve(flags.roles),
     podName: flags.podName ?? hostname,

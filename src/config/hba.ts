@@ -14,7 +14,10 @@ export interface HbaAccess {
 }
 
 /** Without `access`, the superuser `postgres` is refused over TCP: the safe default. */
-export function renderHba(userRules: readonly string[], access: HbaAccess = { superuser: 'postgres', superuserOverTcp: false }): string {
+export function renderHba(
+  userRules: readonly string[],
+  access: HbaAccess = { superuser: 'postgres', superuserOverTcp: false },
+): string {
   return [
     '# Written by instance-manager: do not edit. Put your rules in the --hba file.',
     `local all all peer map=${IDENT_MAP}`,

@@ -23,7 +23,8 @@ function configuredLibraries(user: Parameters): (typeof CONFIGURED_LIBRARIES)[nu
  */
 export function preloadLibrariesFor(user: Parameters): Parameters {
   const listed = parseLibraryList(user.get('shared_preload_libraries') ?? '');
-  const missing = configuredLibraries(user).map(({ library }) => library).filter((library) => !listed.includes(library));
+  const configured = configuredLibraries(user).map(({ library }) => library);
+  const missing = configured.filter((library) => !listed.includes(library));
   if (missing.length === 0) return user;
   return new Map([...user, ['shared_preload_libraries', [...listed, ...missing].join(',')]]);
 }

@@ -58,7 +58,13 @@ interface Wanted {
 const MANAGER: RunAs = { name: 'instance-manager', uid: undefined, gid: undefined, home: '/' };
 
 export class Access {
-  private wanted: Wanted = { declared: [], appOwner: { kind: 'keep' }, superuserPassword: undefined, rolePasswords: new Map(), secretErrors: new Map() };
+  private wanted: Wanted = {
+    declared: [],
+    appOwner: { kind: 'keep' },
+    superuserPassword: undefined,
+    rolePasswords: new Map(),
+    secretErrors: new Map(),
+  };
   private readonly states = new Map<string, RoleStatus>();
   private applying: Promise<void> = Promise.resolve();
   private parseYaml: YamlParse | undefined;
@@ -94,8 +100,11 @@ export class Access {
   /** At a reload: a refused input is logged and what was in force for it stays. */
   refresh(): void {
     const { logger } = this.deps;
-    this.wanted = this.read(this.wanted.declared, (message) => logger.error('refused an access input; what was in force stays', { err: message }));
-    for (const [role, error] of this.wanted.secretErrors) logger.error('refused a password Secret; the role keeps its password', { role, err: error });
+    const refuse = (err: string) => logger.error('refused an access input; what was in force stays', { err });
+    this.wanted = this.read(this.wanted.declared, refuse);
+    for (const [role, err] of this.wanted.secretErrors) {
+      logger.error('refused a password Secret; the role keeps its password', { role, err });
+    }
     this.resetStates();
   }
 
@@ -118,15 +127,16 @@ export class Access {
     const intents = this.intents();
     const outcomes = await reconcileRoles(socketAddress, intents);
     for (const outcome of outcomes) {
-      const error = this.wanted.secretErrors.get(outcome.name) ?? null;
+      const role = outcome.name;
       if (!outcome.ok) {
-        logger.error('could not bring a role to its declared state', { role: outcome.name, reason, err: outcome.error });
-        if (this.states.has(outcome.name)) this.states.set(outcome.name, { name: outcome.name, state: 'failed', lastError: outcome.error });
+        logger.error('could not bring a role to its declared state', { role, reason, err: outcome.error });
+        this.setState(role, 'failed', outcome.error);
         continue;
       }
-      if (outcome.plan.changes.length > 0) logger.info('role brought to its declared state', { role: outcome.name, changes: outcome.plan.changes, reason });
-      const absent = intents.find((intent) => intent.name === outcome.name)?.ensure === 'absent';
-      if (this.states.has(outcome.name)) this.states.set(outcome.name, { name: outcome.name, state: absent ? 'absent' : 'present', lastError: error });
+      const { changes } = outcome.plan;
+      if (changes.length > 0) logger.info('role brought to its declared state', { role, changes, reason });
+      const absent = intents.find((intent) => intent.name === role)?.ensure === 'absent';
+      this.setState(role, absent ? 'absent' : 'present', this.wanted.secretErrors.get(role) ?? null);
     }
     if (options.appDatabase !== undefined && outcomes.find((outcome) => outcome.name === options.appOwner)?.ok) {
       if (await ensureAppDatabase(socketAddress, options.appDatabase, options.appOwner)) {
@@ -134,6 +144,11 @@ export class Access {
       }
     }
     await this.ensureExtensions();
+  }
+
+  /** Only the roles /pg/status shows (not the superuser) have a state. */
+  private setState(name: string, state: RoleStatus['state'], lastError: string | null): void {
+    if (this.states.has(name)) this.states.set(name, { name, state, lastError });
   }
 
   private async ensureExtensions(): Promise<void> {
@@ -146,9 +161,12 @@ export class Access {
       return; // the configuration reload reports it
     }
     const result = await ensureExtensions(socketAddress, extensions);
-    for (const { database, extension } of result.created) logger.info('created an extension its settings ask for', { extension, database });
+    for (const { database, extension } of result.created) {
+      logger.info('created an extension its settings ask for', { extension, database });
+    }
     if (result.notLoaded.length > 0) {
-      logger.warning('extensions wait for a restart: their library is not loaded yet', { extensions: result.notLoaded });
+      const extensions = result.notLoaded;
+      logger.warning('extensions wait for a restart: their library is not loaded yet', { extensions });
     }
   }
 
@@ -165,12 +183,14 @@ export class Access {
   /** The roles shown in /pg/status: the app owner and the declared ones; kept states where names stay. */
   private resetStates(): void {
     const { options } = this.deps;
-    const names = [...(options.appDatabase === undefined ? [] : [options.appOwner]), ...this.wanted.declared.map((role) => role.name)];
+    const appOwner = options.appDatabase === undefined ? [] : [options.appOwner];
+    const names = [...appOwner, ...this.wanted.declared.map((role) => role.name)];
     for (const name of this.states.keys()) if (!names.includes(name)) this.states.delete(name);
     for (const name of names) {
       const secretError = this.wanted.secretErrors.get(name) ?? null;
       const known = this.states.get(name);
-      this.states.set(name, known ? { ...known, lastError: secretError ?? known.lastError } : { name, state: 'pending', lastError: secretError });
+      if (known) this.states.set(name, { ...known, lastError: secretError ?? known.lastError });
+      else this.states.set(name, { name, state: 'pending', lastError: secretError });
     }
   }
 
@@ -190,7 +210,8 @@ export class Access {
     let declared = previousDeclared;
     try {
       const file = readInputFile(options.rolesFile, '--roles');
-      declared = file ? parseRoles(file.text, file.file, [SUPERUSER, REPLICATION_USER, options.appOwner], this.parseYaml!) : [];
+      const reserved = [SUPERUSER, REPLICATION_USER, options.appOwner];
+      declared = file ? parseRoles(file.text, file.file, reserved, this.parseYaml!) : [];
     } catch (error) {
       refuse(errorMessage(error));
     }
@@ -199,12 +220,18 @@ export class Access {
     for (const role of declared) {
       if (role.passwordSecret === undefined || role.ensure === 'absent') continue;
       const mounted = secret(role.passwordSecret, role.name);
-      if (mounted === undefined) secretErrors.set(role.name, `--secrets-dir: ${path.join(options.secretsDir, role.passwordSecret)} (passwordSecret of "${role.name}") is not mounted`);
-      rolePasswords.set(role.name, typeof mounted === 'object' ? { kind: 'set', password: mounted.password } : { kind: 'keep' });
+      if (mounted === undefined) {
+        const dir = path.join(options.secretsDir, role.passwordSecret);
+        secretErrors.set(role.name, `--secrets-dir: ${dir} (passwordSecret of "${role.name}") is not mounted`);
+      }
+      const password = typeof mounted === 'object' ? mounted.password : undefined;
+      rolePasswords.set(role.name, password === undefined ? { kind: 'keep' } : { kind: 'set', password });
     }
     return {
       declared,
-      appOwner: options.appDatabase === undefined ? { kind: 'keep' } : this.appOwnerPassword(secret(APP_USER_SECRET, options.appOwner)),
+      appOwner: options.appDatabase === undefined
+        ? { kind: 'keep' }
+        : this.appOwnerPassword(secret(APP_USER_SECRET, options.appOwner)),
       // A refused superuser Secret keeps what was in force (pg_hba included).
       superuserPassword: superuser === 'refused' ? this.wanted.superuserPassword : superuser?.password,
       rolePasswords,
@@ -232,7 +259,14 @@ export class Access {
   private writeGenerated(password: string): void {
     const { options, logger, serverCaFile } = this.deps;
     const dir = this.generatedDir;
-    const connection = { host: options.serverNames[0] ?? 'localhost', port: options.port, database: options.appDatabase!, username: options.appOwner, password, serverCaFile };
+    const connection = {
+      host: options.serverNames[0] ?? 'localhost',
+      port: options.port,
+      database: options.appDatabase!,
+      username: options.appOwner,
+      password,
+      serverCaFile,
+    };
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The password last: its presence means the set is complete.
     writeFileAtomically(path.join(dir, 'username'), options.appOwner, MANAGER, 0o600);

@@ -39,7 +39,9 @@ export interface ConfigurationInputs {
 /** Every file the manager writes into PGDATA but postgresql.conf; throws UsageError on bad input. */
 export function renderConfiguration(inputs: ConfigurationInputs): Map<string, string> {
   // pgaudit.*, pg_stat_statements.* or auto_explain.* settings bring their library into shared_preload_libraries.
-  const user = preloadLibrariesFor(inputs.userConfig ? parseUserParameters(inputs.userConfig.text, inputs.userConfig.file) : new Map<string, string>());
+  const { userConfig } = inputs;
+  const parsed = userConfig ? parseUserParameters(userConfig.text, userConfig.file) : new Map<string, string>();
+  const user = preloadLibrariesFor(parsed);
   const hbaRules = inputs.userHba ? parseHbaRules(inputs.userHba.text, inputs.userHba.file) : [];
   const custom = renderCustomConf(managedSettings(inputs.settings), user);
   return new Map([

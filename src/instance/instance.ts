@@ -74,7 +74,8 @@ export class Instance {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
-    this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile: this.certificates.path(CERTIFICATE_FILES.serverCa) });
+    const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
+    this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -275,7 +276,10 @@ export class Instance {
       const errors = await configurationErrors(this.socketAddress);
       for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
       const pending = await pendingRestartSettings(this.socketAddress);
-      if (pending.length > 0) logger.warning('PostgreSQL needs a restart to apply changed settings (see pendingRestart in /pg/status)', { settings: pending });
+      if (pending.length > 0) {
+        const msg = 'PostgreSQL needs a restart to apply changed settings (see pendingRestart in /pg/status)';
+        logger.warning(msg, { settings: pending });
+      }
     } catch (error) {
       logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
     }

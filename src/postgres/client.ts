@@ -7,7 +7,12 @@ export interface SocketAddress {
 }
 
 /** Superuser over the unix socket: peer authentication through the ident map, no password, no TLS. */
-function socketConfig(address: SocketAddress, statementTimeoutMs: number, connectTimeoutMs: number, database = 'postgres'): pg.ClientConfig {
+function socketConfig(
+  address: SocketAddress,
+  statementTimeoutMs: number,
+  connectTimeoutMs: number,
+  database = 'postgres',
+): pg.ClientConfig {
   return {
     host: address.socketDir,
     port: address.port,

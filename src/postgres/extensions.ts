@@ -16,8 +16,12 @@ export interface ExtensionsResult {
 export async function ensureExtensions(address: SocketAddress, extensions: string[]): Promise<ExtensionsResult> {
   if (extensions.length === 0) return { created: [], notLoaded: [] };
   const { loaded, databases } = await withConnection(address, async (client) => {
-    const setting = await client.query<{ value: string }>("SELECT current_setting('shared_preload_libraries') AS value");
-    const rows = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname');
+    const setting = await client.query<{ value: string }>(
+      "SELECT current_setting('shared_preload_libraries') AS value",
+    );
+    const rows = await client.query<{ datname: string }>(
+      'SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname',
+    );
     return { loaded: parseLibraryList(setting.rows[0]!.value), databases: rows.rows.map((row) => row.datname) };
   });
   const wanted = extensions.filter((extension) => loaded.includes(extension));
@@ -43,7 +47,8 @@ export async function ensureExtensions(address: SocketAddress, extensions: strin
 /** Settings whose new value waits for a restart (pg_settings.pending_restart). */
 export async function pendingRestartSettings(address: SocketAddress): Promise<string[]> {
   return withConnection(address, async (client) => {
-    const { rows } = await client.query<{ name: string }>('SELECT name FROM pg_settings WHERE pending_restart ORDER BY name');
+    const sql = 'SELECT name FROM pg_settings WHERE pending_restart ORDER BY name';
+    const { rows } = await client.query<{ name: string }>(sql);
     return rows.map((row) => row.name);
   });
 }

@@ -30,5 +30,6 @@ export function connectionUri(connection: AppConnection): string {
   const { host, port, database, username, password, serverCaFile } = connection;
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const query = new URLSearchParams({ sslmode: 'verify-full', sslrootcert: serverCaFile }).toString();
-  return `postgresql://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${hostPart}:${port}/${encodeURIComponent(database)}?${query}`;
+  const [user, secret, dbname] = [username, password, database].map(encodeURIComponent);
+  return `postgresql://${user}:${secret}@${hostPart}:${port}/${dbname}?${query}`;
 }

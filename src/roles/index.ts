@@ -11,7 +11,16 @@
 export { ensureAppDatabase } from './app-database.js';
 export { connectionUri, generatePassword, pgpassLine, type AppConnection } from './credentials.js';
 export { appOwnerIntent, declaredIntent, superuserIntent } from './intents.js';
-export { planRole, quoteIdent, quoteLiteral, type ActualRole, type Attributes, type PasswordIntent, type RoleIntent, type RolePlan } from './plan.js';
+export {
+  planRole,
+  quoteIdent,
+  quoteLiteral,
+  type ActualRole,
+  type Attributes,
+  type PasswordIntent,
+  type RoleIntent,
+  type RolePlan,
+} from './plan.js';
 export { reconcileRoles, type RoleOutcome } from './reconcile.js';
 export { SCRAM_ITERATIONS, saslPrep, scramVerifier, verifierMatches } from './scram.js';
 export { parseRoles, type DeclaredRole, type YamlParse } from './spec.js';

@@ -6,11 +6,15 @@ import type { PasswordIntent, RoleIntent } from './plan.js';
 import type { DeclaredRole } from './spec.js';
 
 export function declaredIntent(role: DeclaredRole, password: PasswordIntent): RoleIntent {
-  const { name, ensure, inRoles, comment, login, superuser, createdb, createrole, inherit, replication, bypassrls, connectionLimit, validUntil } = role;
+  const { name, ensure, inRoles, comment } = role;
+  const { login, superuser, createdb, createrole, inherit, replication, bypassrls, connectionLimit, validUntil } = role;
+  const attributes = {
+    login, superuser, createdb, createrole, inherit, replication, bypassrls, connectionLimit, validUntil,
+  };
   return {
     name,
     ensure,
-    attributes: { login, superuser, createdb, createrole, inherit, replication, bypassrls, connectionLimit, validUntil },
+    attributes,
     password,
     inRoles,
     comment: comment ?? null,
@@ -29,5 +33,10 @@ export function appOwnerIntent(name: string, password: PasswordIntent): RoleInte
 
 /** Without a mounted password the superuser has none: it can only come in over the socket (peer). */
 export function superuserIntent(name: string, password: string | undefined): RoleIntent {
-  return { name, ensure: 'present', attributes: {}, password: password === undefined ? { kind: 'none' } : { kind: 'set', password } };
+  return {
+    name,
+    ensure: 'present',
+    attributes: {},
+    password: password === undefined ? { kind: 'none' } : { kind: 'set', password },
+  };
 }

@@ -60,9 +60,15 @@ const KEYWORDS: Record<Exclude<keyof Attributes, 'connectionLimit' | 'validUntil
 };
 
 /** `makeVerifier` turns a password into a SCRAM verifier (a fresh salt each time). */
-export function planRole(intent: RoleIntent, actual: ActualRole | undefined, makeVerifier: (password: string) => string): RolePlan {
+export function planRole(
+  intent: RoleIntent,
+  actual: ActualRole | undefined,
+  makeVerifier: (password: string) => string,
+): RolePlan {
   const role = quoteIdent(intent.name);
-  if (intent.ensure === 'absent') return actual ? { statements: [`DROP ROLE ${role}`], changes: ['dropped'] } : { statements: [], changes: [] };
+  if (intent.ensure === 'absent') {
+    return actual ? { statements: [`DROP ROLE ${role}`], changes: ['dropped'] } : { statements: [], changes: [] };
+  }
   const options: string[] = [];
   const changes: string[] = [];
   for (const [key, keyword] of Object.entries(KEYWORDS) as [keyof typeof KEYWORDS, string][]) {
@@ -72,12 +78,15 @@ export function planRole(intent: RoleIntent, actual: ActualRole | undefined, mak
     changes.push(key);
   }
   const { connectionLimit, validUntil } = intent.attributes;
-  if (connectionLimit !== undefined && actual?.connectionLimit !== connectionLimit && !(actual === undefined && connectionLimit === -1)) {
+  // -1 is what CREATE ROLE gives anyway.
+  const limitDiffers = actual ? actual.connectionLimit !== connectionLimit : connectionLimit !== -1;
+  if (connectionLimit !== undefined && limitDiffers) {
     options.push(`CONNECTION LIMIT ${connectionLimit}`);
     changes.push('connectionLimit');
   }
   if ('validUntil' in intent.attributes && (actual ? actual.validUntil !== validUntil : validUntil !== undefined)) {
-    options.push(`VALID UNTIL ${quoteLiteral(validUntil === undefined ? 'infinity' : new Date(validUntil).toISOString())}`);
+    const until = validUntil === undefined ? 'infinity' : new Date(validUntil).toISOString();
+    options.push(`VALID UNTIL ${quoteLiteral(until)}`);
     changes.push('validUntil');
   }
   const password = passwordOption(intent.password, actual);

@@ -38,7 +38,8 @@ const QUIET = [
 /** Applies each intent in order, then once more those that failed (a group declared after its member). */
 export async function reconcileRoles(address: SocketAddress, intents: RoleIntent[]): Promise<RoleOutcome[]> {
   return withConnection(address, async (client) => {
-    const known = await client.query<{ name: string }>('SELECT name FROM pg_settings WHERE name = ANY($1)', [QUIET.map(([name]) => name)]);
+    const names = QUIET.map(([name]) => name);
+    const known = await client.query<{ name: string }>('SELECT name FROM pg_settings WHERE name = ANY($1)', [names]);
     const quiet = QUIET.filter(([name]) => known.rows.some((row) => row.name === name));
     const outcomes = new Map<string, RoleOutcome>();
     for (const intent of intents) outcomes.set(intent.name, await applyRole(client, intent, quiet));
@@ -49,7 +50,9 @@ export async function reconcileRoles(address: SocketAddress, intents: RoleIntent
   }, 30_000);
 }
 
-async function applyRole(client: pg.Client, intent: RoleIntent, quiet: readonly (readonly [string, string])[]): Promise<RoleOutcome> {
+type Quiet = readonly (readonly [string, string])[];
+
+async function applyRole(client: pg.Client, intent: RoleIntent, quiet: Quiet): Promise<RoleOutcome> {
   try {
     await client.query('BEGIN');
     for (const [name, value] of quiet) await client.query('SELECT set_config($1, $2, true)', [name, value]);

@@ -17,7 +17,10 @@ export interface DeclaredRole extends Attributes {
 }
 
 const FLAGS = ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const;
-const KEYS = new Set<string>(['name', 'ensure', ...FLAGS, 'connectionLimit', 'validUntil', 'inRoles', 'comment', 'passwordSecret']);
+const KEYS = new Set<string>([
+  'name', 'ensure', ...FLAGS, 'connectionLimit', 'validUntil', 'inRoles', 'comment', 'passwordSecret',
+]);
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
 /** PostgreSQL's NAMEDATALEN - 1: a longer name would be truncated silently. */
 const MAX_NAME_BYTES = 63;
 
@@ -28,7 +31,12 @@ export type YamlParse = (text: string, options: { uniqueKeys: boolean }) => unkn
  * Reads the roles file; `reserved` names the roles the manager owns itself (the superuser, the
  * replication role, the app owner), which the file may not declare.
  */
-export function parseRoles(text: string, source: string, reserved: readonly string[], parseYaml: YamlParse): DeclaredRole[] {
+export function parseRoles(
+  text: string,
+  source: string,
+  reserved: readonly string[],
+  parseYaml: YamlParse,
+): DeclaredRole[] {
   let document: unknown;
   try {
     document = parseYaml(text, { uniqueKeys: true });
@@ -40,7 +48,9 @@ export function parseRoles(text: string, source: string, reserved: readonly stri
   const seen = new Set<string>();
   return document.map((entry: unknown, index) => {
     const where = (name?: string) => `${source}: role ${index + 1}${name === undefined ? '' : ` "${name}"`}`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new UsageError(`${where()}: must be a mapping with at least "name"`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new UsageError(`${where()}: must be a mapping with at least "name"`);
+    }
     const fields = entry as Record<string, unknown>;
     const name = roleName(fields.name, `${where()}: name`);
     const refuse = (why: string): never => {
@@ -81,10 +91,16 @@ export function parseRoles(text: string, source: string, reserved: readonly stri
 
 function roleName(value: unknown, where: string): string {
   if (typeof value !== 'string' || value === '') throw new UsageError(`${where} must be a non-empty string`);
-  if (Buffer.byteLength(value) > MAX_NAME_BYTES) throw new UsageError(`${where} "${value}" is longer than ${MAX_NAME_BYTES} bytes`);
+  if (Buffer.byteLength(value) > MAX_NAME_BYTES) {
+    throw new UsageError(`${where} "${value}" is longer than ${MAX_NAME_BYTES} bytes`);
+  }
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(value)) throw new UsageError(`${where} ${JSON.stringify(value)} contains a control character`);
-  if (value.startsWith('pg_')) throw new UsageError(`${where} "${value}": names starting with pg_ are reserved by PostgreSQL`);
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new UsageError(`${where} ${JSON.stringify(value)} contains a control character`);
+  }
+  if (value.startsWith('pg_')) {
+    throw new UsageError(`${where} "${value}": names starting with pg_ are reserved by PostgreSQL`);
+  }
   return value;
 }
 
@@ -95,15 +111,19 @@ function ensureOf(value: unknown, refuse: (why: string) => never): 'present' | '
 
 function connectionLimitOf(value: unknown, refuse: (why: string) => never): number {
   if (value === undefined) return -1;
-  return typeof value === 'number' && Number.isInteger(value) && value >= -1 && value <= 2 ** 31 - 1 ? value : refuse('connectionLimit must be an integer, -1 for no limit');
+  const valid = typeof value === 'number' && Number.isInteger(value) && value >= -1 && value <= 2 ** 31 - 1;
+  return valid ? value : refuse('connectionLimit must be an integer, -1 for no limit');
 }
 
 function validUntilOf(value: unknown, refuse: (why: string) => never): number | undefined {
   if (value === undefined || value === null || value === 'infinity') return undefined;
   // YAML reads an unquoted timestamp as a string here (core schema); a Date would come from YAML 1.1.
   const text = value instanceof Date ? value.toISOString() : value;
-  const time = typeof text === 'string' && /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/.test(text) ? Date.parse(text) : NaN;
-  return Number.isNaN(time) ? refuse('validUntil must be an ISO 8601 timestamp (e.g. 2027-01-31T00:00:00Z) or "infinity"') : time;
+  const time = typeof text === 'string' && ISO_8601.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(time)) {
+    return refuse('validUntil must be an ISO 8601 timestamp (e.g. 2027-01-31T00:00:00Z) or "infinity"');
+  }
+  return time;
 }
 
 function optionalText(value: unknown, key: string, refuse: (why: string) => never): string | undefined {
@@ -114,6 +134,8 @@ function optionalText(value: unknown, key: string, refuse: (why: string) => neve
 
 function secretDirOf(value: unknown, refuse: (why: string) => never): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) return refuse('passwordSecret must be the name of a directory under --secrets-dir');
+  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) {
+    return refuse('passwordSecret must be the name of a directory under --secrets-dir');
+  }
   return value;
 }

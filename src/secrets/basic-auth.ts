@@ -34,17 +34,23 @@ export function readBasicAuth(dir: string, expectedUser?: string): BasicAuth | u
     } catch (error) {
       if (error instanceof UnreadableFile) throw new InvalidSecret(`${shown}: ${error.message}`);
       const code = (error as NodeJS.ErrnoException).code;
-      throw new InvalidSecret(code === 'ENOENT' ? `${shown}: missing (a basic-auth Secret has username and password)` : `${shown}: cannot be read (${code})`);
+      if (code === 'ENOENT') {
+        throw new InvalidSecret(`${shown}: missing (a basic-auth Secret has username and password)`);
+      }
+      throw new InvalidSecret(`${shown}: cannot be read (${code})`);
     }
     if (bytes.length === 0) throw new InvalidSecret(`${shown}: empty`);
     const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-    if (text.includes('\uFFFD') || text.includes('\0')) throw new InvalidSecret(`${shown}: not UTF-8 text without NUL characters`);
+    if (text.includes('\uFFFD') || text.includes('\0')) {
+      throw new InvalidSecret(`${shown}: not UTF-8 text without NUL characters`);
+    }
     return text;
   };
   const username = read('username');
   const password = read('password');
   if (expectedUser !== undefined && username !== expectedUser) {
-    throw new InvalidSecret(`${path.join(dir, 'username')}: is ${JSON.stringify(username)}, expected ${JSON.stringify(expectedUser)}`);
+    const [found, expected] = [username, expectedUser].map((name) => JSON.stringify(name));
+    throw new InvalidSecret(`${path.join(dir, 'username')}: is ${found}, expected ${expected}`);
   }
   return { username, password };
 }

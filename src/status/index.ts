@@ -1,3 +1,13 @@
 export type { StatusDocument } from './document.js';
 export { StatusServer, type StatusServerOptions } from './server.js';
-export type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, RoleStatus, StatusSource, TlsMaterial } from './source.js';
+export type {
+  ActionOutcome,
+  CertificateStatus,
+  LogCounters,
+  ManagerPhase,
+  PostmasterFacts,
+  Role,
+  RoleStatus,
+  StatusSource,
+  TlsMaterial,
+} from './source.js';
