@@ -24,6 +24,8 @@ interface RunFlags {
   appDatabase: string;
   appOwner: string;
   roles?: string;
+  metricsQueries?: string;
+  metricsQueryTimeout: string;
   podName?: string;
   user: string;
   smartShutdownTimeout: string;
@@ -59,6 +61,8 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--app-database <name>', "app database made on a primary, '' for none", 'IM_APP_DATABASE', 'app'))
     .addOption(flag('--app-owner <name>', 'owner of the application database, a LOGIN role', 'IM_APP_OWNER', 'app'))
     .addOption(flag('--roles <file>', 'declared roles (YAML), watched', 'IM_ROLES'))
+    .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter format), watched', 'IM_METRICS_QUERIES'))
+    .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of /metrics queries', 'IM_METRICS_QUERY_TIMEOUT', '5'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
     .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))
@@ -92,8 +96,10 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     appDatabase: flags.appDatabase === ''
       ? undefined
       : parseSqlName('--app-database', flags.appDatabase, ['postgres', 'template0', 'template1']),
-    appOwner: parseSqlName('--app-owner', flags.appOwner, ['postgres', 'streaming_replica']),
+    appOwner: parseSqlName('--app-owner', flags.appOwner, ['postgres', 'streaming_replica', 'metrics_monitor']),
     rolesFile: flags.roles === undefined ? undefined : path.resolve(flags.roles),
+    metricsQueriesFile: flags.metricsQueries === undefined ? undefined : path.resolve(flags.metricsQueries),
+    metricsQueryTimeoutSeconds: parseSeconds('--metrics-query-timeout', flags.metricsQueryTimeout),
     podName: flags.podName ?? hostname,
     user: flags.user,
     smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),

@@ -1,6 +1,6 @@
 export { AUTO_CONF, withoutFixedSettings, type CleanedAutoConf } from './auto-conf.js';
 export { parseHbaRules, validateHbaRule, type HbaRule } from './hba-rules.js';
-export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER, type HbaAccess } from './hba.js';
+export { IDENT_MAP, METRICS_USER, renderHba, renderIdent, REPLICATION_USER, type HbaAccess } from './hba.js';
 export { extensionsFor, parseLibraryList, preloadLibrariesFor } from './preload.js';
 export {
   isFixedSetting,

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { extensionsFor, parseUserParameters, REPLICATION_USER } from '../config/index.js';
+import { extensionsFor, METRICS_USER, parseUserParameters, REPLICATION_USER } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureExtensions, SUPERUSER, type SocketAddress } from '../postgres/index.js';
@@ -210,7 +210,7 @@ export class Access {
     let declared = previousDeclared;
     try {
       const file = readInputFile(options.rolesFile, '--roles');
-      const reserved = [SUPERUSER, REPLICATION_USER, options.appOwner];
+      const reserved = [SUPERUSER, REPLICATION_USER, METRICS_USER, options.appOwner];
       declared = file ? parseRoles(file.text, file.file, reserved, this.parseYaml!) : [];
     } catch (error) {
       refuse(errorMessage(error));

@@ -8,6 +8,7 @@ import { AUTO_CONF, managedSettings, postmasterOptions, type RenderContext } fro
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
+import { ensureMetricsRole } from '../metrics/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -320,6 +321,9 @@ export class Instance {
     if (status === 'ready') {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
+      );
+      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) =>
+        logger.error('could not create the metrics role', { err: errorMessage(error) }),
       );
       void this.access.apply('PostgreSQL accepts connections');
     }

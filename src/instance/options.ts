@@ -30,6 +30,9 @@ export interface RunOptions {
   appOwner: string;
   /** `--roles`: the declared roles, watched. */
   rolesFile: string | undefined;
+  /** postgres_exporter-format queries served on /metrics beside the defaults; re-read when it changes. */
+  metricsQueriesFile: string | undefined;
+  metricsQueryTimeoutSeconds: number;
   podName: string;
   user: string;
   smartShutdownTimeoutSeconds: number;

@@ -74,6 +74,10 @@ async function startStatusServer(options: RunOptions, instance: Instance, sink: 
     operatorNames: options.operatorNames,
     source: new InstanceStatusSource(instance, sink, logger),
     logger,
+    postgresMetrics: {
+      queriesFile: options.metricsQueriesFile,
+      queryTimeoutMs: options.metricsQueryTimeoutSeconds * 1_000,
+    },
   });
   await server.start();
   logger.info('call the status API', { command: statusCommandLine(options) });

@@ -6,21 +6,38 @@ export interface SocketAddress {
   port: number;
 }
 
-/** Superuser over the unix socket: peer authentication through the ident map, no password, no TLS. */
+/** Who connects, when not the superuser to `postgres` (the metrics role, to any database). */
+export interface SocketSession {
+  user: string;
+  database: string;
+  applicationName: string;
+  /** Every transaction read-only (default_transaction_read_only), set at connection start. */
+  readOnly: boolean;
+}
+
+const SUPERUSER_SESSION: SocketSession = {
+  user: SUPERUSER,
+  database: 'postgres',
+  applicationName: 'instance-manager',
+  readOnly: false,
+};
+
+/** Over the unix socket: peer authentication through the ident map, no password, no TLS. */
 function socketConfig(
   address: SocketAddress,
   statementTimeoutMs: number,
   connectTimeoutMs: number,
-  database = 'postgres',
+  session = SUPERUSER_SESSION,
 ): pg.ClientConfig {
   return {
     host: address.socketDir,
     port: address.port,
-    user: SUPERUSER,
-    database,
-    application_name: 'instance-manager',
+    user: session.user,
+    database: session.database,
+    application_name: session.applicationName,
     statement_timeout: statementTimeoutMs,
     connectionTimeoutMillis: connectTimeoutMs,
+    ...(session.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
   };
 }
 
@@ -31,7 +48,8 @@ export async function withConnection<T>(
   statementTimeoutMs = 10_000,
   database?: string,
 ): Promise<T> {
-  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000, database));
+  const session = database === undefined ? SUPERUSER_SESSION : { ...SUPERUSER_SESSION, database };
+  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000, session));
   // A backend that goes away between two queries (the postmaster was killed) is reported as an
   // 'error' event, which would otherwise take the whole manager down; the work's own queries
   // reject by themselves.
@@ -53,12 +71,14 @@ export interface SocketPoolOptions {
    * pool holding connections must let go of them quickly.
    */
   idleTimeoutMs: number;
+  /** The superuser to `postgres` when not given. */
+  session?: SocketSession;
 }
 
 /** A small pool for frequent, cheap queries (the status API). */
 export async function createSocketPool(address: SocketAddress, options: SocketPoolOptions): Promise<pg.Pool> {
   const pool = new (await loadPg()).Pool({
-    ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs),
+    ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs, options.session),
     // statement_timeout is enforced by the backend: a frozen or swamped server would never answer.
     // The client gives up a little later, and the pool then discards that connection.
     query_timeout: options.statementTimeoutMs + 500,

@@ -1,5 +1,11 @@
 export { findBinaries, serverVersion, type PgBinaries } from './binaries.js';
-export { createSocketPool, withConnection, type SocketAddress, type SocketPoolOptions } from './client.js';
+export {
+  createSocketPool,
+  withConnection,
+  type SocketAddress,
+  type SocketPoolOptions,
+  type SocketSession,
+} from './client.js';
 export { clearStalePostmasterPid, ensureWritableDataDir, inspectDataDir, readPostmasterPid, type DataDirState } from './datadir.js';
 export { initdb, SUPERUSER } from './initdb.js';
 export { describeExit, Postmaster, type PostmasterOptions } from './postmaster.js';

@@ -6,14 +6,17 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { lsnToBytes, type ManagerFacts } from './document.js';
 import type { PgReading } from './pg-state.js';
-import type { LogCounters } from './source.js';
+import type { LogCounters, Role } from './source.js';
 
 const PREFIX = 'instance_manager_';
+const ROLES: readonly Role[] = ['primary', 'replica'];
 
 export class StatusMetrics {
   private readonly registry = new Registry();
   private readonly up = this.gauge('postgres_up', 'PostgreSQL accepts connections and answered the status query (1) or not (0)');
-  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in (1 for the current one)', ['role']);
+  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in: 1 for the current one, 0 for the other', [
+    'role',
+  ]);
   // Timeline and pending restart keep their last value while PostgreSQL is down: postgres_up says so.
   private readonly timeline = this.gauge('postgres_timeline', 'Timeline PostgreSQL is on');
   private readonly lsn = this.gauge('postgres_wal_lsn_bytes', 'WAL positions as byte offsets: current (primary), received and replayed (replica)', ['position']);
@@ -25,10 +28,16 @@ export class StatusMetrics {
   private readonly unparsable = this.counter('log_unparsable_records_total', 'csvlog records that could not be parsed (written raw)');
   private readonly blankLines = this.counter('log_blank_lines_total', 'Empty csvlog lines skipped (no record)');
   private readonly logBuffer = this.gauge('log_buffer_bytes', 'Log bytes accepted for stdout and not yet taken by the reader');
-  private readonly certificateDays = this.gauge('certificate_days_left', 'Days until each certificate file expires', ['file']);
+  private readonly certificateExpiry = this.gauge('certificate_expiry_timestamp_seconds',
+    'When each certificate file expires (notAfter), as Unix seconds', ['file']);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (promtool refuses them); nodejs_active_handles and the others
+    // carry the same figures per type.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   get contentType(): string {
@@ -38,8 +47,9 @@ export class StatusMetrics {
   async render(facts: ManagerFacts, reading: PgReading, logs: LogCounters): Promise<string> {
     const snapshot = reading.ok ? reading.snapshot : undefined;
     this.up.set(snapshot ? 1 : 0);
-    this.role.reset();
-    this.role.set({ role: snapshot ? (snapshot.inRecovery ? 'replica' : 'primary') : facts.intendedRole }, 1);
+    // Both roles always: a promotion flips the values, and no series vanishes for alerts to miss.
+    const role = snapshot ? (snapshot.inRecovery ? 'replica' : 'primary') : facts.intendedRole;
+    for (const each of ROLES) this.role.set({ role: each }, each === role ? 1 : 0);
     this.lsn.reset();
     this.lagSeconds.reset();
     this.lagBytes.reset();
@@ -60,8 +70,10 @@ export class StatusMetrics {
     setCounter(this.unparsable, logs.unparsableRecords);
     setCounter(this.blankLines, logs.blankLines);
     this.logBuffer.set(logs.bufferedBytes);
-    this.certificateDays.reset();
-    for (const certificate of facts.certificates) this.certificateDays.set({ file: certificate.name }, certificate.daysLeft);
+    this.certificateExpiry.reset();
+    for (const certificate of facts.certificates) {
+      this.certificateExpiry.set({ file: certificate.name }, Date.parse(certificate.notAfter) / 1_000);
+    }
     return this.registry.metrics();
   }
 

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { PostgresMetrics } from '../metrics/index.js';
 import { VERSION } from '../version.js';
 import { decideOperator, type PeerCertificate } from './auth.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
@@ -47,6 +48,8 @@ export interface StatusServerOptions {
   operatorNames: readonly string[];
   source: StatusSource;
   logger: Logger;
+  /** PostgreSQL's metrics on /metrics: the user's queries file and each query's statement timeout. */
+  postgresMetrics: { queriesFile: string | undefined; queryTimeoutMs: number };
 }
 
 type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
@@ -78,6 +81,7 @@ export class StatusServer {
   private readonly limits = LIMITS;
   private readonly reader: PgStateReader;
   private readonly metrics = new StatusMetrics();
+  private readonly postgresMetrics: PostgresMetrics;
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
   private readonly routes = new RouteTable<StatusRoute>([
@@ -93,6 +97,8 @@ export class StatusServer {
 
   constructor(private readonly options: StatusServerOptions) {
     this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
+    const { source, logger, postgresMetrics } = options;
+    this.postgresMetrics = new PostgresMetrics({ address: source.socketAddress, logger, ...postgresMetrics });
     const httpOptions: http.ServerOptions = {
       headersTimeout: this.limits.headersTimeoutMs,
       requestTimeout: this.limits.requestTimeoutMs,
@@ -181,7 +187,7 @@ export class StatusServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
-    await this.reader.close();
+    await Promise.all([this.reader.close(), this.postgresMetrics.close()]);
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -239,8 +245,11 @@ export class StatusServer {
 
   private async metricsText(): Promise<Reply> {
     const facts = this.facts();
-    const body = await this.metrics.render(facts, await this.pgReading(facts), this.options.source.logCounters());
-    return { status: 200, body, contentType: this.metrics.contentType };
+    const [manager, postgres] = await Promise.all([
+      this.pgReading(facts).then((reading) => this.metrics.render(facts, reading, this.options.source.logCounters())),
+      this.postgresMetrics.collect(worthAsking(facts)),
+    ]);
+    return { status: 200, body: manager + postgres, contentType: this.metrics.contentType };
   }
 
   private async operatorAction(route: StatusRoute & { access: 'operator' }, request: http.IncomingMessage, rawBody: Buffer): Promise<Reply> {

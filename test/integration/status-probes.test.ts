@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startManager, type Manager } from '../support/manager.js';
+import { postgresProcesses, startManager, type Manager } from '../support/manager.js';
 import { ask, waitForStatusApi } from '../support/status.js';
 
 interface Codes {
@@ -25,22 +25,6 @@ async function statusDocument(manager: Manager): Promise<Record<string, unknown>
   expect(answer.status).toBe(200);
   expect(answer.headers['content-type']).toBe('application/json');
   return JSON.parse(answer.body) as Record<string, unknown>;
-}
-
-/** The postmaster and every process under it (PostgreSQL's own children only). */
-function postgresProcesses(postmasterPid: number): number[] {
-  const children = fs
-    .readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return fs.readFileSync(path.join('/proc', pid, 'stat'), 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(postmasterPid);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-  return [postmasterPid, ...children];
 }
 
 describe('status API probes and /pg/status on a primary', () => {
