@@ -54,6 +54,17 @@ export function parseHostPort(flag: string, value: string): HostPort {
   return { host, port: match[3] === undefined ? 5432 : parsePort(flag, match[3], false) };
 }
 
+/**
+ * `listen_addresses`: `*` or a comma list of host names and IP addresses. It is written into a quoted
+ * postgresql.conf value, so anything else (a quote above all) could rewrite the settings after it.
+ */
+export function parseListen(flag: string, value: string): string {
+  const items = parseList(flag, value);
+  const bad = items.find((item) => !/^(\*|[A-Za-z0-9.:%_-]+)$/.test(item));
+  if (bad !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(bad)} is not a host name, an IP address or *`);
+  return items.join(',');
+}
+
 /** A database or role name PostgreSQL keeps as given: 1 to 63 bytes, no control characters, not pg_*. */
 export function parseSqlName(flag: string, value: string, reserved: readonly string[] = []): string {
   // eslint-disable-next-line no-control-regex

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
-import { parseHostPort, parseList, parsePort, parseSeconds, parseSqlName, parseSwitch } from './parse.js';
+import { parseHostPort, parseList, parseListen, parsePort, parseSeconds, parseSqlName, parseSwitch } from './parse.js';
 
 interface RunFlags {
   pgdata: string;
@@ -84,7 +84,7 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     secretsDir: path.resolve(flags.secretsDir),
     pgBin: flags.pgBin === undefined ? undefined : path.resolve(flags.pgBin),
     port: parsePort('--port', flags.port, false),
-    listen: flags.listen,
+    listen: parseListen('--listen', flags.listen),
     statusPort: parsePort('--status-port', flags.statusPort, true),
     statusInsecure: flags.statusInsecure || parseSwitch('IM_STATUS_INSECURE', env.IM_STATUS_INSECURE),
     operatorNames: parseList('--operator-names', flags.operatorNames),

@@ -4,7 +4,7 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
-import { AUTO_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
+import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
@@ -38,6 +38,8 @@ import type { RoleStatus } from '../status/index.js';
 import { Access } from './access.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { Backoff } from './retry.js';
+import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
 
@@ -70,11 +72,14 @@ export class Instance {
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
+  private readonly settingsGate: SettingsGate;
+  private readonly certificateRetry = new Backoff(() => void this.reload('retry of a failed certificate refresh'));
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
     this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
     this.supervisor = new Supervisor({
@@ -115,6 +120,11 @@ export class Instance {
     return this.everAcceptedConnections;
   }
 
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  get failure(): string | undefined {
+    return this.supervisor.failure;
+  }
+
   /** Postmaster starts after the first, whether after a crash or asked for. */
   get restarts(): number {
     return this.supervisor.restarts;
@@ -149,6 +159,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    await this.checkedConfiguration();
     if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
@@ -181,7 +192,7 @@ export class Instance {
       // In the background: a replica serves reads while its primary is away.
       void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
-    this.writeConfiguration();
+    await this.writeConfiguration();
   }
 
   /**
@@ -204,6 +215,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopping.abort();
     this.following.abort();
+    this.certificateRetry.cancel();
   }
 
   /**
@@ -232,12 +244,14 @@ export class Instance {
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
+      this.certificateRetry.succeeded();
     } catch (error) {
       accepted = false;
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error) });
+      const retryInMs = this.certificateRetry.failed();
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
     }
     try {
-      changed.push(...this.writeConfiguration());
+      changed.push(...(await this.writeConfiguration()));
     } catch (error) {
       accepted = false;
       logger.error('reload refused; the previous configuration stays in force', { reason, err: errorMessage(error) });
@@ -356,21 +370,29 @@ export class Instance {
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(): Map<string, string> {
+  private renderConfiguration(userConfig = readInputFile(this.deps.options.configFile, '--config')): Map<string, string> {
     const { options, runAs } = this.deps;
     return renderConfiguration({
       settings: this.settingsContext(),
-      userConfig: readInputFile(options.configFile, '--config'),
+      userConfig,
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
       superuserOverTcp: this.access.superuserOverTcp,
     });
   }
 
+  /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
+  private async checkedConfiguration(): Promise<Map<string, string>> {
+    const userConfig = readInputFile(this.deps.options.configFile, '--config');
+    const files = this.renderConfiguration(userConfig);
+    await this.settingsGate.check(userConfig, files.get(CUSTOM_CONF)!);
+    return files;
+  }
+
   /** Writes what changed; returns the names of the files that did. */
-  private writeConfiguration(): string[] {
+  private async writeConfiguration(): Promise<string[]> {
     const { options, runAs, logger } = this.deps;
-    const changed = writeConfiguration(options.pgdata, this.renderConfiguration(), runAs);
+    const changed = writeConfiguration(options.pgdata, await this.checkedConfiguration(), runAs);
     const { pgdata, allowAlterSystem } = options;
     if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
     return changed;

@@ -10,5 +10,5 @@ export { clearStalePostmasterPid, ensureWritableDataDir, inspectDataDir, readPos
 export { initdb, SUPERUSER } from './initdb.js';
 export { describeExit, Postmaster, type PostmasterOptions } from './postmaster.js';
 export { stopPostmaster, type ShutdownMode, type ShutdownOptions } from './shutdown.js';
-export { configurationErrors } from './settings-check.js';
+export { configurationErrors, installedLibraries, settingsRefusal, type SettingsFileCheck } from './settings-check.js';
 export { ensureExtensions, pendingRestartSettings, type ExtensionsResult } from './extensions.js';

@@ -14,10 +14,16 @@ export function writeFileAtomically(target: string, content: string | Buffer, ru
     // Missing or unreadable: write it.
   }
   const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
-  fs.writeFileSync(temporary, bytes, { mode });
-  fs.chmodSync(temporary, mode);
-  chownToRunAs(temporary, runAs);
-  fs.renameSync(temporary, target);
+  try {
+    fs.writeFileSync(temporary, bytes, { mode });
+    fs.chmodSync(temporary, mode);
+    chownToRunAs(temporary, runAs);
+    fs.renameSync(temporary, target);
+  } catch (error) {
+    // A full disk leaves a partial sibling behind: it must not linger (root-owned, half written).
+    fs.rmSync(temporary, { force: true });
+    throw error;
+  }
   return true;
 }
 
