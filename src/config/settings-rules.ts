@@ -27,7 +27,9 @@ export function locateKey(text: string, source: string, key: string): string {
 
 /** The library names a preload setting lists (`$libdir/` stripped, double quotes removed). */
 export function preloadLibraries(parameters: Parameters): { key: string; library: string }[] {
-  return PRELOAD_SETTINGS.flatMap((key) => parseLibraryList(parameters.get(key) ?? '').map((library) => ({ key, library })));
+  return PRELOAD_SETTINGS.flatMap((key) =>
+    parseLibraryList(parameters.get(key) ?? '').map((library) => ({ key, library })),
+  );
 }
 
 export interface SettingsContext {

@@ -8,17 +8,8 @@ import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
 import { NotAReplicaError, promote } from '../replication/index.js';
 import { CERTIFICATE_FILES } from '../secrets/index.js';
-import type {
-  ActionOutcome,
-  CertificateStatus,
-  LogCounters,
-  ManagerPhase,
-  PostmasterFacts,
-  Role,
-  RoleStatus,
-  StatusSource,
-  TlsMaterial,
-} from '../status/index.js';
+import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts } from '../status/index.js';
+import type { Role, RoleStatus, StatusSource, TlsMaterial } from '../status/index.js';
 import type { Instance } from './instance.js';
 
 export class InstanceStatusSource implements StatusSource {
