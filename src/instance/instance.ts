@@ -290,11 +290,8 @@ export class Instance {
     try {
       const errors = await configurationErrors(this.socketAddress);
       for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
-      const pending = await pendingRestartSettings(this.socketAddress);
-      if (pending.length > 0) {
-        const msg = 'PostgreSQL needs a restart to apply changed settings (see pendingRestart in /pg/status)';
-        logger.warning(msg, { settings: pending });
-      }
+      const settings = await pendingRestartSettings(this.socketAddress);
+      if (settings.length > 0) logger.warning('PostgreSQL needs a restart to apply changed settings', { settings });
     } catch (error) {
       logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
     }
