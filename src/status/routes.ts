@@ -11,20 +11,24 @@ export interface RouteRow {
 export type Route<Row extends RouteRow> = { found: true; row: Row } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
 
 export class RouteTable<Row extends RouteRow> {
-  private readonly byPath: ReadonlyMap<string, Row>;
+  private readonly byPath: ReadonlyMap<string, { row: Row; methods: readonly string[]; allow: string }>;
 
   constructor(readonly rows: readonly Row[]) {
-    this.byPath = new Map(rows.map((row) => [row.path, row]));
+    this.byPath = new Map(
+      rows.map((row) => {
+        const methods = row.method === 'GET' ? ['GET', 'HEAD'] : ['POST'];
+        return [row.path, { row, methods, allow: methods.join(', ') }];
+      }),
+    );
     if (this.byPath.size !== rows.length) throw new Error('the status API has two routes for one path');
   }
 
   /** `url` is the request target; a query string is ignored (Prometheus and kubelets may add one). */
   match(method: string, url: string): Route<Row> {
     const path = url.split('?', 1)[0]!;
-    const row = this.byPath.get(path);
-    if (!row) return { found: false, status: 404 };
-    const allowed = row.method === 'GET' ? ['GET', 'HEAD'] : ['POST'];
-    if (!allowed.includes(method)) return { found: false, status: 405, allow: allowed.join(', ') };
-    return { found: true, row };
+    const known = this.byPath.get(path);
+    if (!known) return { found: false, status: 404 };
+    if (!known.methods.includes(method)) return { found: false, status: 405, allow: known.allow };
+    return { found: true, row: known.row };
   }
 }
