@@ -77,6 +77,9 @@ export function formatStatus(status: StatusDocument): string {
     ['restarts', String(status.restarts)],
     ['PostgreSQL', status.pgVersion === null ? 'unknown' : `${status.pgVersion}, system ${status.systemID ?? '?'}`],
   ];
+  if (status.fence) rows.push(['fenced', `by ${status.fence.by} at ${status.fence.at}: ${status.fence.reason}`]);
+  if (status.demotion) rows.push(['demotion', `to follow ${status.demotion.primary}: ${status.demotion.step} since ${status.demotion.since}`]);
+  if (status.following !== undefined) rows.push(['following', status.following]);
   if (status.error !== undefined) rows.push(['not answering', status.error]);
   rows.push(['timeline', status.timeline === null ? 'unknown' : String(status.timeline)]);
   if (status.role === 'primary') {
