@@ -7,6 +7,7 @@ import { errorMessage, UsageError } from '../errors.js';
 import { runInstance } from '../instance/index.js';
 import { certificateCommand } from './certificate.js';
 import { logsCommand } from './logs.js';
+import { operatorCommands } from './operator.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand());
   program.addCommand(logsCommand());
   program.addCommand(certificateCommand());
+  for (const command of operatorCommands()) program.addCommand(command);
   program.addCommand(versionCommand());
   return program;
 }

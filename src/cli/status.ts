@@ -4,9 +4,9 @@ import type https from 'node:https';
 import { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { StatusDocument } from '../status/index.js';
-import { readFlagFile, readServerCa } from './local-run.js';
+import { readOperatorCertificate, readServerCa } from './local-run.js';
 
-interface StatusFlags {
+export interface StatusFlags {
   url: string;
   cert?: string;
   key?: string;
@@ -15,14 +15,15 @@ interface StatusFlags {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-const defaultUrl = () => `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`;
+/** The status API of a local run: its port from IM_STATUS_PORT, else 8000. */
+export const defaultStatusUrl = () => `https://localhost:${process.env.IM_STATUS_PORT ?? 8000}`;
 
 export function statusCommand(): Command {
   return new Command('status')
     .description('print the status of the local instance (reads /pg/status)')
-    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultUrl())
-    .option('--cert <file>', 'client certificate (PEM)')
-    .option('--key <file>', 'key of the client certificate (PEM)')
+    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultStatusUrl())
+    .option('--cert <file>', 'client certificate (PEM; default: pki/operator.crt of the run dir, when a local run issued it)')
+    .option('--key <file>', 'key of the client certificate (PEM; default: pki/operator.key of the run dir)')
     .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: StatusFlags) => {
       const document = await fetchStatus(flags);
@@ -37,7 +38,6 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
   } catch {
     throw new UsageError(`--url: "${flags.url}" is not a URL`);
   }
-  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
   const tls = url.protocol === 'http:' ? undefined : tlsOptions(url, flags);
   // Loaded here: `run` shares this module and needs neither http nor https (with tls) to start.
   const client = tls === undefined ? await import('node:http') : await import('node:https');
@@ -57,13 +57,11 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
   return JSON.parse(body) as StatusDocument;
 }
 
-function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
+export function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
   if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
   return {
     ca: readServerCa(flags.ca),
-    ...(flags.cert !== undefined && flags.key !== undefined
-      ? { cert: readFlagFile('--cert', flags.cert), key: readFlagFile('--key', flags.key) }
-      : {}),
+    ...readOperatorCertificate(flags.cert, flags.key),
     minVersion: 'TLSv1.3',
     // Inside the pod the server certificate names the pod's DNS names, not localhost; the chain is
     // still checked against the CA.
@@ -79,6 +77,9 @@ export function formatStatus(status: StatusDocument): string {
     ['restarts', String(status.restarts)],
     ['PostgreSQL', status.pgVersion === null ? 'unknown' : `${status.pgVersion}, system ${status.systemID ?? '?'}`],
   ];
+  if (status.fence) rows.push(['fenced', `by ${status.fence.by} at ${status.fence.at}: ${status.fence.reason}`]);
+  if (status.demotion) rows.push(['demotion', `to follow ${status.demotion.primary}: ${status.demotion.step} since ${status.demotion.since}`]);
+  if (status.following !== undefined) rows.push(['following', status.following]);
   if (status.error !== undefined) rows.push(['not answering', status.error]);
   rows.push(['timeline', status.timeline === null ? 'unknown' : String(status.timeline)]);
   if (status.role === 'primary') {
@@ -95,7 +96,8 @@ export function formatStatus(status: StatusDocument): string {
   rows.push(...listRows('certificates', certificates));
   // A manager from before the roles field answers without it.
   const managed = (status.roles as StatusDocument['roles'] | undefined) ?? [];
-  const roles = managed.map((role) => `${role.name}: ${role.state}${role.lastError === null ? '' : ` (${role.lastError})`}`);
+  const roles = managed.map(({ name, state, lastError }) =>
+    (lastError === null ? `${name}: ${state}` : `${name}: ${state} (${lastError})`));
   rows.push(...listRows('roles', roles));
   rows.push(['manager', status.instanceManagerVersion]);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;

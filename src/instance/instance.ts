@@ -8,14 +8,11 @@ import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type Render
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
-import { ensureMetricsRole } from '../metrics/index.js';
 import {
   clearStalePostmasterPid,
-  configurationErrors,
   ensureWritableDataDir,
   initdb,
   inspectDataDir,
-  pendingRestartSettings,
   SUPERUSER,
   type PgBinaries,
   type Postmaster,
@@ -24,21 +21,22 @@ import {
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
-  ensureReplicationRole,
   ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
   writeStandbySignal,
+  type PrimaryAddress,
   type PrimaryConnection,
   type Role,
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
-import type { RoleStatus } from '../status/index.js';
 import { Access } from './access.js';
 import { guardAutoConf } from './alter-system-guard.js';
-import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { readInputFile, renderConfiguration, reportConfiguration, writeConfiguration } from './configuration.js';
+import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
+import { connectionTo, setUpRole } from './role-setup.js';
 import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
@@ -58,8 +56,12 @@ export interface InstanceDeps {
 
 export class Instance {
   phase: Phase = 'initializing';
-  /** A replica until promoted; set by --replica-of. */
+  /** A replica until promoted; set by --replica-of, or by the state file (see Lifecycle). */
   role: Role;
+  /** The primary a replica follows. */
+  primary: PrimaryAddress | undefined;
+  /** Demotion, fencing and the state file. */
+  readonly lifecycle: Lifecycle;
   private everAcceptedConnections = false;
   private logPipe: LogPipe | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -67,7 +69,7 @@ export class Instance {
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
   /** The application database, roles and passwords, and the extensions settings switch on. */
-  private readonly access: Access;
+  readonly access: Access;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
@@ -77,8 +79,9 @@ export class Instance {
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
-    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
+    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, operatorName: options.operatorNames[0], logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.primary = options.replicaOf;
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
     this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
@@ -95,6 +98,7 @@ export class Instance {
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
     });
+    this.lifecycle = new Lifecycle(deps, this, this.supervisor, this.stopping.signal);
   }
 
   get runDirs() {
@@ -135,11 +139,6 @@ export class Instance {
     return this.supervisor.firstSpawn;
   }
 
-  /** The managed roles and whether they are as declared, for /pg/status. */
-  roles(): RoleStatus[] {
-    return this.access.roles();
-  }
-
   /** Counters and buffer level of the log pipe; undefined before it started. */
   get logs(): LogPipeStatus | undefined {
     return this.logPipe?.status;
@@ -167,6 +166,9 @@ export class Instance {
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
     chownTreeToRunAs(options.pgdata, runAs);
+    const decision = this.lifecycle.decideStart(state === 'cluster');
+    this.role = decision.role;
+    this.primary = decision.primary;
     if (state === 'cluster') {
       const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
       if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
@@ -176,6 +178,7 @@ export class Instance {
       await beforeLongStep?.();
       try {
         await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
+        this.lifecycle.cloned();
       } catch (error) {
         if (!this.supervisor.stopping) throw error;
         logger.info('clone abandoned: stop requested');
@@ -190,8 +193,20 @@ export class Instance {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
+      if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
+    await this.writeConfiguration();
+    if (decision.fenced || (decision.rejoin && state === 'cluster')) {
+      await this.supervisor.holdStopped(decision.fenced ? 'fenced' : 'a demotion to finish');
+      this.lifecycle.resume();
+    }
+  }
+
+  /** From the next start on, a replica of `primary`: standby.signal and the standby settings. */
+  async follow(primary: PrimaryAddress): Promise<void> {
+    this.role = 'replica';
+    this.primary = primary;
+    writeStandbySignal(this.deps.options.pgdata, this.deps.runAs);
     await this.writeConfiguration();
   }
 
@@ -261,7 +276,7 @@ export class Instance {
     if (postmaster && (changed.length > 0 || (always && accepted))) {
       postmaster.signal('SIGHUP');
       logger.info('configuration reloaded', { reason, changedFiles: changed });
-      await this.reportConfigurationErrors();
+      await reportConfiguration(this.socketAddress, logger);
     }
     // Passwords and roles apply without a restart, whether or not a file changed.
     if (this.role === 'primary' && this.acceptingConnectionsSince !== undefined) await this.access.apply(reason);
@@ -284,60 +299,41 @@ export class Instance {
     };
   }
 
-  /** PostgreSQL skips the lines it cannot use on a reload and only says so in its own log. */
-  private async reportConfigurationErrors(): Promise<void> {
-    const { logger } = this.deps;
-    try {
-      const errors = await configurationErrors(this.socketAddress);
-      for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
-      const settings = await pendingRestartSettings(this.socketAddress);
-      if (settings.length > 0) logger.warning('PostgreSQL needs a restart to apply changed settings', { settings });
-    } catch (error) {
-      logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
-    }
-  }
-
   /** Restarts PostgreSQL (smart, then fast); resolves once the next postmaster is spawned. */
   restart(reason: string): Promise<void> {
     return this.supervisor.restart(reason);
   }
 
+  /** Before pg_promote: the state file says primary, so no restart with --replica-of goes back to standby. */
+  recordPromotion(): void {
+    this.lifecycle.recordPromotion();
+  }
+
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
   async becomePrimary(): Promise<void> {
     this.role = 'primary';
+    this.primary = undefined;
     this.following.abort();
+    this.lifecycle.checkpointAfterPromotion();
     await this.reload('promoted');
   }
 
-  /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
+  /** How this replica reaches its primary. */
   private primaryConnection(): PrimaryConnection | undefined {
-    const { options } = this.deps;
-    if (options.replicaOf === undefined) return undefined;
-    const store = this.certificates;
-    return {
-      primary: options.replicaOf,
-      applicationName: options.podName,
-      tls: {
-        serverCaFile: store.path(CERTIFICATE_FILES.serverCa),
-        certFile: store.path(CERTIFICATE_FILES.replicationCert),
-        keyFile: store.path(CERTIFICATE_FILES.replicationKey),
-      },
-    };
+    return this.primary === undefined ? undefined : this.connectionTo(this.primary);
+  }
+
+  /** How this instance reaches another of the cluster. */
+  connectionTo(primary: PrimaryAddress): PrimaryConnection {
+    return connectionTo(primary, this.certificates, this.deps.options.podName);
   }
 
   private onAcceptingConnections(status: 'ready' | 'standby'): void {
     const { logger } = this.deps;
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
-    if (status === 'ready') {
-      ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the replication role', { err: errorMessage(error) }),
-      );
-      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the metrics role', { err: errorMessage(error) }),
-      );
-      void this.access.apply('PostgreSQL accepts connections');
-    }
+    setUpRole(status, this.socketAddress, logger);
+    if (status === 'ready') void this.access.apply('PostgreSQL accepts connections');
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */

@@ -17,3 +17,4 @@ export { planPair, type Mode, type PairPlan, type PairPresence } from './modes.j
 export { SECRET_DIRS } from './layout.js';
 export { readBasicAuth, type BasicAuth } from './basic-auth.js';
 export { InvalidSecret } from './validate.js';
+export { operatorCertificatePaths } from './issuer.js';

@@ -18,7 +18,7 @@ import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, t
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
 import { RouteTable, type RouteRow } from './routes.js';
-import type { ActionOutcome, StatusSource, TlsMaterial } from './source.js';
+import type { ActionOutcome, ActionRequest, StatusSource, TlsMaterial } from './source.js';
 
 interface StatusServerLimits {
   /** Whole request headers must arrive within this (slowloris); also the TLS handshake limit. */
@@ -62,16 +62,6 @@ export interface StatusServerOptions {
 
 type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
-/** What an operator action is given once the caller proved to be an operator. */
-export interface ActionRequest {
-  /** The verified client certificate's CN. */
-  operator: string;
-  /** Why, for the log: the action, who asked and how. */
-  reason: string;
-  /** The request's JSON body; undefined when it had none. */
-  body: unknown;
-}
-
 /**
  * One row a path: reads are open to anyone (probes, status, metrics), actions run only for a
  * verified operator certificate. The type makes every row say which it is.
@@ -102,6 +92,9 @@ export class StatusServer {
     { path: '/pg/reload', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.reload(reason) },
     { path: '/pg/restart', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.restart(reason) },
     { path: '/pg/promote', method: 'POST', access: 'operator', action: ({ reason }) => this.promote(reason) },
+    { path: '/pg/demote', method: 'POST', access: 'operator', action: (request) => this.options.source.demote(request) },
+    { path: '/pg/fence', method: 'POST', access: 'operator', action: (request) => this.options.source.fence(request) },
+    { path: '/pg/unfence', method: 'POST', access: 'operator', action: (request) => this.options.source.unfence(request) },
   ]);
 
   constructor(private readonly options: StatusServerOptions) {
@@ -249,6 +242,8 @@ export class StatusServer {
 
   private startupProbe(): Reply {
     const { source } = this.options;
+    const fence = source.lifecycle().fence;
+    if (fence) return { status: 503, body: `fenced by ${fence.by} at ${fence.at}\n` };
     return source.hasStarted ? { status: 200, body: 'started\n' } : { status: 503, body: `not started yet (${source.phase})\n` };
   }
 
@@ -262,7 +257,8 @@ export class StatusServer {
 
   private async statusDocument(): Promise<Reply> {
     const facts = this.facts();
-    const document = buildStatusDocument(facts, await this.pgReading(facts), this.lastKnown);
+    const [reading, controlData] = await Promise.all([this.pgReading(facts), this.options.source.controlData()]);
+    const document = buildStatusDocument(facts, reading, this.lastKnown, controlData);
     return { status: 200, body: `${JSON.stringify(document)}\n`, contentType: 'application/json' };
   }
 
@@ -302,6 +298,8 @@ export class StatusServer {
   }
 
   private async promote(reason: string): Promise<ActionOutcome> {
+    const fence = this.options.source.lifecycle().fence;
+    if (fence) return { ok: false, status: 409, detail: `fenced by ${fence.by} at ${fence.at}: unfence first` };
     const facts = this.facts();
     const reading = await this.pgReading(facts);
     if (!reading.ok) return { ok: false, status: 503, detail: `cannot tell whether this instance is a replica: ${reading.error}` };
@@ -317,6 +315,8 @@ export class StatusServer {
       postmaster: source.postmaster,
       acceptingConnections: source.acceptingConnectionsSince !== undefined,
       restarts: source.restarts,
+      port: source.port,
+      lifecycle: source.lifecycle(),
       certificates: source.certificates(),
       roles: source.roles(),
       instanceManagerVersion: VERSION,
