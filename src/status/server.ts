@@ -318,6 +318,7 @@ export class StatusServer {
       port: source.port,
       lifecycle: source.lifecycle(),
       certificates: source.certificates(),
+      roles: source.roles(),
       instanceManagerVersion: VERSION,
     };
   }
