@@ -77,6 +77,9 @@ export function formatStatus(status: StatusDocument): string {
     ['restarts', String(status.restarts)],
     ['PostgreSQL', status.pgVersion === null ? 'unknown' : `${status.pgVersion}, system ${status.systemID ?? '?'}`],
   ];
+  if (status.fence) rows.push(['fenced', `by ${status.fence.by} at ${status.fence.at}: ${status.fence.reason}`]);
+  if (status.demotion) rows.push(['demotion', `to follow ${status.demotion.primary}: ${status.demotion.step} since ${status.demotion.since}`]);
+  if (status.following !== undefined) rows.push(['following', status.following]);
   if (status.error !== undefined) rows.push(['not answering', status.error]);
   rows.push(['timeline', status.timeline === null ? 'unknown' : String(status.timeline)]);
   if (status.role === 'primary') {
@@ -91,6 +94,11 @@ export function formatStatus(status: StatusDocument): string {
   rows.push(...listRows('standbys', standbys));
   const certificates = status.certificates.map((file) => `${file.name}: ${file.mode}, expires ${file.notAfter} (${file.daysLeft} days left)`);
   rows.push(...listRows('certificates', certificates));
+  // A manager from before the roles field answers without it.
+  const managed = (status.roles as StatusDocument['roles'] | undefined) ?? [];
+  const roles = managed.map(({ name, state, lastError }) =>
+    (lastError === null ? `${name}: ${state}` : `${name}: ${state} (${lastError})`));
+  rows.push(...listRows('roles', roles));
   rows.push(['manager', status.instanceManagerVersion]);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.map(([label, value]) => `${label ? `${label}:`.padEnd(width) : ' '.repeat(width)}${value}\n`).join('');

@@ -10,7 +10,6 @@ import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
-  configurationErrors,
   ensureWritableDataDir,
   initdb,
   inspectDataDir,
@@ -32,8 +31,9 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
+import { Access } from './access.js';
 import { guardAutoConf } from './alter-system-guard.js';
-import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { readInputFile, renderConfiguration, reportConfiguration, writeConfiguration } from './configuration.js';
 import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
 import { connectionTo, setUpRole } from './role-setup.js';
@@ -68,6 +68,8 @@ export class Instance {
   private readonly supervisor: Supervisor;
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
+  /** The application database, roles and passwords, and the extensions settings switch on. */
+  readonly access: Access;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
@@ -81,6 +83,8 @@ export class Instance {
     this.role = options.replicaOf ? 'replica' : 'primary';
     this.primary = options.replicaOf;
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
+    const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
+    this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -146,7 +150,8 @@ export class Instance {
    */
   async prepare(beforeLongStep?: () => Promise<void>): Promise<void> {
     const { options, runAs, logger } = this.deps;
-    // Render once before touching anything, so bad input is refused before initdb runs.
+    // Read and render once before touching anything, so bad input is refused before initdb runs.
+    await this.access.prepare();
     this.renderConfiguration();
     try {
       for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
@@ -154,6 +159,7 @@ export class Instance {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
     await this.checkedConfiguration();
+    if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
@@ -249,6 +255,7 @@ export class Instance {
     const { logger } = this.deps;
     let accepted = true;
     const changed: string[] = [];
+    this.access.refresh();
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
@@ -266,10 +273,13 @@ export class Instance {
     }
     const postmaster = this.currentPostmaster;
     // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
-    if (!postmaster || (changed.length === 0 && !(always && accepted))) return accepted;
-    postmaster.signal('SIGHUP');
-    logger.info('configuration reloaded', { reason, changedFiles: changed });
-    await this.reportConfigurationErrors();
+    if (postmaster && (changed.length > 0 || (always && accepted))) {
+      postmaster.signal('SIGHUP');
+      logger.info('configuration reloaded', { reason, changedFiles: changed });
+      await reportConfiguration(this.socketAddress, logger);
+    }
+    // Passwords and roles apply without a restart, whether or not a file changed.
+    if (this.role === 'primary' && this.acceptingConnectionsSince !== undefined) await this.access.apply(reason);
     return accepted;
   }
 
@@ -279,7 +289,7 @@ export class Instance {
    */
   watchInputs(): () => Promise<void> {
     const { options, logger } = this.deps;
-    const files = [options.configFile, options.hbaFile].filter((file) => file !== undefined);
+    const files = [options.configFile, options.hbaFile, options.rolesFile].filter((file) => file !== undefined);
     const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
     const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
     renewal.unref();
@@ -287,17 +297,6 @@ export class Instance {
       clearInterval(renewal);
       await watcher.close();
     };
-  }
-
-  /** PostgreSQL skips the lines it cannot use on a reload and only says so in its own log. */
-  private async reportConfigurationErrors(): Promise<void> {
-    const { logger } = this.deps;
-    try {
-      const errors = await configurationErrors(this.socketAddress);
-      for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
-    } catch (error) {
-      logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
-    }
   }
 
   /** Restarts PostgreSQL (smart, then fast); resolves once the next postmaster is spawned. */
@@ -334,6 +333,7 @@ export class Instance {
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
     setUpRole(status, this.socketAddress, logger);
+    if (status === 'ready') void this.access.apply('PostgreSQL accepts connections');
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
@@ -370,6 +370,7 @@ export class Instance {
       userConfig,
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
+      superuserOverTcp: this.access.superuserOverTcp,
     });
   }
 

@@ -18,6 +18,7 @@ import type {
   ManagerPhase,
   PostmasterFacts,
   Role,
+  RoleStatus,
   StatusSource,
   TlsMaterial,
 } from '../status/index.js';
@@ -61,6 +62,10 @@ export class InstanceStatusSource implements StatusSource {
 
   certificates(): CertificateStatus[] {
     return this.instance.certificates.status().map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
+  }
+
+  roles(): RoleStatus[] {
+    return this.instance.access.roles();
   }
 
   logCounters(): LogCounters {

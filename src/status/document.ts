@@ -4,7 +4,8 @@
  */
 import type { PgReading, PgSnapshot, StandbyStatus } from './pg-state.js';
 import type { ControlData, FenceRecord } from '../lifecycle/index.js';
-import type { CertificateStatus, DemotionFacts, LifecycleFacts, ManagerPhase, PostmasterFacts, Role } from './source.js';
+import type { CertificateStatus, DemotionFacts, LifecycleFacts, ManagerPhase } from './source.js';
+import type { PostmasterFacts, Role, RoleStatus } from './source.js';
 
 export interface ManagerFacts {
   phase: ManagerPhase;
@@ -16,6 +17,7 @@ export interface ManagerFacts {
   port: number;
   lifecycle: LifecycleFacts;
   certificates: CertificateStatus[];
+  roles: RoleStatus[];
   instanceManagerVersion: string;
 }
 
@@ -61,6 +63,7 @@ export interface StatusDocument {
   replication: StandbyEntry[];
   pendingRestart: boolean | null;
   certificates: CertificateStatus[];
+  roles: RoleStatus[];
   restarts: number;
   instanceManagerVersion: string;
   /** Not in the contract's list: why PostgreSQL could not be asked, when it could not. */
@@ -104,6 +107,7 @@ export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, las
     replication: (snapshot?.replication ?? []).map(standbyEntry),
     pendingRestart: snapshot?.pendingRestart ?? null,
     certificates: facts.certificates,
+    roles: facts.roles,
     restarts: facts.restarts,
     instanceManagerVersion: facts.instanceManagerVersion,
     ...(reading.ok ? {} : { error: reading.error }),

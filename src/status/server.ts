@@ -323,6 +323,7 @@ export class StatusServer {
       port: source.port,
       lifecycle: source.lifecycle(),
       certificates: source.certificates(),
+      roles: source.roles(),
       instanceManagerVersion: VERSION,
     };
   }
