@@ -31,6 +31,7 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
+import { InstanceBackups } from './backups.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
@@ -58,6 +59,8 @@ export class Instance {
   private readonly supervisor: Supervisor;
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
+  /** Backups and WAL archiving; undefined without --backup-repo. */
+  readonly backups: InstanceBackups | undefined;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
@@ -67,6 +70,10 @@ export class Instance {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    if (options.backup) {
+      const { runDir, pgdata } = options;
+      this.backups = new InstanceBackups({ options: options.backup, runDir, pgdata, socketAddress: this.socketAddress, runAs, logger });
+    }
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -78,6 +85,7 @@ export class Instance {
       logPipe: () => this.logPipe,
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
+      reasonToGiveUp: () => this.backups?.reasonToGiveUp(),
     });
   }
 
@@ -127,16 +135,19 @@ export class Instance {
     const { options, runAs, logger } = this.deps;
     // Render once before touching anything, so bad input is refused before initdb runs.
     this.renderConfiguration();
+    this.backups?.render();
     try {
       for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
+    this.backups?.writeConfig();
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
+    this.backups?.refuseNonEmpty(state);
     chownTreeToRunAs(options.pgdata, runAs);
     if (state === 'cluster') {
       const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
@@ -152,6 +163,9 @@ export class Instance {
         logger.info('clone abandoned: stop requested');
         return;
       }
+    } else if (this.backups?.restoreRequested) {
+      await beforeLongStep?.();
+      await this.backups.restore(this.stopping.signal);
     } else {
       await beforeLongStep?.();
       logger.info('initializing a new data directory', { pgdata: options.pgdata });
@@ -186,6 +200,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopping.abort();
     this.following.abort();
+    this.backups?.stop();
   }
 
   /**
@@ -238,7 +253,7 @@ export class Instance {
    */
   watchInputs(): () => Promise<void> {
     const { options, logger } = this.deps;
-    const files = [options.configFile, options.hbaFile].filter((file) => file !== undefined);
+    const files = [options.configFile, options.hbaFile, options.backup?.repoFile].filter((file) => file !== undefined);
     const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
     const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
     renewal.unref();
@@ -269,6 +284,7 @@ export class Instance {
     this.role = 'primary';
     this.following.abort();
     await this.reload('promoted');
+    this.backups?.onPrimary();
   }
 
   /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
@@ -291,6 +307,8 @@ export class Instance {
     const { logger } = this.deps;
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
+    if (status === 'ready') this.backups?.onPrimary();
+    else this.backups?.onStandby(this.role === 'primary', this.stopping.signal);
     if (status === 'ready') {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
@@ -317,7 +335,7 @@ export class Instance {
         keyFile: store.path(CERTIFICATE_FILES.serverKey),
         clientCaFile: store.path(CERTIFICATE_FILES.clientCa),
       },
-      extra: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
+      extra: new Map([...(this.role === 'replica' ? standbySettings(this.primaryConnection()!) : []), ...(this.backups?.settings() ?? [])]),
       userConfig: readInputFile(options.configFile, '--config'),
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
@@ -326,6 +344,7 @@ export class Instance {
 
   /** Writes what changed; returns the names of the files that did. */
   private writeConfiguration(): string[] {
-    return writeConfiguration(this.deps.options.pgdata, this.renderConfiguration(), this.deps.runAs);
+    const changed = writeConfiguration(this.deps.options.pgdata, this.renderConfiguration(), this.deps.runAs);
+    return this.backups?.writeConfig() ? [...changed, 'pgbackrest.conf'] : changed;
   }
 }

@@ -3,6 +3,7 @@
  * Instance so the status folder depends on an interface of its own, never on the orchestration.
  */
 import fs from 'node:fs';
+import type { BackupStatus, BackupType } from '../backup/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
@@ -94,5 +95,20 @@ export class InstanceStatusSource implements StatusSource {
       if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
       return { ok: false, status: 500, detail: `promotion failed: ${errorMessage(error)}` };
     }
+  }
+
+  backup(): BackupStatus | undefined {
+    return this.instance.backups?.service.status();
+  }
+
+  async startBackup(type: BackupType): Promise<ActionOutcome> {
+    const backups = this.instance.backups;
+    if (!backups) return { ok: false, status: 409, detail: 'no backup repository is configured (--backup-repo)' };
+    if (this.instance.role !== 'primary' || this.instance.phase !== 'running') {
+      return { ok: false, status: 409, detail: `backups are taken on the running primary; this instance is a ${this.instance.role} and ${this.instance.phase}` };
+    }
+    const started = backups.service.start(type);
+    if (!started) return { ok: false, status: 409, detail: 'a backup is already running' };
+    return { ok: true, status: 202, detail: `${type} backup started`, json: { id: started.startedAt, ...started } };
   }
 }

@@ -2,6 +2,7 @@
  * The answers of the probes and of `/pg/status`, decided from plain facts: what the manager knows
  * (always) and what PostgreSQL said (when it could be asked). Pure, so every case is a table row.
  */
+import type { BackupStatus } from '../backup/index.js';
 import type { PgReading, PgSnapshot, StandbyStatus } from './pg-state.js';
 import type { CertificateStatus, ManagerPhase, PostmasterFacts, Role } from './source.js';
 
@@ -12,6 +13,8 @@ export interface ManagerFacts {
   acceptingConnections: boolean;
   restarts: number;
   certificates: CertificateStatus[];
+  /** Undefined without a backup repository. */
+  backup: BackupStatus | undefined;
   instanceManagerVersion: string;
 }
 
@@ -48,6 +51,8 @@ export interface StatusDocument {
   pendingRestart: boolean | null;
   certificates: CertificateStatus[];
   restarts: number;
+  /** Backups and WAL archiving (issue 15); null without a backup repository. */
+  backup: BackupStatus | null;
   instanceManagerVersion: string;
   /** Not in the contract's list: why PostgreSQL could not be asked, when it could not. */
   error?: string;
@@ -85,6 +90,7 @@ export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, las
     pendingRestart: snapshot?.pendingRestart ?? null,
     certificates: facts.certificates,
     restarts: facts.restarts,
+    backup: facts.backup ?? null,
     instanceManagerVersion: facts.instanceManagerVersion,
     ...(reading.ok ? {} : { error: reading.error }),
   };

@@ -12,6 +12,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { decideOperator, type PeerCertificate } from './auth.js';
+import { parseBackupRequest } from './backup-request.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
@@ -89,6 +90,8 @@ export class StatusServer {
     { path: '/pg/reload', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.reload(reason) },
     { path: '/pg/restart', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.restart(reason) },
     { path: '/pg/promote', method: 'POST', access: 'operator', action: ({ reason }) => this.promote(reason) },
+    { path: '/pg/backup', method: 'GET', access: 'open', read: () => this.backupState() },
+    { path: '/pg/backup', method: 'POST', access: 'operator', action: ({ body }) => this.startBackup(body) },
   ]);
 
   constructor(private readonly options: StatusServerOptions) {
@@ -277,6 +280,18 @@ export class StatusServer {
     return this.options.source.promote(reason);
   }
 
+  private backupState(): Reply {
+    const backup = this.options.source.backup();
+    if (!backup) return { status: 404, body: 'no backup repository is configured (--backup-repo)\n' };
+    return { status: 200, body: `${JSON.stringify({ running: backup.running, last: backup.last })}\n`, contentType: 'application/json' };
+  }
+
+  private async startBackup(body: unknown): Promise<ActionOutcome> {
+    const request = parseBackupRequest(body);
+    if (!request.ok) return { ok: false, status: 400, detail: request.detail };
+    return this.options.source.startBackup(request.type);
+  }
+
   private facts(): ManagerFacts {
     const { source } = this.options;
     return {
@@ -286,6 +301,7 @@ export class StatusServer {
       acceptingConnections: source.acceptingConnectionsSince !== undefined,
       restarts: source.restarts,
       certificates: source.certificates(),
+      backup: source.backup(),
       instanceManagerVersion: VERSION,
     };
   }

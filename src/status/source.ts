@@ -2,6 +2,7 @@
  * What the status API needs from the rest of the manager. The instance implements it, so this folder
  * never reaches up into the orchestration: it only reads facts and asks for actions.
  */
+import type { BackupStatus, BackupType } from '../backup/index.js';
 import type { SocketAddress } from '../postgres/index.js';
 
 /** Where the manager is in PostgreSQL's life, as the instance tracks it. */
@@ -67,4 +68,8 @@ export interface StatusSource {
   /** Resolves once the restart is under way; the supervisor brings PostgreSQL back. */
   restart(reason: string): Promise<ActionOutcome>;
   promote(reason: string): Promise<ActionOutcome>;
+  /** Backups and WAL archiving; undefined without a backup repository. */
+  backup(): BackupStatus | undefined;
+  /** Starts a backup of that type in the background (202), or says why not (409). */
+  startBackup(type: BackupType): Promise<ActionOutcome>;
 }

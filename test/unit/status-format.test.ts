@@ -21,6 +21,7 @@ const replica: StatusDocument = {
   pendingRestart: true,
   certificates: [],
   restarts: 2,
+  backup: null,
   instanceManagerVersion: '0.1.0',
 };
 

@@ -73,6 +73,7 @@ const facts: ManagerFacts = {
   acceptingConnections: true,
   restarts: 1,
   certificates: [{ name: 'server.crt', notAfter: '2027-02-27T16:00:00Z', daysLeft: 90, mode: 'automatic' }],
+  backup: undefined,
   instanceManagerVersion: '0.1.0',
 };
 const ok = (snapshot: PgSnapshot): PgReading => ({ ok: true, snapshot });
@@ -108,6 +109,7 @@ describe('buildStatusDocument', () => {
       pendingRestart: true,
       certificates: facts.certificates,
       restarts: 1,
+      backup: null,
       instanceManagerVersion: '0.1.0',
     });
   });
@@ -142,6 +144,7 @@ describe('buildStatusDocument', () => {
       pendingRestart: null,
       certificates: facts.certificates,
       restarts: 1,
+      backup: null,
       instanceManagerVersion: '0.1.0',
       error: NOT_ASKED.ok ? '' : NOT_ASKED.error,
     });

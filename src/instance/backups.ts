@@ -1,0 +1,153 @@
+/**
+ * Backups in the order of things: the pgBackRest config rendered into the run dir before anything
+ * else, a restore in place of initdb, the archive settings PostgreSQL gets, the stanza created and
+ * checked once PostgreSQL runs as a primary, and a restore that cannot reach its target named as such.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  archiveCommands,
+  BackupService,
+  parseRepoOptions,
+  recoveryPending,
+  renderPgBackRestConf,
+  restoreFromRepository,
+} from '../backup/index.js';
+import type { Parameters } from '../config/index.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { SUPERUSER, withConnection, type DataDirState, type SocketAddress } from '../postgres/index.js';
+import { ensureOwnedDirectory, writeFileAtomically, type RunAs } from '../process/index.js';
+import { readInputFile } from './configuration.js';
+import type { BackupOptions } from './options.js';
+
+export interface InstanceBackupsDeps {
+  options: BackupOptions;
+  runDir: string;
+  pgdata: string;
+  socketAddress: SocketAddress;
+  runAs: RunAs;
+  logger: Logger;
+}
+
+const PROMOTION_POLL_MS = 2_000;
+
+export class InstanceBackups {
+  readonly service: BackupService;
+  private readonly dir: string;
+
+  constructor(private readonly deps: InstanceBackupsDeps) {
+    this.dir = path.join(deps.runDir, 'pgbackrest');
+    this.service = new BackupService({ runAs: deps.runAs, logger: deps.logger, configFile: this.configFile, stanza: deps.options.clusterName, socketAddress: deps.socketAddress });
+  }
+
+  get configFile(): string {
+    return path.join(this.dir, 'pgbackrest.conf');
+  }
+
+  get restoreRequested(): boolean {
+    return this.deps.options.restore !== undefined;
+  }
+
+  /** pgbackrest.conf from the --backup-repo file; throws UsageError naming the line and key. */
+  render(): string {
+    const { options, pgdata, socketAddress } = this.deps;
+    const repo = parseRepoOptions(readInputFile(options.repoFile, '--backup-repo')!.text, options.repoFile);
+    return renderPgBackRestConf({
+      repo,
+      stanza: options.clusterName,
+      sourceStanza: options.restore?.sourceStanza,
+      pgdata,
+      socketDir: socketAddress.socketDir,
+      port: socketAddress.port,
+      pgUser: SUPERUSER,
+      lockPath: path.join(this.dir, 'lock'),
+      spoolPath: path.join(this.dir, 'spool'),
+    });
+  }
+
+  /** Writes pgbackrest.conf 0600 for the PostgreSQL user, with its lock and spool directories; true when it changed. */
+  writeConfig(): boolean {
+    const text = this.render();
+    for (const dir of [this.dir, path.join(this.dir, 'lock'), path.join(this.dir, 'spool')]) ensureOwnedDirectory(dir, this.deps.runAs);
+    return writeFileAtomically(this.configFile, text, this.deps.runAs);
+  }
+
+  /** Fixed settings: PostgreSQL archives through pgBackRest, and any instance can read the archive. */
+  settings(): Parameters {
+    const { archiveCommand, restoreCommand } = archiveCommands(this.configFile, this.deps.options.clusterName);
+    return new Map([
+      ['archive_mode', 'on'],
+      ['archive_command', archiveCommand],
+      ['restore_command', restoreCommand],
+    ]);
+  }
+
+  /** A restore goes into an empty PGDATA only: what is there might be the only copy of something. */
+  refuseNonEmpty(state: DataDirState): void {
+    if (this.restoreRequested && state === 'cluster') {
+      throw new UsageError(`--restore-from-backup: ${this.deps.pgdata} already holds a data directory; a restore needs an empty PGDATA`);
+    }
+  }
+
+  async restore(signal: AbortSignal): Promise<void> {
+    const { options, logger } = this.deps;
+    const restore = options.restore!;
+    logger.info('restoring the data directory from the backup repository', {
+      stanza: restore.sourceStanza, set: restore.set ?? 'latest', target: restore.target ?? 'end of the archive',
+    });
+    const began = Date.now();
+    await restoreFromRepository(
+      this.service.context,
+      { sourceStanza: restore.sourceStanza, set: restore.set, target: restore.target, restoreCommand: archiveCommands(this.configFile, restore.sourceStanza).restoreCommand },
+      signal,
+    );
+    logger.info('restore finished; PostgreSQL replays the archive next', { elapsedMs: Date.now() - began });
+  }
+
+  /**
+   * Asked when the postmaster exited unexpectedly: after a restore, an exit while recovery.signal is
+   * still there means recovery ended before its target (PostgreSQL's FATAL says which). Starting
+   * again would fail the same way, and promoting early would lose what the target asked for.
+   */
+  reasonToGiveUp(): string | undefined {
+    if (!this.restoreRequested || !recoveryPending(this.deps.pgdata)) return undefined;
+    return 'recovery of the restored backup ended before its target was reached (see PostgreSQL\'s FATAL above); not promoting';
+  }
+
+  /** The manager stops: a running backup is interrupted (reported failed), the archive watch ends. */
+  stop(): void {
+    this.service.stopWatching();
+    void this.service.interrupt('the manager is stopping');
+  }
+
+  /** PostgreSQL runs as a primary: create or check the stanza, then watch archiving. */
+  onPrimary(): void {
+    this.service.watchArchiving();
+    void this.service.ensureStanza();
+  }
+
+  /**
+   * PostgreSQL accepts read-only connections: a restored instance still replaying, which becomes a
+   * primary when recovery reaches its target; a replica needs nothing more.
+   */
+  onStandby(isPrimaryRole: boolean, stopping: AbortSignal): void {
+    if (isPrimaryRole && this.restoreRequested) void this.afterPromotion(stopping);
+  }
+
+  private async afterPromotion(stopping: AbortSignal): Promise<void> {
+    while (!stopping.aborted) {
+      await sleep(PROMOTION_POLL_MS);
+      try {
+        const inRecovery = await withConnection(this.deps.socketAddress, async (client) => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
+        if (!inRecovery) {
+          this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza: this.deps.options.clusterName });
+          this.onPrimary();
+          return;
+        }
+      } catch {
+        // Down or restarting: the supervisor reports it; keep waiting while not stopping.
+      }
+    }
+  }
+}
