@@ -9,6 +9,11 @@ export const BACKUP_TYPES: readonly BackupType[] = ['full', 'diff', 'incr'];
 
 /** One backup as the status API reports it (running, finished or failed). */
 export interface BackupRecord {
+  /**
+   * Names the backup from the moment it is asked for: the time of the request for a backup this
+   * manager ran, the label for one it found in the repository.
+   */
+  id: string;
   /** pgBackRest's label (`20261130-145000F_20261130-150000I`); null until it is known. */
   label: string | null;
   type: BackupType;
@@ -60,8 +65,10 @@ function backupRecord(entry: Record<string, unknown>): BackupRecord {
   const archive = record(entry.archive ?? {}, 'archive');
   const type = String(entry.type);
   if (!isBackupType(type)) throw new Error(`pgbackrest info: unknown backup type "${type}"`);
+  const label = String(entry.label);
   return {
-    label: String(entry.label),
+    id: label,
+    label,
     type,
     startedAt: unixToIso(timestamp.start),
     stoppedAt: timestamp.stop === undefined ? null : unixToIso(timestamp.stop),

@@ -51,8 +51,9 @@ export class BackupService {
   /** Starts a backup in the background; undefined when one runs already. */
   start(type: BackupType): BackupRecord | undefined {
     if (this.current) return undefined;
+    const startedAt = new Date().toISOString();
     const record: BackupRecord = {
-      label: null, type, startedAt: new Date().toISOString(), stoppedAt: null,
+      id: startedAt, label: null, type, startedAt, stoppedAt: null,
       sizeBytes: null, repositorySizeBytes: null, walStart: null, walStop: null, error: null,
     };
     const abort = new AbortController();
@@ -82,7 +83,8 @@ export class BackupService {
         onLine: (msg) => (label = /^new backup label = (\S+)/.exec(msg)?.[1] ?? label),
       });
       const finished = (await this.readInfo()).backups.find((backup) => backup.label === label);
-      this.last = finished ?? { ...record, label: label ?? null, stoppedAt: new Date().toISOString() };
+      // pgBackRest's own times and sizes, under the id the request was answered with.
+      this.last = finished ? { ...finished, id: record.id } : { ...record, label: label ?? null, stoppedAt: new Date().toISOString() };
       logger.info('backup finished', { label: this.last.label, type: this.last.type, sizeBytes: this.last.sizeBytes });
     } catch (error) {
       const why = signal.aborted ? `interrupted: ${errorMessage(signal.reason)}` : errorMessage(error);

@@ -1,20 +1,7 @@
 /** `instance-manager status`: reads `/pg/status` and prints it for a person at a terminal. */
-import fs from 'node:fs';
-import type http from 'node:http';
-import type https from 'node:https';
-import path from 'node:path';
 import { Command } from 'commander';
-import { UsageError } from '../errors.js';
 import type { StatusDocument } from '../status/index.js';
-
-interface StatusFlags {
-  url: string;
-  cert?: string;
-  key?: string;
-  ca?: string;
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+import { callApiExpecting, type ApiFlags } from './api-client.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -23,54 +10,14 @@ export function statusCommand(): Command {
     .option('--cert <file>', 'client certificate (PEM)')
     .option('--key <file>', 'key of the client certificate (PEM)')
     .option('--ca <file>', 'CA that signed the server certificate; default: the run directory\'s server-ca.crt')
-    .action(async (flags: StatusFlags) => {
+    .action(async (flags: ApiFlags) => {
       const document = await fetchStatus(flags);
       process.stdout.write(formatStatus(document));
     });
 }
 
-async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
-  let url: URL;
-  try {
-    url = new URL('/pg/status', flags.url);
-  } catch {
-    throw new UsageError(`--url: "${flags.url}" is not a URL`);
-  }
-  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new UsageError('--cert and --key go together');
-  const tls = url.protocol === 'http:' ? undefined : tlsOptions(url, flags);
-  // Loaded here: `run` shares this module and needs neither http nor https (with tls) to start.
-  const client = tls === undefined ? await import('node:http') : await import('node:https');
-  const body = await new Promise<string>((resolve, reject) => {
-    const onResponse = (response: http.IncomingMessage) => {
-      let text = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`${url.href} answered ${response.statusCode}: ${text.trim()}`))));
-    };
-    const request = client.get(url, tls ?? {}, onResponse);
-    request.setTimeout(10_000, () => request.destroy(new Error(`${url.href} did not answer within 10 s`)));
-    request.on('error', (error) => reject(new Error(`${url.href}: ${error.message}`)));
-  });
-  return JSON.parse(body) as StatusDocument;
-}
-
-function tlsOptions(url: URL, flags: StatusFlags): https.RequestOptions {
-  if (url.protocol !== 'https:') throw new UsageError(`--url: "${flags.url}" is neither http nor https`);
-  const caFile = flags.ca ?? path.join(process.env.IM_RUN_DIR ?? '/controller', 'certificates', 'server-ca.crt');
-  const read = (file: string, flag: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (error) {
-      throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
-    }
-  };
-  return {
-    ca: read(caFile, '--ca'),
-    ...(flags.cert !== undefined && flags.key !== undefined ? { cert: read(flags.cert, '--cert'), key: read(flags.key, '--key') } : {}),
-    minVersion: 'TLSv1.3',
-    // Inside the pod the server certificate names the pod's DNS names, not localhost; the chain is
-    // still checked against the CA.
-    ...(LOOPBACK.has(url.hostname) ? { checkServerIdentity: () => undefined } : {}),
-  };
+async function fetchStatus(flags: ApiFlags): Promise<StatusDocument> {
+  return JSON.parse(await callApiExpecting(flags, '/pg/status', [200])) as StatusDocument;
 }
 
 export function formatStatus(status: StatusDocument): string {

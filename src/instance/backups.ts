@@ -121,32 +121,33 @@ export class InstanceBackups {
     void this.service.interrupt('the manager is stopping');
   }
 
-  /** PostgreSQL runs as a primary: create or check the stanza, then watch archiving. */
+  /** PostgreSQL was promoted (it runs as a primary): create or check the stanza, then watch archiving. */
   onPrimary(): void {
     this.service.watchArchiving();
     void this.service.ensureStanza();
   }
 
   /**
-   * PostgreSQL accepts read-only connections: a restored instance still replaying, which becomes a
-   * primary when recovery reaches its target; a replica needs nothing more.
+   * PostgreSQL accepts connections. In the primary role that may still be a restored instance
+   * replaying the archive (a hot standby reports itself ready too): the stanza is created once it
+   * was promoted. A replica needs nothing more.
    */
-  onStandby(isPrimaryRole: boolean, stopping: AbortSignal): void {
-    if (isPrimaryRole && this.restoreRequested) void this.afterPromotion(stopping);
+  onAcceptingConnections(isPrimaryRole: boolean, stopping: AbortSignal): void {
+    if (isPrimaryRole) void this.whenPromoted(stopping);
   }
 
-  private async afterPromotion(stopping: AbortSignal): Promise<void> {
-    while (!stopping.aborted) {
-      await sleep(PROMOTION_POLL_MS);
+  private async whenPromoted(stopping: AbortSignal): Promise<void> {
+    for (let first = true; !stopping.aborted; first = false) {
+      if (!first) await sleep(PROMOTION_POLL_MS);
       try {
         const inRecovery = await withConnection(this.deps.socketAddress, async (client) => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
-        if (!inRecovery) {
-          this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza: this.deps.options.clusterName });
-          this.onPrimary();
-          return;
-        }
+        if (inRecovery) continue;
+        if (!first) this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza: this.deps.options.clusterName });
+        this.onPrimary();
+        return;
       } catch {
-        // Down or restarting: the supervisor reports it; keep waiting while not stopping.
+        // Down or restarting: the supervisor reports it, and calls again once PostgreSQL is back.
+        return;
       }
     }
   }

@@ -307,8 +307,7 @@ export class Instance {
     const { logger } = this.deps;
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
-    if (status === 'ready') this.backups?.onPrimary();
-    else this.backups?.onStandby(this.role === 'primary', this.stopping.signal);
+    this.backups?.onAcceptingConnections(this.role === 'primary', this.stopping.signal);
     if (status === 'ready') {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),

@@ -109,6 +109,6 @@ export class InstanceStatusSource implements StatusSource {
     }
     const started = backups.service.start(type);
     if (!started) return { ok: false, status: 409, detail: 'a backup is already running' };
-    return { ok: true, status: 202, detail: `${type} backup started`, json: { id: started.startedAt, ...started } };
+    return { ok: true, status: 202, detail: `${type} backup started`, json: started };
   }
 }

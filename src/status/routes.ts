@@ -11,20 +11,24 @@ export interface RouteRow {
 export type Route<Row extends RouteRow> = { found: true; row: Row } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
 
 export class RouteTable<Row extends RouteRow> {
-  private readonly byPath: ReadonlyMap<string, Row>;
+  /** One path may have a GET (a read) and a POST (an action), as /pg/backup has. */
+  private readonly byPath = new Map<string, Row[]>();
 
   constructor(readonly rows: readonly Row[]) {
-    this.byPath = new Map(rows.map((row) => [row.path, row]));
-    if (this.byPath.size !== rows.length) throw new Error('the status API has two routes for one path');
+    for (const row of rows) {
+      const same = this.byPath.get(row.path) ?? [];
+      if (same.some((other) => other.method === row.method)) throw new Error(`the status API has two ${row.method} routes for ${row.path}`);
+      this.byPath.set(row.path, [...same, row]);
+    }
   }
 
   /** `url` is the request target; a query string is ignored (Prometheus and kubelets may add one). */
   match(method: string, url: string): Route<Row> {
     const path = url.split('?', 1)[0]!;
-    const row = this.byPath.get(path);
-    if (!row) return { found: false, status: 404 };
-    const allowed = row.method === 'GET' ? ['GET', 'HEAD'] : ['POST'];
-    if (!allowed.includes(method)) return { found: false, status: 405, allow: allowed.join(', ') };
+    const rows = this.byPath.get(path);
+    if (!rows) return { found: false, status: 404 };
+    const row = rows.find((candidate) => candidate.method === method || (candidate.method === 'GET' && method === 'HEAD'));
+    if (!row) return { found: false, status: 405, allow: rows.flatMap((candidate) => (candidate.method === 'GET' ? ['GET', 'HEAD'] : ['POST'])).join(', ') };
     return { found: true, row };
   }
 }

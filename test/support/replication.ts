@@ -31,6 +31,8 @@ export interface NodeOptions {
   port?: number;
   /** Serve the status API (see ManagerOptions.status). */
   status?: 'http' | 'https';
+  /** More flags for `run`. */
+  args?: string[];
 }
 
 export function clusterDir(prefix: string): { dir: string; authorities: Authorities } {
@@ -74,6 +76,7 @@ export async function startNode(options: NodeOptions): Promise<Manager> {
       '--pod-name', options.podName,
       ...(options.replicaOf ? ['--replica-of', options.replicaOf] : []),
       ...FAST_STOP,
+      ...(options.args ?? []),
     ],
   });
 }

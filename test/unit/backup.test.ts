@@ -116,11 +116,11 @@ describe('pgbackrest info --output=json', () => {
     expect(info).toMatchObject({ statusCode: 0, statusMessage: 'ok', archiveMin: '000000010000000000000001', archiveMax: '000000010000000000000005' });
     expect(info.backups).toEqual([
       {
-        label: '20261130-145619F', type: 'full', startedAt: '2026-11-30T14:56:19.000Z', stoppedAt: '2026-11-30T14:56:25.000Z',
+        id: '20261130-145619F', label: '20261130-145619F', type: 'full', startedAt: '2026-11-30T14:56:19.000Z', stoppedAt: '2026-11-30T14:56:25.000Z',
         sizeBytes: 22987507, repositorySizeBytes: 3055146, walStart: '000000010000000000000003', walStop: '000000010000000000000003', error: null,
       },
       {
-        label: '20261130-145619F_20261130-145626I', type: 'incr', startedAt: '2026-11-30T14:56:26.000Z', stoppedAt: '2026-11-30T14:56:28.000Z',
+        id: '20261130-145619F_20261130-145626I', label: '20261130-145619F_20261130-145626I', type: 'incr', startedAt: '2026-11-30T14:56:26.000Z', stoppedAt: '2026-11-30T14:56:28.000Z',
         sizeBytes: 22987507, repositorySizeBytes: 430, walStart: '000000010000000000000004', walStop: '000000010000000000000005', error: null,
       },
     ]);

@@ -136,6 +136,13 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     expect(ubiRun).toContain('microdnf clean all');
   });
 
+  it('install pgBackRest, which archive_command and the backups run', () => {
+    for (const file of ['Dockerfile.debian', 'Dockerfile.ubi']) {
+      const install = args(finalStage(file), 'RUN').join(' ').split(/apt-get install|microdnf install/)[1] ?? '';
+      expect(install.split(';')[0], file).toMatch(/\spgbackrest\s/);
+    }
+  });
+
   it('build the reaper addon in the build stage: compiler, binding.gyp and native/ before npm ci', () => {
     const build = parsed['Dockerfile.debian'].stages[0]!;
     const steps = build.instructions.map((instruction) => `${instruction.keyword} ${instruction.args}`);
