@@ -137,7 +137,7 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
   });
 
   it('install pgBackRest, which archive_command and the backups run', () => {
-    for (const file of ['Dockerfile.debian', 'Dockerfile.ubi']) {
+    for (const file of ['Dockerfile.debian', 'Dockerfile.ubi'] as const) {
       const install = args(finalStage(file), 'RUN').join(' ').split(/apt-get install|microdnf install/)[1] ?? '';
       expect(install.split(';')[0], file).toMatch(/\spgbackrest\s/);
     }
