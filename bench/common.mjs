@@ -1,4 +1,13 @@
-/** Helpers the benchmarks share: a scratch PostgreSQL owned by the `postgres` user, timing, medians. */
+/**
+ * What the benchmarks share: paired, alternating runs and their statistics, the load average, ports
+ * from the OS, a scratch PostgreSQL owned by the `postgres` user, and readings of a process's CPU
+ * time and memory.
+ *
+ * Every figure is a ratio of paired runs against a baseline measured in the same, alternating run
+ * (A B A B ...), printed with its median, min and max: on a shared machine, absolute times measure
+ * the neighbours as much as the code, a ratio of neighbouring runs much less. Nothing here writes
+ * anything machine-wide (no drop_caches, no sysctl).
+ */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -25,8 +34,134 @@ export function managerEnvNote(whom) {
   return `(NODE_EXTRA_CA_CERTS=${extraCaCerts} is set in this shell: ${keepEnv ? 'kept, IM_BENCH_KEEP_ENV=1' : `left out for ${whom}, as in a pod; IM_BENCH_KEEP_ENV=1 keeps it`})`;
 }
 
+// --- statistics and printing --------------------------------------------------------------------
+
+export function loadAverage() {
+  return `load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`;
+}
+
+/** Prints what is measured and the load average now, and the load average again when the process exits. */
+export function announce(title) {
+  console.log(title);
+  console.log(`  ${loadAverage()} at the start`);
+  process.once('exit', () => console.log(`${loadAverage()} at the end`));
+}
+
+/** The middle value; for an even count, the mean of the two middle values. */
+export function median(values) {
+  if (values.length === 0) throw new Error('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** `median 1.02 (min 0.97, max 1.10, 6 runs)`. */
+export function describe(values, digits = 2, unit = '') {
+  const show = (value) => `${value.toFixed(digits)}${unit}`;
+  return `median ${show(median(values))} (min ${show(Math.min(...values))}, max ${show(Math.max(...values))}, ${values.length} ${values.length === 1 ? 'run' : 'runs'})`;
+}
+
+/** a[i] / b[i] for each pair of runs. */
+export function ratios(numerators, denominators) {
+  if (numerators.length !== denominators.length) throw new Error('ratios need as many runs on each side');
+  return numerators.map((value, i) => value / denominators[i]);
+}
+
+/** Prints the paired ratios a[i] / b[i] with their median, min and max, and the goal when there is one. */
+export function printRatio(label, numerators, denominators, goal) {
+  const paired = ratios(numerators, denominators);
+  console.log(`${label}: ${describe(paired, 3)}${goal ? `; goal ${goal}` : ''}`);
+  return median(paired);
+}
+
+/**
+ * Runs every contender once a round, always in the same order (A B A B ...), after `warmUp`
+ * unmeasured rounds, so run i of each contender sits next to run i of the others. `contenders` maps
+ * names to async functions of the round; returns the results by name. `onRound` sees each round's
+ * results, to print them as they come.
+ */
+export async function alternate(contenders, rounds, { warmUp = 0, onRound } = {}) {
+  const results = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
+  for (let round = -warmUp; round < rounds; round++) {
+    const thisRound = {};
+    for (const [name, run] of Object.entries(contenders)) thisRound[name] = await run(round);
+    if (round < 0) continue;
+    for (const [name, result] of Object.entries(thisRound)) results[name].push(result);
+    onRound?.(round, thisRound);
+  }
+  return results;
+}
+
+// --- processes ------------------------------------------------------------------------------------
+
+/** A port the OS picked (listen on 0, then closed for the program that will take it). */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function exited(child) {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+}
+
+/** Calls `onLine` with every whole line of a readable stream (utf8). */
+export function eachLine(stream, onLine) {
+  let pending = '';
+  stream.setEncoding('utf8').on('data', (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) onLine(line);
+  });
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU seconds (user + system) a live process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name, in parentheses, may hold spaces: fields are counted after its closing one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime] = [fields[11], fields[12]].map(Number); // fields 14 and 15 of proc(5)
+  return (utime + stime) / CLOCK_TICKS;
+}
+
+/** Resident memory of a live process now, in MiB. */
+export function rssMiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)[1]) / 1024;
+}
+
+/**
+ * Runs a command with its stdout to /dev/null; resolves with its wall-clock seconds, its CPU
+ * seconds (user + system, all threads) and its peak RSS in MiB, from GNU time. On a shared machine
+ * the CPU figure is the steadier of the two times.
+ */
+export function timeCommand(command, args) {
+  return new Promise((resolve, reject) => {
+    const out = fs.openSync('/dev/null', 'w');
+    const report = path.join(os.tmpdir(), `im-bench-time-${process.pid}`);
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', report, command, ...args], { stdio: ['ignore', out, 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      fs.closeSync(out);
+      const [wall, user, system, maxKiB] = fs.readFileSync(report, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+      fs.rmSync(report, { force: true });
+      if (code !== 0) reject(new Error(`${command} exited ${code}`));
+      else resolve({ wall, cpu: user + system, rss: maxKiB / 1024 });
+    });
+  });
+}
+
+// --- PostgreSQL -----------------------------------------------------------------------------------
+
 export function pgBin() {
-  const versions = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+  const versions = fs.readdirSync('/usr/lib/postgresql').filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
   return path.join('/usr/lib/postgresql', versions[0], 'bin');
 }
 
@@ -42,48 +177,10 @@ export function scratch(prefix) {
   return dir;
 }
 
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Runs a program as the postgres user to completion; returns its stdout. */
 export function runAsPostgres(file, args, options = {}) {
   const { uid, gid } = postgresUser();
   return execFileSync(file, args, { uid, gid, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options });
-}
-
-/**
- * Runs a command with its stdout to /dev/null; resolves with its wall-clock seconds and its CPU
- * seconds (user + system, all threads, from GNU time). On a shared machine the CPU figure is the
- * steadier of the two.
- */
-export function timeCommand(command, args) {
-  return new Promise((resolve, reject) => {
-    const out = fs.openSync('/dev/null', 'w');
-    const report = path.join(os.tmpdir(), `im-bench-time-${process.pid}`);
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S', '-o', report, command, ...args], { stdio: ['ignore', out, 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      fs.closeSync(out);
-      const [wall, user, system] = fs.readFileSync(report, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
-      fs.rmSync(report, { force: true });
-      if (code !== 0) reject(new Error(`${command} exited ${code}`));
-      else resolve({ wall, cpu: user + system });
-    });
-  });
-}
-
-export function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 export function waitForFile(file, timeoutMs = 30_000) {

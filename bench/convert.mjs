@@ -1,23 +1,28 @@
 #!/usr/bin/env node
 /**
- * Benchmark 1: throughput of `instance-manager logs convert` on a real csvlog of at least 200,000
- * records (pgbench under log_statement=all), against Miller and against python3 csv+json
- * (bench/csvlog_to_json.py), all writing to /dev/null. Runs interleaved, in rotating order, and
- * reports medians, because other work shares the machine.
+ * `instance-manager logs convert` against its peers on a real csvlog (pgbench under
+ * log_statement=all, repeated up to --records): CloudNativePG's approach in Go
+ * (bench/peers/csvlog2json.go, built into a temp dir when a Go toolchain is present), Miller, and
+ * python3 csv+json (bench/csvlog_to_json.py), all writing to /dev/null. Each round runs every
+ * converter once, in the same order; each figure is the ratio of neighbouring runs. Reports wall
+ * time, CPU time and peak RSS (GNU time) for every converter.
  *
- *   npm run build && node bench/convert.mjs [--rounds 5] [--csvlog FILE]
+ *   npm run build && node bench/convert.mjs [--rounds 5] [--records 1000000] [--csvlog FILE]
  *
- * Without --csvlog the log is made once (PostgreSQL + pgbench) and kept in .data/bench/.
+ * Without --csvlog the pgbench log is made once (PostgreSQL + pgbench) and kept in .data/bench/.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BIN, freePort, median, pgBin, postgresUser, ROOT, runAsPostgres, scratch, timeCommand, waitForFile } from './common.mjs';
+import {
+  alternate, announce, BIN, describe, freePort, pgBin, postgresUser, printRatio, ROOT, runAsPostgres, scratch, timeCommand, waitForFile,
+} from './common.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, csvlog: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, records: { type: 'string', default: '1000000' }, csvlog: { type: 'string' } } });
 const rounds = Number(values.rounds);
-const MIN_RECORDS = 200_000;
+const wantedRecords = Number(values.records);
+const RSS_GOAL_MIB = 60;
 
 async function makeCsvlog(target) {
   const bin = pgBin();
@@ -55,10 +60,34 @@ async function countRecords(file) {
   return { records, unparsable };
 }
 
+/** The pgbench log repeated (whole copies) until it holds at least `wanted` records. */
+function repeatedCsvlog(source, sourceRecords, wanted, dir) {
+  const copies = Math.max(1, Math.ceil(wanted / sourceRecords));
+  const target = path.join(dir, 'input.csv');
+  const data = fs.readFileSync(source);
+  const fd = fs.openSync(target, 'w');
+  for (let copy = 0; copy < copies; copy++) fs.writeSync(fd, data);
+  fs.closeSync(fd);
+  return { file: target, records: copies * sourceRecords };
+}
+
+/** CloudNativePG's approach, built for this run (never committed): undefined without a Go toolchain. */
+function buildGoPeer(dir) {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.status !== 0) return undefined;
+  const binary = path.join(dir, 'csvlog2json');
+  execFileSync('go', ['build', '-o', binary, path.join(ROOT, 'bench', 'peers', 'csvlog2json.go')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return { binary, version: go.stdout.trim() };
+}
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
 /**
  * The conversion alone, without Node's start-up or I/O: the file in memory, pushed in 1 MiB pieces
  * through the converter `logs convert` and the live pipe use, the output discarded. The first round
- * only warms the JIT. Returns the median CPU seconds.
+ * only warms the JIT. Returns the CPU seconds of each round.
  */
 async function convertLoopCpu(file) {
   const { CsvlogConverter, LineFormatter, newCounters } = await import(path.join(ROOT, 'dist', 'logpipe', 'index.js'));
@@ -72,36 +101,54 @@ async function convertLoopCpu(file) {
     const used = process.cpuUsage(started);
     if (round > 0) seconds.push((used.user + used.system) / 1e6);
   }
-  return median(seconds);
+  return seconds;
 }
 
-const csvlog = values.csvlog ?? path.join(ROOT, '.data', 'bench', 'pgbench.csv');
-if (!fs.existsSync(csvlog)) {
-  console.log(`making ${csvlog} with pgbench (log_statement=all)...`);
-  await makeCsvlog(csvlog);
+const source = values.csvlog ?? path.join(ROOT, '.data', 'bench', 'pgbench.csv');
+if (!fs.existsSync(source)) {
+  console.log(`making ${source} with pgbench (log_statement=all)...`);
+  await makeCsvlog(source);
 }
-const { records, unparsable } = await countRecords(csvlog);
-if (records < MIN_RECORDS) throw new Error(`${csvlog} has ${records} records; the benchmark needs ${MIN_RECORDS}`);
-const megabytes = fs.statSync(csvlog).size / 1e6;
-console.log(`input: ${csvlog}, ${records} records (${unparsable} unparsable), ${megabytes.toFixed(1)} MB`);
+const dir = scratch('convert');
+try {
+  const counted = await countRecords(source);
+  const { file, records } = repeatedCsvlog(source, counted.records, wantedRecords, dir);
+  const megabytes = fs.statSync(file).size / 1e6;
 
-const contenders = {
-  'instance-manager': [process.execPath, [BIN, 'logs', 'convert', csvlog]],
-  miller: ['mlr', ['--icsv', '--implicit-csv-header', '--allow-ragged-csv-input', '--ojsonl', 'cat', csvlog]],
-  python3: ['python3', [path.join(ROOT, 'bench', 'csvlog_to_json.py'), csvlog]],
-};
-const names = Object.keys(contenders);
-const runs = Object.fromEntries(names.map((name) => [name, []]));
-for (let round = 0; round < rounds; round++) {
-  const order = names.map((_, i) => names[(i + round) % names.length]);
-  for (const name of order) runs[name].push(await timeCommand(...contenders[name]));
-  console.log(`round ${round + 1}: ${names.map((name) => `${name} ${runs[name].at(-1).wall.toFixed(2)} s (cpu ${runs[name].at(-1).cpu.toFixed(2)} s)`).join(', ')}`);
+  const contenders = { 'instance-manager': () => timeCommand(process.execPath, [BIN, 'logs', 'convert', file]) };
+  const goPeer = buildGoPeer(dir);
+  if (goPeer) contenders['go (CloudNativePG way)'] = () => timeCommand(goPeer.binary, [file]);
+  if (has('mlr')) contenders.miller = () => timeCommand('mlr', ['--icsv', '--implicit-csv-header', '--allow-ragged-csv-input', '--ojsonl', 'cat', file]);
+  contenders.python3 = () => timeCommand('python3', [path.join(ROOT, 'bench', 'csvlog_to_json.py'), file]);
+
+  announce(`logs convert against its peers: ${records} records (${source} repeated; ${counted.unparsable} unparsable), ${megabytes.toFixed(0)} MB, ${rounds} rounds, output to /dev/null; busy shared machine`);
+  if (!goPeer) console.log('  (no Go toolchain: the CloudNativePG peer is left out; apt-get install golang-go)');
+  if (!has('mlr')) console.log('  (no Miller: left out; apt-get install miller)');
+  const names = Object.keys(contenders);
+  const runs = await alternate(contenders, rounds, {
+    onRound: (round, result) => console.log(`  round ${round + 1}: ${names.map((name) => `${name} ${result[name].wall.toFixed(2)} s, cpu ${result[name].cpu.toFixed(2)} s, ${result[name].rss.toFixed(0)} MiB`).join('; ')}`),
+  });
+
+  for (const name of names) {
+    const of = (key) => runs[name].map((run) => run[key]);
+    console.log(`${name}:`);
+    console.log(`  wall ${describe(of('wall'), 2, ' s')}`);
+    console.log(`  cpu  ${describe(of('cpu'), 2, ' s')}`);
+    console.log(`  peak RSS ${describe(of('rss'), 0, ' MiB')}`);
+  }
+  const ours = 'instance-manager';
+  const of = (name, key) => runs[name].map((run) => run[key]);
+  for (const peer of names.filter((name) => name !== ours)) {
+    const goal = { 'go (CloudNativePG way)': '> 1 (ahead of it)', miller: '>= 2', python3: '>= 1.5' }[peer];
+    printRatio(`throughput, ${ours} / ${peer}, wall (peer's time / ours)`, of(peer, 'wall'), of(ours, 'wall'), goal);
+    printRatio(`throughput, ${ours} / ${peer}, cpu  (peer's time / ours)`, of(peer, 'cpu'), of(ours, 'cpu'));
+    printRatio(`peak RSS, ${ours} / ${peer}`, of(ours, 'rss'), of(peer, 'rss'));
+  }
+  const ourRss = of(ours, 'rss');
+  console.log(`${ours} peak RSS ${describe(ourRss, 0, ' MiB')}; goal <= ${RSS_GOAL_MIB} MiB (${Math.max(...ourRss) <= RSS_GOAL_MIB ? 'meets' : 'MISSES'})`);
+  const loop = await convertLoopCpu(file);
+  console.log(`convert loop alone (in process, warm, output discarded), µs a record: ${describe(loop.map((seconds) => (seconds * 1e6) / records), 2)}`);
+  if (goPeer) console.log(`(${goPeer.version})`);
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
 }
-const wall = Object.fromEntries(names.map((name) => [name, median(runs[name].map((run) => run.wall))]));
-const cpu = Object.fromEntries(names.map((name) => [name, median(runs[name].map((run) => run.cpu))]));
-for (const name of names) console.log(`${name.padEnd(17)} median wall ${wall[name].toFixed(2)} s (${(records / wall[name] / 1000).toFixed(0)}k records/s), cpu ${cpu[name].toFixed(2)} s (${((cpu[name] * 1e6) / records).toFixed(2)} µs a record, start-up included)`);
-const loop = await convertLoopCpu(csvlog);
-console.log(`convert loop alone (in process, warm, output discarded): cpu ${(loop * 1000).toFixed(0)} ms, ${((loop * 1e6) / records).toFixed(2)} µs a record`);
-const ours = 'instance-manager';
-console.log(`throughput ratio vs miller:  wall ${(wall.miller / wall[ours]).toFixed(2)}x, cpu ${(cpu.miller / cpu[ours]).toFixed(2)}x (goal >= 2)`);
-console.log(`throughput ratio vs python3: wall ${(wall.python3 / wall[ours]).toFixed(2)}x, cpu ${(cpu.python3 / cpu[ours]).toFixed(2)}x (goal >= 1.5)`);

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * Benchmarks 2 and 3: pgbench TPS with log_statement=all through the live log pipe (FIFO ->
- * instance-manager -> JSON on a stdout pipe), against the logging collector writing csvlog to a
+ * The live log pipe under load: pgbench TPS with log_statement=all through the manager (FIFO ->
+ * instance-manager -> JSON lines on a stdout pipe, read line by line into a file as a container
+ * runtime does, bench/container-log.mjs), against the logging collector writing csvlog to a
  * regular file (the same data directory and settings, the postmaster started directly with
- * log_directory pointing at a plain directory); and the manager's peak RSS during the pipe runs.
- * Rounds alternate the two setups and medians are reported, because other work shares the machine.
+ * log_directory pointing at a plain directory). Rounds alternate the two (pipe, file, pipe, file,
+ * ...) and each round's TPS ratio is one figure. For the pipe runs it also reports the manager's
+ * CPU seconds per 10 s of pgbench (/proc/<pid>/stat) and its peak RSS.
  *
- *   npm run build && node bench/pgbench.mjs [--rounds 3] [--seconds 15] [--clients 2]
+ *   npm run build && node bench/pgbench.mjs [--rounds 4] [--seconds 15] [--clients 2]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,10 +16,13 @@ import path from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { BIN, freePort, median, pgBin, postgresUser, scratch } from './common.mjs';
+import { alternate, announce, BIN, cpuSeconds, describe, exited, freePort, pgBin, postgresUser, printRatio, ROOT, rssMiB, scratch } from './common.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '4' }, seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '2' } } });
 const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const TPS_GOAL = 0.97;
+const RSS_GOAL_MIB = 100;
 const dir = scratch('pgbench');
 const port = await freePort();
 const socketDir = path.join(dir, 'run', 'run');
@@ -37,25 +42,26 @@ async function waitUntilAccepting() {
   throw new Error('PostgreSQL did not start');
 }
 
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
-}
-
-/** The manager with its stdout on a pipe to `wc -c`, as a container runtime reads it. */
+/** The manager, its stdout on a pipe to a container-runtime-like reader writing a log file. */
 async function startManager() {
-  const counter = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let counted = '';
-  counter.stdout.setEncoding('utf8').on('data', (text) => (counted += text));
-  const manager = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'no-secrets'), '--config', config, '--pod-name', 'bench', '--smart-shutdown-timeout', '5'], { stdio: ['ignore', counter.stdin, 'inherit'] });
-  counter.stdin.destroy(); // the manager holds the write end now
+  // Its own directory: the manager watches the directory of --config, and a log growing beside it
+  // would wake that watcher at every line (a cost no pod has).
+  const logFile = path.join(dir, 'container', 'container.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const runtime = spawn(process.execPath, [path.join(ROOT, 'bench', 'container-log.mjs'), logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let summary = '';
+  runtime.stdout.setEncoding('utf8').on('data', (text) => (summary += text));
+  const manager = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'no-secrets'), '--config', config, '--pod-name', 'bench', '--smart-shutdown-timeout', '5'], { stdio: ['ignore', runtime.stdin, 'inherit'] });
+  runtime.stdin.destroy(); // the manager holds the write end now
   await waitUntilAccepting();
   return {
     pid: manager.pid,
     async stop() {
       manager.kill('SIGTERM');
       await exited(manager);
-      await exited(counter);
-      return Number(counted.trim());
+      await exited(runtime);
+      fs.rmSync(logFile);
+      return JSON.parse(summary);
     },
   };
 }
@@ -80,15 +86,10 @@ async function startPlainPostgres() {
   };
 }
 
-function rssMiB(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
-}
-
 function pgbench(onTick) {
   return new Promise((resolve, reject) => {
     let output = '';
-    const child = spawn('pgbench', ['-n', '-c', values.clients, '-j', values.clients, '-T', values.seconds, ...connection], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('pgbench', ['-n', '-c', values.clients, '-j', values.clients, '-T', String(seconds), ...connection], { stdio: ['ignore', 'pipe', 'inherit'] });
     child.stdout.setEncoding('utf8').on('data', (text) => (output += text));
     const timer = setInterval(onTick, 200);
     child.once('exit', (code) => {
@@ -100,34 +101,39 @@ function pgbench(onTick) {
   });
 }
 
-// Initialize once, through the manager (it runs initdb and writes the configuration).
-{
+async function throughPipe(round) {
   const manager = await startManager();
-  execFileSync('pgbench', ['-q', '-i', '-s', '1', ...connection], { stdio: 'ignore' });
-  await manager.stop();
+  let peak = rssMiB(manager.pid);
+  const cpuBefore = cpuSeconds(manager.pid);
+  const tps = await pgbench(() => (peak = Math.max(peak, rssMiB(manager.pid))));
+  const cpuPer10s = ((cpuSeconds(manager.pid) - cpuBefore) * 10) / seconds;
+  const written = await manager.stop();
+  console.log(`  round ${round + 1} pipe: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s, peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB in the container log`);
+  return { tps, cpuPer10s, peak };
 }
 
-const tps = { pipe: [], file: [] };
-const peakRss = [];
-for (let round = 0; round < rounds; round++) {
-  for (const setup of round % 2 === 0 ? ['pipe', 'file'] : ['file', 'pipe']) {
-    if (setup === 'pipe') {
-      const manager = await startManager();
-      let peak = rssMiB(manager.pid);
-      tps.pipe.push(await pgbench(() => (peak = Math.max(peak, rssMiB(manager.pid)))));
-      peakRss.push(peak);
-      const bytes = await manager.stop();
-      console.log(`round ${round + 1} pipe: ${tps.pipe.at(-1).toFixed(0)} tps, manager peak RSS ${peak.toFixed(0)} MiB, ${(bytes / 1e6).toFixed(0)} MB of JSON on stdout`);
-    } else {
-      const postgres = await startPlainPostgres();
-      tps.file.push(await pgbench(() => undefined));
-      const bytes = await postgres.stop();
-      console.log(`round ${round + 1} file: ${tps.file.at(-1).toFixed(0)} tps, ${(bytes / 1e6).toFixed(0)} MB of csvlog`);
-    }
-  }
+async function toFile(round) {
+  const postgres = await startPlainPostgres();
+  const tps = await pgbench(() => undefined);
+  const bytes = await postgres.stop();
+  console.log(`  round ${round + 1} file: ${tps.toFixed(0)} tps, ${(bytes / 1e6).toFixed(0)} MB of csvlog`);
+  return { tps };
 }
-const pipe = median(tps.pipe);
-const file = median(tps.file);
-console.log(`median tps: pipe ${pipe.toFixed(0)}, file ${file.toFixed(0)}; ratio pipe/file ${(pipe / file).toFixed(3)} (goal >= 0.97)`);
-console.log(`manager peak RSS: median ${median(peakRss).toFixed(0)} MiB, max ${Math.max(...peakRss).toFixed(0)} MiB (goal <= 100 MiB)`);
-fs.rmSync(dir, { recursive: true, force: true });
+
+try {
+  // Initialize once, through the manager (it runs initdb and writes the configuration).
+  {
+    const manager = await startManager();
+    execFileSync('pgbench', ['-q', '-i', '-s', '1', ...connection], { stdio: 'ignore' });
+    await manager.stop();
+  }
+  announce(`pgbench with log_statement=all, ${values.clients} clients, ${seconds} s a run, ${rounds} rounds of pipe then file; busy shared machine`);
+  const runs = await alternate({ pipe: throughPipe, file: toFile }, rounds);
+  const tps = (setup) => runs[setup].map((run) => run.tps);
+  console.log(`TPS through the pipe: ${describe(tps('pipe'), 0)}; to a file: ${describe(tps('file'), 0)}`);
+  printRatio('TPS ratio pipe / file', tps('pipe'), tps('file'), `>= ${TPS_GOAL}`);
+  console.log(`manager CPU seconds per 10 s of pgbench: ${describe(runs.pipe.map((run) => run.cpuPer10s), 2, ' s')}`);
+  console.log(`manager peak RSS: ${describe(runs.pipe.map((run) => run.peak), 0, ' MiB')}; goal <= ${RSS_GOAL_MIB} MiB`);
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}

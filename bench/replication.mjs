@@ -1,30 +1,26 @@
 #!/usr/bin/env node
-// Issue 6 benchmark, two figures:
+// Replication, two figures:
 // 1. Clone of a ~1 GiB database: `instance-manager run --replica-of` on an empty PGDATA (from its start
 //    to its "clone finished" line) against plain pg_basebackup run by hand with the same command line
-//    (same connection string, TLS files, slot, WAL streaming, fast checkpoint, progress), alternating,
-//    median of N runs each after one warm-up. Goal: ratio <= 1.05.
+//    (same connection string, TLS files, slot, WAL streaming, fast checkpoint, progress), in
+//    alternating rounds (plain, manager, plain, ...) after one plain warm-up, each round's ratio one
+//    figure. Goal: ratio <= 1.05.
 // 2. Time from replica start on an empty PGDATA to the first row streamed from the primary (a row
-//    inserted on the primary once the replica accepts connections), on a fresh small database.
+//    inserted on the primary once the replica accepts connections), on a fresh small database: an
+//    absolute time, with no baseline run beside it.
 // Usage (as root, after `npm run build`): node bench/replication.mjs [runs=5] [gib=1]
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { basebackupArgs, slotNameFor } from '../dist/replication/index.js';
-import { managerEnv, managerEnvNote } from './common.mjs';
+import { alternate, announce, BIN, describe, eachLine, exited, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, scratch } from './common.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const runs = Number(process.argv[2] ?? 5);
 const gib = Number(process.argv[3] ?? 1);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bench-replication-'));
-fs.chmodSync(dir, 0o755);
-const pgBin = fs.readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
-const [, , uid, gid] = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'postgres');
-let nextPort = 20000 + Math.floor(Math.random() * 20000);
+const dir = scratch('replication');
+const { uid, gid } = postgresUser();
 
 const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
@@ -59,39 +55,33 @@ function secretsDir(name) {
   return secrets;
 }
 
-function startManager(name, extra = []) {
+async function startManager(name, extra = []) {
   const base = path.join(dir, name);
-  const port = nextPort++;
+  const port = await freePort();
   const secrets = fs.existsSync(path.join(base, 'secrets')) ? path.join(base, 'secrets') : secretsDir(name);
   const began = performance.now();
-  const child = spawn(process.execPath, [path.join(root, 'bin/instance-manager'), 'run', '--pgdata', path.join(base, 'pgdata'), '--run-dir', path.join(base, 'run'),
+  const child = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(base, 'pgdata'), '--run-dir', path.join(base, 'run'),
     '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', secrets, '--pod-name', name, '--smart-shutdown-timeout', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
   const waiters = [];
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop();
-    for (const text of lines) {
-      const line = JSON.parse(text);
-      if (line.level === 'error' || line.msg === 'clone failed; retrying') console.error(text);
-      for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve({ elapsed: performance.now() - began, line });
-    }
+  eachLine(child.stdout, (text) => {
+    const line = JSON.parse(text);
+    // A replica stopped by the benchmark logs its walreceiver's 57P01 (admin shutdown): not news.
+    if ((line.level === 'error' && line.record?.sql_state_code !== '57P01') || line.msg === 'clone failed; retrying') console.error(text);
+    for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve({ elapsed: performance.now() - began, line });
   });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
     port, base, began,
     socket: path.join(base, 'run', 'run'),
     when: (msg) => new Promise((resolve) => waiters.push({ msg, resolve })),
-    stop: async () => { child.kill('SIGTERM'); await exited; },
+    stop: async () => { child.kill('SIGTERM'); await exited(child); },
   };
 }
 
 const psql = (node, sql) => execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', node.socket, '-p', String(node.port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { encoding: 'utf8' }).trim();
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const dropSlot = (primary, pod) => psql(primary, `SELECT pg_drop_replication_slot('${slotNameFor(pod)}') FROM pg_replication_slots WHERE slot_name = '${slotNameFor(pod)}'`);
 
-const primary = startManager('primary');
+announce(`replication: clone of ~${gib} GiB, ${runs} rounds of plain pg_basebackup then the manager; first streamed row, ${runs} runs; busy shared machine`);
+const primary = await startManager('primary');
 await primary.when('PostgreSQL accepts connections');
 await sleep(500); // the replication role is created right after readiness
 
@@ -100,7 +90,7 @@ psql(primary, 'CREATE TABLE streamed (at timestamptz DEFAULT now())');
 const firstRow = [];
 for (let i = 0; i < runs; i++) {
   const pod = `first-row-${i}`;
-  const replica = startManager(pod, ['--replica-of', `127.0.0.1:${primary.port}`]);
+  const replica = await startManager(pod, ['--replica-of', `127.0.0.1:${primary.port}`]);
   await replica.when('PostgreSQL accepts connections');
   psql(primary, 'INSERT INTO streamed DEFAULT VALUES');
   const count = Number(psql(primary, 'SELECT count(*) FROM streamed'));
@@ -135,7 +125,7 @@ async function plainClone(i) {
   };
   const began = performance.now();
   await new Promise((resolve, reject) => {
-    const child = spawn(`${pgBin}/pg_basebackup`, basebackupArgs(target, connection, true), { uid: Number(uid), gid: Number(gid), cwd: '/', stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(path.join(pgBin(), 'pg_basebackup'), basebackupArgs(target, connection, true), { uid, gid, cwd: '/', stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr.resume();
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_basebackup exit ${code}`))));
   });
@@ -147,7 +137,7 @@ async function plainClone(i) {
 
 async function managerClone(i) {
   const pod = `managed-${i}`;
-  const replica = startManager(pod, ['--replica-of', `127.0.0.1:${primary.port}`]);
+  const replica = await startManager(pod, ['--replica-of', `127.0.0.1:${primary.port}`]);
   const [finished, cloning] = await Promise.all([replica.when('clone finished'), replica.when('cloning the primary with pg_basebackup')]);
   overheads.push(cloning.elapsed);
   insideManager.push(finished.line.elapsedMs);
@@ -167,28 +157,16 @@ const settled = async (measure) => {
 const overheads = [];
 const insideManager = [];
 await settled(() => plainClone('warm-up'));
-const plain = [];
-const managed = [];
-for (let i = 0; i < runs; i++) {
-  if (i % 2 === 0) {
-    plain.push(await settled(() => plainClone(i)));
-    managed.push(await settled(() => managerClone(i)));
-  } else {
-    managed.push(await settled(() => managerClone(i)));
-    plain.push(await settled(() => plainClone(i)));
-  }
-}
+const { plain, managed } = await alternate({ plain: (i) => settled(() => plainClone(i)), managed: (i) => settled(() => managerClone(i)) }, runs);
 await primary.stop();
 fs.rmSync(dir, { recursive: true, force: true });
 
-const ms = (value) => `${Math.round(value)} ms`;
-console.log(`database size: ${(size / 2 ** 30).toFixed(2)} GiB, ${runs} runs each`);
-console.log(`clone, plain pg_basebackup:      median ${ms(median(plain))} (${plain.map(ms).join(', ')})`);
-console.log(`clone, through instance-manager: median ${ms(median(managed))} (${managed.map(ms).join(', ')})`);
-console.log(`ratio manager/plain: ${(median(managed) / median(plain)).toFixed(3)} (goal <= 1.05)`);
-console.log(`  of which manager start to pg_basebackup spawn: median ${ms(median(overheads))} (Node.js start-up, secrets)`);
-console.log(`  and pg_basebackup spawn to clone in place:    median ${ms(median(insideManager))}, ratio to plain ${(median(insideManager) / median(plain)).toFixed(3)}`);
-console.log(`load average at the end: ${os.loadavg().map((load) => load.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+console.log(`database size: ${(size / 2 ** 30).toFixed(2)} GiB`);
+console.log(`clone, plain pg_basebackup:      ${describe(plain, 0, ' ms')}`);
+console.log(`clone, through instance-manager: ${describe(managed, 0, ' ms')}`);
+printRatio('ratio manager / plain', managed, plain, '<= 1.05');
+console.log(`  of which manager start to pg_basebackup spawn: ${describe(overheads, 0, ' ms')} (Node.js start-up, secrets)`);
+printRatio('  and pg_basebackup spawn to clone in place, over plain', insideManager, plain);
 const envNote = managerEnvNote('the manager');
 if (envNote) console.log(envNote);
-console.log(`replica start to first streamed row (empty PGDATA, small database): median ${ms(median(firstRow))} (${firstRow.map(ms).join(', ')})`);
+console.log(`replica start to first streamed row (empty PGDATA, small database; no baseline): ${describe(firstRow, 0, ' ms')}`);

@@ -1,54 +1,38 @@
 #!/usr/bin/env node
-// Issue 2 benchmark: time from `instance-manager run` to the first successful connection on an
-// existing PGDATA, against starting `postgres -D` directly on the same PGDATA (same configuration,
-// same client, same polling), median of N alternating runs; then the manager's idle RSS. The
-// manager runs as in a pod: automatic TLS, status API on.
+// Time from `instance-manager run` to the first successful connection on an existing PGDATA,
+// against starting `postgres -D` directly on the same PGDATA (same configuration, same client, same
+// polling), in alternating runs (manager, direct, bare `node -e 0`, manager, ...), each pair's ratio
+// and difference one figure; then the manager's idle RSS beside an idle bare Node process measured
+// at the same moments. The manager runs as in a pod: automatic TLS, status API on.
 // Usage (as root, after `npm run build`): node bench/startup.mjs [runs=10]
 // The single executable the images ship (after `npm run build:sea`):
 //   IM_BENCH_EXECUTABLE=build/sea/instance-manager node bench/startup.mjs [runs=10]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { managerEnv, managerEnvNote } from './common.mjs';
+import { alternate, announce, describe, eachLine, exited, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, ROOT, scratch } from './common.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const runs = Number(process.argv[2] ?? 10);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'im-bench-startup-'));
-fs.chmodSync(dir, 0o755);
-const port = 20000 + Math.floor(Math.random() * 20000);
+const dir = scratch('startup');
+const port = await freePort();
 // The status API is on, as in a pod: it is part of what the manager starts and of its idle RSS.
-const statusPort = await new Promise((resolve) => {
-  const probe = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port: free } = probe.address();
-    probe.close(() => resolve(free));
-  });
-});
+const statusPort = await freePort();
 const pgdata = path.join(dir, 'pgdata');
 const socketDir = path.join(dir, 'run', 'run');
-const pgBin = fs.readdirSync('/usr/lib/postgresql').map(Number).sort((a, b) => b - a).map((v) => `/usr/lib/postgresql/${v}/bin`)[0];
-const postgresUser = fs.readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'postgres');
 
-
-const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)] : [process.execPath, path.join(root, 'bin/instance-manager')];
+const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)] : [process.execPath, path.join(ROOT, 'bin/instance-manager')];
 
 // The manager logs when it spawned the postmaster: that splits its overhead into what it does
 // before the spawn and what comes after (PostgreSQL's own start-up, competing for the CPU).
 function startManager() {
   const began = Date.now();
   const child = spawn(command, [...commandArgs, 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', String(statusPort), '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop();
-    for (const line of lines) {
-      if (child.spawnedPostmasterAfterMs === undefined && line.includes('"msg":"PostgreSQL started"')) child.spawnedPostmasterAfterMs = Date.parse(JSON.parse(line).ts) - began;
-    }
+  eachLine(child.stdout, (line) => {
+    if (child.spawnedPostmasterAfterMs === undefined && line.includes('"msg":"PostgreSQL started"')) child.spawnedPostmasterAfterMs = Date.parse(JSON.parse(line).ts) - began;
   });
   return child;
 }
@@ -67,7 +51,7 @@ function drainLogFifos() {
 
 function startPostgresDirectly() {
   const readers = drainLogFifos();
-  const child = spawn(`${pgBin}/postgres`, ['-D', pgdata], { uid: Number(postgresUser[2]), gid: Number(postgresUser[3]), cwd: pgdata, stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(path.join(pgBin(), 'postgres'), ['-D', pgdata], { ...postgresUser(), cwd: pgdata, stdio: ['ignore', 'ignore', 'ignore'] });
   child.once('exit', () => readers.forEach((reader) => reader.destroy()));
   return child;
 }
@@ -89,9 +73,8 @@ async function measure(start, stopSignal, spawnTimes) {
   const began = performance.now();
   const child = start();
   const elapsed = await firstConnection(began);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(stopSignal);
-  await exited;
+  await exited(child);
   spawnTimes?.push(child.spawnedPostmasterAfterMs);
   return elapsed;
 }
@@ -103,65 +86,56 @@ function nodeBaseline() {
   return new Promise((resolve) => child.once('exit', () => resolve(performance.now() - began)));
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 // Create the data directory once, through the manager.
 {
   const child = startManager();
   await firstConnection(performance.now());
   child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
+  await exited(child);
 }
 
-const manager = [];
-const direct = [];
+announce(`start to first connection (existing PGDATA; ${path.relative(ROOT, commandArgs[0] ?? command)}, TLS automatic, status API on), ${runs} rounds of manager, postgres -D directly, bare node -e 0; busy shared machine`);
 const spawnedAfter = [];
-const bareNode = [];
-for (let i = 0; i < runs; i++) {
-  manager.push(await measure(startManager, 'SIGTERM', spawnedAfter));
-  direct.push(await measure(startPostgresDirectly, 'SIGINT'));
-  bareNode.push(await nodeBaseline());
-}
+const times = await alternate({ manager: () => measure(startManager, 'SIGTERM', spawnedAfter), direct: () => measure(startPostgresDirectly, 'SIGINT'), node: nodeBaseline }, runs);
 
-// RSS 3 s after the first connection, and once V8's memory reducer, which waits for some 8 s
-// without allocation, has given back what the start-up left in its young generation: a pod's
-// manager spends its life in that second state.
+/**
+ * RSS 3 s after the first connection, and once V8's memory reducer, which waits for some 8 s without
+ * allocation, has given back what the start-up left in its young generation: a pod's manager spends
+ * its life in that second state. A bare Node process idling beside it, read at the same moments, is
+ * the floor: part of any Node program's RSS is the executable's own pages (RssFile), and how many
+ * the kernel maps depends on how much of the file sits in the page cache (fault-around), which no
+ * benchmark should change for the whole machine.
+ */
 async function idleRss() {
   const child = startManager();
   await firstConnection(performance.now());
-  const status = () => fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const kib = (text, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)[1]);
+  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', env: managerEnv });
+  const reading = (pid) => {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]) / 1024;
+    return { rss: mib('VmRSS'), anon: mib('RssAnon'), file: mib('RssFile') };
+  };
   await sleep(3000);
-  const early = kib(status(), 'VmRSS') / 1024;
+  const early = { manager: reading(child.pid), node: reading(bare.pid) };
   await sleep(12000);
-  const idle = status();
+  const idle = { manager: reading(child.pid), node: reading(bare.pid) };
+  bare.kill('SIGTERM');
   child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
-  return { early, idle: kib(idle, 'VmRSS') / 1024, anon: kib(idle, 'RssAnon') / 1024, file: kib(idle, 'RssFile') / 1024 };
+  await exited(child);
+  return { early, idle };
 }
 const rss = await idleRss();
-// Part of RSS is the executable's own pages (RssFile), and how many of them the kernel maps depends
-// on how much of the file sits in the page cache (fault-around maps cached neighbours of each page
-// touched): a freshly built 100 MB single executable is wholly cached and shows some 10 MiB more
-// than after a reboot. As root, the figure is taken again with the page cache dropped.
-let rssColdCache;
-try {
-  fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-  rssColdCache = await idleRss();
-} catch {
-  rssColdCache = undefined;
-}
 fs.rmSync(dir, { recursive: true, force: true });
 
-const m = median(manager);
-const d = median(direct);
-console.log(`start to first connection, median of ${runs} (existing PGDATA; ${path.relative(root, commandArgs[0] ?? command)}, TLS automatic; load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs)`);
-console.log(`  postgres -D directly : ${d.toFixed(1)} ms`);
-console.log(`  instance-manager run : ${m.toFixed(1)} ms`);
-console.log(`  overhead             : ${(m - d).toFixed(1)} ms (goal <= 150 ms), ratio ${(m / d).toFixed(2)}`);
-console.log(`    of which the manager spawned the postmaster after ${median(spawnedAfter).toFixed(0)} ms (median; a bare \`node -e 0\` takes ${median(bareNode).toFixed(1)} ms here)`);
+const { manager, direct, node } = times;
+console.log(`  postgres -D directly : ${describe(direct, 1, ' ms')}`);
+console.log(`  instance-manager run : ${describe(manager, 1, ' ms')}`);
+console.log(`  overhead (manager - direct, per round): ${describe(manager.map((value, i) => value - direct[i]), 1, ' ms')}; goal <= 150 ms`);
+printRatio('  ratio manager / direct', manager, direct);
+console.log(`    the manager spawned the postmaster after ${describe(spawnedAfter, 0, ' ms')}; a bare \`node -e 0\` took ${describe(node, 1, ' ms')}`);
 const envNote = managerEnvNote('the manager and node -e 0');
 if (envNote) console.log(`  ${envNote}`);
-const rssLine = (label, r) => console.log(`${label}: ${r.idle.toFixed(1)} MiB 15 s after the first connection (goal <= 60 MiB; anon ${r.anon.toFixed(1)}, executable and other files ${r.file.toFixed(1)}); ${r.early.toFixed(1)} MiB at 3 s`);
-rssLine('manager RSS once idle  ', rss);
-if (rssColdCache) rssLine('  same, page cache dropped first', rssColdCache);
+const line = (label, reading) => `${label} ${reading.rss.toFixed(1)} MiB (anon ${reading.anon.toFixed(1)}, executable and other files ${reading.file.toFixed(1)})`;
+console.log(`idle RSS 15 s after the first connection: ${line('manager', rss.idle.manager)}; goal <= 60 MiB`);
+console.log(`  beside it, at the same moments: ${line('bare node', rss.idle.node)}; manager / bare node ${(rss.idle.manager.rss / rss.idle.node.rss).toFixed(2)}, difference ${(rss.idle.manager.rss - rss.idle.node.rss).toFixed(1)} MiB`);
+console.log(`  3 s after the first connection: ${line('manager', rss.early.manager)}; ${line('bare node', rss.early.node)}`);

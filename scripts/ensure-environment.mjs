@@ -2,7 +2,7 @@
 // Makes a fresh Debian machine with Node ready for `npm start` and `npm test`: npm dependencies,
 // PostgreSQL server binaries from Debian's packages (without Debian's own auto-started cluster),
 // the tools the tests use as judges, and an up-to-date build in dist/.
-// Usage: node scripts/ensure-environment.mjs [--for-tests]
+// Usage: node scripts/ensure-environment.mjs [--for-tests] [--for-bench]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const forTests = process.argv.includes('--for-tests') || process.env.npm_lifecycle_event === 'pretest';
+// The benchmarks' tools (docs/benchmarks.md): GNU time for peak RSS, wrk, and the converters
+// `logs convert` is measured against (Miller; Go builds CloudNativePG's approach). Not for CI.
+const forBench = process.argv.includes('--for-bench');
 const say = (message) => process.stderr.write(`ensure-environment: ${message}\n`);
 
 function run(command, args, options = {}) {
@@ -54,8 +57,12 @@ function installedPackage(name) {
 
 // 1. npm dependencies (npm ci also builds the reaper addon with node-gyp, which needs a compiler)
 aptInstall(['python3', 'make', 'g++'].filter((tool) => !has(tool)));
-if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
-  say('installing npm dependencies');
+// A checkout that gained a dependency since node_modules was made (the PostgreSQL majors of the tests) needs it too.
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+const missing = declared.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
+if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json')) || missing.length > 0) {
+  say(`installing npm dependencies${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}`);
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
@@ -68,7 +75,12 @@ if (!has('openssl')) wanted.push('openssl');
 if (!has('pgbackrest')) wanted.push('pgbackrest');
 if (forTests) {
   if (!has('psql')) wanted.push('postgresql-client');
-  for (const tool of ['unshare', 'ip']) if (!has(tool)) wanted.push(tool === 'ip' ? 'iproute2' : 'util-linux');
+  // The programs the tests use as judges or drive, by the Debian package that brings each.
+  const testTools = { unshare: 'util-linux', ip: 'iproute2', pgbadger: 'pgbadger' };
+  for (const [tool, pkg] of Object.entries(testTools)) if (!has(tool)) wanted.push(pkg);
+}
+if (forBench) {
+  for (const [tool, pkg] of [['/usr/bin/time', 'time'], ['wrk', 'wrk'], ['mlr', 'miller'], ['go', 'golang-go']]) if (!has(tool)) wanted.push(pkg);
 }
 aptInstall(wanted);
 majors = postgresMajors();

@@ -16,12 +16,14 @@ export interface RestoreRequest {
   /** A backup label; undefined: the latest. */
   set: string | undefined;
   target: RecoveryTarget | undefined;
-  /** restore_command during this recovery: archive-get from the source stanza. */
-  restoreCommand: string;
 }
 
+/**
+ * The restore_command pgBackRest writes into postgresql.auto.conf has no effect (the manager gives
+ * its own on the postmaster's command line) and is removed with the other fixed settings there.
+ */
 export function restoreArgs(request: RestoreRequest): string[] {
-  const args = [`--recovery-option=restore_command=${request.restoreCommand}`];
+  const args: string[] = [];
   if (request.set !== undefined) args.push(`--set=${request.set}`);
   if (request.target === undefined) {
     // To the end of the archive, then PostgreSQL promotes by itself.

@@ -3,12 +3,13 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { checkStanzaName, clusterNameFromPod, type RecoveryTarget } from '../backup/index.js';
 import { UsageError } from '../errors.js';
+import { parseSwitch } from './parse.js';
 import type { BackupOptions } from '../instance/options.js';
 
 export interface BackupFlags {
   backupRepo?: string;
   clusterName?: string;
-  restoreFromBackup?: boolean | string;
+  restoreFromBackup?: boolean;
   restoreSet?: string;
   restoreFromCluster?: string;
   recoveryTargetTime?: string;
@@ -21,7 +22,8 @@ export function addBackupFlags(command: Command): Command {
   return command
     .addOption(flag('--backup-repo <file>', 'pgBackRest repository options (key=value lines), watched', 'IM_BACKUP_REPO'))
     .addOption(flag('--cluster-name <name>', 'the pgBackRest stanza (default: the pod name without -<ordinal>)', 'IM_CLUSTER_NAME'))
-    .addOption(flag('--restore-from-backup', 'restore an empty PGDATA from the repository, then promote', 'IM_RESTORE_FROM_BACKUP'))
+    // An on/off flag is not .env(): commander would turn it on for IM_RESTORE_FROM_BACKUP=false too.
+    .addOption(new Option('--restore-from-backup', 'restore an empty PGDATA from the repository, then promote (env: IM_RESTORE_FROM_BACKUP)'))
     .addOption(flag('--restore-set <label>', 'the backup to restore (default: the latest)', 'IM_RESTORE_SET'))
     .addOption(flag('--restore-from-cluster <name>', "restore from another cluster's stanza", 'IM_RESTORE_FROM_CLUSTER'))
     .addOption(flag('--recovery-target-time <time>', 'replay the archive up to this time (with its UTC offset)', 'IM_RECOVERY_TARGET_TIME'))
@@ -29,8 +31,9 @@ export function addBackupFlags(command: Command): Command {
     .addOption(flag('--recovery-target-name <name>', 'replay the archive up to this restore point', 'IM_RECOVERY_TARGET_NAME'));
 }
 
-export function resolveBackupOptions(flags: BackupFlags, podName: string, replica: boolean): BackupOptions | undefined {
-  const restoreAsked = isOn(flags.restoreFromBackup) || flags.restoreFromCluster !== undefined;
+export function resolveBackupOptions(flags: BackupFlags, podName: string, replica: boolean, env: NodeJS.ProcessEnv = {}): BackupOptions | undefined {
+  const fromBackup = flags.restoreFromBackup === true || parseSwitch('IM_RESTORE_FROM_BACKUP', env.IM_RESTORE_FROM_BACKUP);
+  const restoreAsked = fromBackup || flags.restoreFromCluster !== undefined;
   if (restoreAsked && replica) throw new UsageError('--restore-from-backup and --replica-of exclude each other: a replica clones its primary');
   const target = recoveryTarget(flags);
   if (flags.backupRepo === undefined) {
@@ -68,9 +71,4 @@ function recoveryTarget(flags: BackupFlags): RecoveryTarget | undefined {
   if (flags.recoveryTargetName !== undefined) given.push({ kind: 'name', value: flags.recoveryTargetName });
   if (given.length > 1) throw new UsageError('--recovery-target-time, --recovery-target-lsn and --recovery-target-name exclude each other');
   return given[0];
-}
-
-/** A boolean flag also set from the environment, where it arrives as text. */
-function isOn(value: boolean | string | undefined): boolean {
-  return value === true || value === 'true' || value === '1';
 }

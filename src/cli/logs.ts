@@ -10,6 +10,9 @@ import { UsageError } from '../errors.js';
 import { OutputSink } from '../log.js';
 import { CsvlogConverter, LineFormatter, newCounters } from '../logpipe/index.js';
 
+/** Its output (some 2.5 times the input) fits the converter's first slab; 1 MiB peaked 4 MiB higher, no faster. */
+const READ_BUFFER_BYTES = 256 * 1024;
+
 export function logsCommand(): Command {
   const logs = new Command('logs').description('PostgreSQL logs');
   const convert = logs
@@ -47,9 +50,26 @@ function checkReadable(file: string): void {
 async function convertOne(file: string, sink: OutputSink, formatter: LineFormatter): Promise<void> {
   const source = file === '-' ? undefined : file;
   const converter = new CsvlogConverter(sink, formatter, newCounters(), source);
-  const input = file === '-' ? process.stdin : fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
-  for await (const chunk of input) {
+  for await (const chunk of file === '-' ? process.stdin : chunksOf(file)) {
     if (!converter.push(chunk as Buffer)) await new Promise((resolve) => sink.once('drain', resolve));
   }
   converter.finish();
+}
+
+/**
+ * A file's bytes, read again and again into one buffer (the converter keeps no reference to a chunk):
+ * a stream's new buffer per read is garbage outside V8's heap, collected only every 64 MiB or so.
+ */
+async function* chunksOf(file: string): AsyncGenerator<Buffer> {
+  const handle = await fs.promises.open(file);
+  try {
+    const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
 }

@@ -25,6 +25,22 @@ function parseCount(flag: string, value: string, unit: string): number {
   return Number(value);
 }
 
+const TRUE_WORDS = ['true', '1', 'on', 'yes'];
+const FALSE_WORDS = ['false', '0', 'off', 'no', ''];
+
+/**
+ * An on/off environment variable. Commander turns a boolean flag on whenever its variable is set,
+ * even to "false": for a flag that weakens security, "false" must mean off.
+ */
+export function parseSwitch(name: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  const words = [...TRUE_WORDS, ...FALSE_WORDS.filter((word) => word !== '')];
+  throw new UsageError(`${name}: "${value}" is not one of ${words.join(', ')}`);
+}
+
 export function parseList(flag: string, value: string): string[] {
   const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
   if (items.length === 0) throw new UsageError(`${flag}: empty list`);

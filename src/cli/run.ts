@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
 import { addBackupFlags, resolveBackupOptions, type BackupFlags } from './backup-flags.js';
-import { parseHostPort, parseList, parsePort, parseSeconds } from './parse.js';
+import { parseHostPort, parseList, parsePort, parseSeconds, parseSwitch } from './parse.js';
 
 interface RunFlags extends BackupFlags {
   pgdata: string;
@@ -20,6 +20,7 @@ interface RunFlags extends BackupFlags {
   replicaOf?: string;
   serverName?: string;
   config?: string;
+  allowAlterSystem: boolean;
   hba?: string;
   podName?: string;
   user: string;
@@ -42,11 +43,16 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--port <n>', 'PostgreSQL TCP port', 'IM_PORT', '5432'))
     .addOption(flag('--listen <addrs>', 'listen_addresses', 'IM_LISTEN', '*'))
     .addOption(flag('--status-port <n>', 'HTTPS status API port, 0 disables', 'IM_STATUS_PORT', '8000'))
-    .addOption(new Option('--status-insecure', 'plain HTTP status API, for local debugging only').env('IM_STATUS_INSECURE').default(false))
+    // On/off flags are not .env(): commander would turn them on for VARIABLE=false too (see resolveRunOptions).
+    .addOption(new Option('--status-insecure', 'plain HTTP status API, for local debugging only (env: IM_STATUS_INSECURE)').default(false))
     .addOption(flag('--operator-names <names>', 'client-certificate CNs allowed to call operator actions', 'IM_OPERATOR_NAMES', 'instance-manager-operator'))
     .addOption(flag('--replica-of <host[:port]>', 'run as a streaming replica of that primary', 'IM_REPLICA_OF'))
     .addOption(flag('--server-name <names>', 'DNS names and IPs for issued server certificates', 'IM_SERVER_NAME'))
     .addOption(flag('--config <file>', 'extra postgresql.conf parameters, watched', 'IM_CONFIG'))
+    .addOption(
+      new Option('--allow-alter-system', 'ALTER SYSTEM for the default settings only (env: IM_ALLOW_ALTER_SYSTEM)')
+        .default(false),
+    )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
@@ -58,7 +64,7 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
   });
 }
 
-export function resolveRunOptions(flags: RunFlags): RunOptions {
+export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunOptions {
   const logLevel = parseLevel(flags.logLevel);
   if (!logLevel) throw new UsageError(`--log-level: "${flags.logLevel}" is not one of error, warning, info, debug`);
   const hostname = os.hostname();
@@ -72,17 +78,18 @@ export function resolveRunOptions(flags: RunFlags): RunOptions {
     port: parsePort('--port', flags.port, false),
     listen: flags.listen,
     statusPort: parsePort('--status-port', flags.statusPort, true),
-    statusInsecure: flags.statusInsecure === true || String(flags.statusInsecure) === 'true',
+    statusInsecure: flags.statusInsecure || parseSwitch('IM_STATUS_INSECURE', env.IM_STATUS_INSECURE),
     operatorNames: parseList('--operator-names', flags.operatorNames),
     replicaOf: flags.replicaOf === undefined ? undefined : parseHostPort('--replica-of', flags.replicaOf),
     serverNames,
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
+    allowAlterSystem: flags.allowAlterSystem || parseSwitch('IM_ALLOW_ALTER_SYSTEM', env.IM_ALLOW_ALTER_SYSTEM),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
     podName,
     user: flags.user,
     smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),
     stopTimeoutSeconds: parseSeconds('--stop-timeout', flags.stopTimeout),
     logLevel,
-    backup: resolveBackupOptions(flags, podName, flags.replicaOf !== undefined),
+    backup: resolveBackupOptions(flags, podName, flags.replicaOf !== undefined, env),
   };
 }

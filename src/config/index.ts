@@ -1,13 +1,22 @@
+export { AUTO_CONF, withoutFixedSettings, type CleanedAutoConf } from './auto-conf.js';
 export { parseHbaRules, validateHbaRule, type HbaRule } from './hba-rules.js';
 export { IDENT_MAP, renderHba, renderIdent, REPLICATION_USER } from './hba.js';
 export {
-  CUSTOM_CONF,
+  isFixedSetting,
   isOwnedParameter,
+  managedSettings,
+  postmasterOptions,
+  renderSettingsDoc,
+  type RenderContext,
+  type RenderedSettings,
+  type SettingKind,
+  type TlsFiles,
+} from './managed-settings.js';
+export {
+  CUSTOM_CONF,
   parseUserParameters,
   quoteValue,
   renderCustomConf,
   withCustomConfInclude,
-  type ManagedSettings,
   type Parameters,
-  type TlsFiles,
 } from './settings.js';

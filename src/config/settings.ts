@@ -4,24 +4,12 @@
  */
 import { UsageError } from '../errors.js';
 import { withoutComment } from './comments.js';
-
-/** Parameters only the manager may set; a user file that sets one is refused. */
-const OWNED_EXACT = new Set([
-  'log_destination', 'logging_collector', 'log_directory', 'log_filename', 'log_truncate_on_rotation',
-  'log_file_mode', 'ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file', 'ssl_crl_file', 'port',
-  'listen_addresses', 'unix_socket_directories', 'hba_file', 'ident_file', 'data_directory',
-  'primary_conninfo', 'restore_command', 'config_file',
-  // An include would let the file pull in any of the above behind the manager's back.
-  'include', 'include_if_exists', 'include_dir',
-]);
-const OWNED_PREFIXES = ['log_rotation_', 'ssl_passphrase_command'];
-
-export function isOwnedParameter(name: string): boolean {
-  const key = name.toLowerCase();
-  return OWNED_EXACT.has(key) || OWNED_PREFIXES.some((prefix) => key.startsWith(prefix));
-}
+import { isOwnedParameter, type RenderedSettings } from './managed-settings.js';
 
 export type Parameters = Map<string, string>;
+
+/** `key = value`, `key value`: the name, then the rest of the line. */
+export const SETTING_LINE = /^([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)(.*)$/;
 
 /**
  * Reads `key = value` lines (`=` optional, `#` comments, values optionally single-quoted, as
@@ -33,10 +21,13 @@ export function parseUserParameters(text: string, source: string): Parameters {
     const where = `${source}:${index + 1}`;
     const line = withoutComment(raw, "'").trim();
     if (line === '') return;
-    const match = /^([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=\s*|\s+)(.*)$/.exec(line);
+    const match = SETTING_LINE.exec(line);
     if (!match) throw new UsageError(`${where}: not a "key = value" line: ${JSON.stringify(raw.trim())}`);
     const key = match[1]!.toLowerCase();
-    if (isOwnedParameter(key)) throw new UsageError(`${where}: parameter "${key}" is managed by instance-manager and cannot be set in --config`);
+    if (isOwnedParameter(key)) {
+      const reason = 'is fixed by instance-manager and cannot be set in --config (see docs/settings.md)';
+      throw new UsageError(`${where}: parameter "${key}" ${reason}`);
+    }
     parameters.set(key, unquote(match[2]!.trim(), where));
   });
   return parameters;
@@ -72,80 +63,26 @@ export function quoteValue(value: string): string {
   return `'${escaped}'`;
 }
 
-export interface TlsFiles {
-  certFile: string;
-  keyFile: string;
-  /** CA of client certificates: enables `cert` authentication. */
-  clientCaFile: string;
-}
-
-export interface ManagedSettings {
-  port: number;
-  listen: string;
-  socketDir: string;
-  /** Where the csvlog and stderr FIFOs are; undefined sends PostgreSQL's log to its stderr. */
-  logDirectory: string | undefined;
-  tls: TlsFiles | undefined;
-  /** Settings another concern adds (standby settings on a replica). */
-  extra: Parameters;
-  /** The user's `--config` parameters; rendered last so they win over the defaults below. */
-  user: Parameters;
-}
-
 export const CUSTOM_CONF = 'custom.conf';
 export const INCLUDE_LINE = `include '${CUSTOM_CONF}'`;
 
-export function renderCustomConf(settings: ManagedSettings): string {
-  const managed: [string, string][] = [
-    ['listen_addresses', settings.listen],
-    ['port', String(settings.port)],
-    ['unix_socket_directories', settings.socketDir],
-    // The manager restarts a crashed postmaster itself, after its orphans are gone.
-    ['restart_after_crash', 'off'],
-    ['password_encryption', 'scram-sha-256'],
-    ...loggingSettings(settings.logDirectory),
-    ...tlsSettings(settings.tls),
-    ...settings.extra,
-  ];
-  const defaults: [string, string][] = [
-    ['ssl_min_protocol_version', 'TLSv1.3'],
-    ['wal_sender_timeout', '5s'],
-    ['wal_receiver_timeout', '5s'],
-  ];
+/**
+ * custom.conf: the fixed settings (which the postmaster's command line repeats, so they hold whatever
+ * a file says), the defaults `--config` does not replace, then `--config` itself.
+ */
+export function renderCustomConf(settings: RenderedSettings, user: Parameters): string {
+  const line = ([key, value]: [string, string]) => `${key} = ${quoteValue(value)}`;
   const lines = [
     '# Written by instance-manager at every start and reload: do not edit.',
     '# Put your own parameters in the --config file; they come last and win over the defaults.',
-    ...managed.map(([key, value]) => `${key} = ${quoteValue(value)}`),
+    '# fixed (also on the postmaster\'s command line: no file, postgresql.auto.conf included, overrides them)',
+    ...settings.fixed.map(line),
     '# defaults',
-    ...defaults.filter(([key]) => !settings.user.has(key)).map(([key, value]) => `${key} = ${quoteValue(value)}`),
+    ...settings.defaults.filter(([key]) => !user.has(key)).map(line),
     '# --config',
-    ...[...settings.user].map(([key, value]) => `${key} = ${quoteValue(value)}`),
+    ...[...user].map(line),
   ];
   return `${lines.join('\n')}\n`;
-}
-
-function loggingSettings(directory: string | undefined): [string, string][] {
-  if (directory === undefined) return [['logging_collector', 'off'], ['log_destination', 'stderr']];
-  return [
-    ['logging_collector', 'on'],
-    ['log_destination', 'csvlog'],
-    ['log_directory', directory],
-    ['log_filename', 'postgres'],
-    ['log_rotation_age', '0'],
-    ['log_rotation_size', '0'],
-    ['log_truncate_on_rotation', 'off'],
-    ['log_file_mode', '0600'],
-  ];
-}
-
-function tlsSettings(tls: TlsFiles | undefined): [string, string][] {
-  if (tls === undefined) return [['ssl', 'off']];
-  return [
-    ['ssl', 'on'],
-    ['ssl_cert_file', tls.certFile],
-    ['ssl_key_file', tls.keyFile],
-    ['ssl_ca_file', tls.clientCaFile],
-  ];
 }
 
 /** postgresql.conf with the include of custom.conf appended once, as its last line. */

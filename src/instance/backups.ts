@@ -73,13 +73,19 @@ export class InstanceBackups {
     return writeFileAtomically(this.configFile, text, this.deps.runAs);
   }
 
-  /** Fixed settings: PostgreSQL archives through pgBackRest, and any instance can read the archive. */
+  /**
+   * Fixed settings: PostgreSQL archives through pgBackRest, and any instance can read the archive.
+   * While a restore's recovery runs, WAL comes from the stanza the backup came from (another
+   * cluster's with --restore-from-cluster); they are given at each postmaster start.
+   */
   settings(): Parameters {
-    const { archiveCommand, restoreCommand } = archiveCommands(this.configFile, this.deps.options.clusterName);
+    const { options, pgdata } = this.deps;
+    const { archiveCommand } = archiveCommands(this.configFile, options.clusterName);
+    const readFrom = options.restore !== undefined && recoveryPending(pgdata) ? options.restore.sourceStanza : options.clusterName;
     return new Map([
       ['archive_mode', 'on'],
       ['archive_command', archiveCommand],
-      ['restore_command', restoreCommand],
+      ['restore_command', archiveCommands(this.configFile, readFrom).restoreCommand],
     ]);
   }
 
@@ -97,11 +103,7 @@ export class InstanceBackups {
       stanza: restore.sourceStanza, set: restore.set ?? 'latest', target: restore.target ?? 'end of the archive',
     });
     const began = Date.now();
-    await restoreFromRepository(
-      this.service.context,
-      { sourceStanza: restore.sourceStanza, set: restore.set, target: restore.target, restoreCommand: archiveCommands(this.configFile, restore.sourceStanza).restoreCommand },
-      signal,
-    );
+    await restoreFromRepository(this.service.context, { sourceStanza: restore.sourceStanza, set: restore.set, target: restore.target }, signal);
     logger.info('restore finished; PostgreSQL replays the archive next', { elapsedMs: Date.now() - began });
   }
 

@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   CUSTOM_CONF,
+  managedSettings,
   parseHbaRules,
   parseUserParameters,
   renderCustomConf,
   renderHba,
   renderIdent,
   withCustomConfInclude,
-  type Parameters,
-  type TlsFiles,
+  type RenderContext,
 } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { SUPERUSER } from '../postgres/index.js';
@@ -23,13 +23,8 @@ import { writeFileAtomically, type RunAs } from '../process/index.js';
 
 /** What the rendering depends on, read from the flags, the mounted files and the instance's state. */
 export interface ConfigurationInputs {
-  port: number;
-  listen: string;
-  socketDir: string;
-  logDirectory: string;
-  tls: TlsFiles;
-  /** Settings another concern owns (the standby settings on a replica). */
-  extra: Parameters;
+  /** What the settings table's values are computed from. */
+  settings: RenderContext;
   /** The `--config` file's text and path, when given. */
   userConfig: { text: string; file: string } | undefined;
   /** The `--hba` file's text and path, when given. */
@@ -42,15 +37,7 @@ export interface ConfigurationInputs {
 export function renderConfiguration(inputs: ConfigurationInputs): Map<string, string> {
   const user = inputs.userConfig ? parseUserParameters(inputs.userConfig.text, inputs.userConfig.file) : new Map<string, string>();
   const hbaRules = inputs.userHba ? parseHbaRules(inputs.userHba.text, inputs.userHba.file) : [];
-  const custom = renderCustomConf({
-    port: inputs.port,
-    listen: inputs.listen,
-    socketDir: inputs.socketDir,
-    logDirectory: inputs.logDirectory,
-    tls: inputs.tls,
-    extra: inputs.extra,
-    user,
-  });
+  const custom = renderCustomConf(managedSettings(inputs.settings), user);
   return new Map([
     [CUSTOM_CONF, custom],
     ['pg_hba.conf', renderHba(hbaRules)],

@@ -4,6 +4,7 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
+import { AUTO_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
@@ -31,6 +32,7 @@ import {
 } from '../replication/index.js';
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
+import { guardAutoConf } from './alter-system-guard.js';
 import { InstanceBackups } from './backups.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
 import type { RunOptions } from './options.js';
@@ -83,6 +85,7 @@ export class Instance {
       smartShutdownTimeoutSeconds: options.smartShutdownTimeoutSeconds,
       stopTimeoutSeconds: options.stopTimeoutSeconds,
       logPipe: () => this.logPipe,
+      postmasterOptions: () => postmasterOptions(managedSettings(this.settingsContext())),
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
       reasonToGiveUp: () => this.backups?.reasonToGiveUp(),
@@ -320,11 +323,12 @@ export class Instance {
     return `psql -h ${this.runDirs.socket} -p ${this.deps.options.port} -U ${SUPERUSER} postgres`;
   }
 
-  /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(): Map<string, string> {
-    const { options, runAs } = this.deps;
+  /** What the settings table's values come from now: a promotion takes the standby settings out. */
+  private settingsContext(): RenderContext {
+    const { options, bin } = this.deps;
     const store = this.certificates;
-    return renderConfiguration({
+    return {
+      pgdata: options.pgdata,
       port: options.port,
       listen: options.listen,
       socketDir: this.runDirs.socket,
@@ -334,7 +338,17 @@ export class Instance {
         keyFile: store.path(CERTIFICATE_FILES.serverKey),
         clientCaFile: store.path(CERTIFICATE_FILES.clientCa),
       },
-      extra: new Map([...(this.role === 'replica' ? standbySettings(this.primaryConnection()!) : []), ...(this.backups?.settings() ?? [])]),
+      pgMajor: bin.major,
+      allowAlterSystem: options.allowAlterSystem,
+      supplied: new Map([...(this.role === 'replica' ? standbySettings(this.primaryConnection()!) : []), ...(this.backups?.settings() ?? [])]),
+    };
+  }
+
+  /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
+  private renderConfiguration(): Map<string, string> {
+    const { options, runAs } = this.deps;
+    return renderConfiguration({
+      settings: this.settingsContext(),
       userConfig: readInputFile(options.configFile, '--config'),
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
@@ -343,7 +357,11 @@ export class Instance {
 
   /** Writes what changed; returns the names of the files that did. */
   private writeConfiguration(): string[] {
-    const changed = writeConfiguration(this.deps.options.pgdata, this.renderConfiguration(), this.deps.runAs);
-    return this.backups?.writeConfig() ? [...changed, 'pgbackrest.conf'] : changed;
+    const { options, runAs, logger } = this.deps;
+    const changed = writeConfiguration(options.pgdata, this.renderConfiguration(), runAs);
+    const { pgdata, allowAlterSystem } = options;
+    if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
+    if (this.backups?.writeConfig()) changed.push('pgbackrest.conf');
+    return changed;
   }
 }

@@ -22,6 +22,8 @@ export interface RunOptions {
   replicaOf: HostPort | undefined;
   serverNames: string[];
   configFile: string | undefined;
+  /** ALTER SYSTEM works, for the default settings only (fixed ones stay on the command line). */
+  allowAlterSystem: boolean;
   hbaFile: string | undefined;
   podName: string;
   user: string;

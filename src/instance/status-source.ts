@@ -54,11 +54,14 @@ export class InstanceStatusSource implements StatusSource {
 
   logCounters(): LogCounters {
     const logs = this.instance.logs;
-    if (!logs) return { recordsByLogger: {}, unparsableRecords: 0, bufferedBytes: this.sink.bufferedBytes };
+    if (!logs) {
+      return { recordsByLogger: {}, unparsableRecords: 0, blankLines: 0, bufferedBytes: this.sink.bufferedBytes };
+    }
     // Lines from the stderr-format FIFO are written under logger "postgres" too.
     return {
       recordsByLogger: { postgres: logs.records.postgres + logs.rawLines, pgaudit: logs.records.pgaudit },
       unparsableRecords: logs.unparsable,
+      blankLines: logs.blankLines,
       bufferedBytes: logs.bufferedBytes,
     };
   }

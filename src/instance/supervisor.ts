@@ -37,6 +37,8 @@ export interface SupervisorDeps {
   stopTimeoutSeconds: number;
   /** The log pipe whose FIFOs the postmaster writes into; undefined before it exists. */
   logPipe: () => LogPipe | undefined;
+  /** The postmaster's options after `-D`, asked for at every start (the fixed settings, as `-c`). */
+  postmasterOptions: () => string[];
   /** Told at every change of phase. */
   onPhase: (phase: Phase) => void;
   /** Told once a postmaster accepts connections (`ready` on a primary, `standby` on a replica). */
@@ -142,7 +144,7 @@ export class Supervisor {
     const { bin, pgdata, runAs, logger } = this.deps;
     this.setPhase('starting');
     this.readyAt = undefined;
-    const postmaster = Postmaster.start({ bin, pgdata, runAs, logger });
+    const postmaster = Postmaster.start({ bin, pgdata, runAs, logger, options: this.deps.postmasterOptions() });
     this.postmaster = postmaster;
     logger.info('PostgreSQL started', { postmasterPid: postmaster.pid, restarts: this.restarts });
     this.announceFirstSpawn();

@@ -89,6 +89,7 @@ export class CsvlogConverter extends BoundaryAwareConverter {
       this.counters.unparsable++;
       this.formatter.unparsable(raw, this.source, this.out);
     },
+    blankLine: () => this.counters.blankLines++,
   });
 
   constructor(sink: LineSink, formatter: LineFormatter, counters: LogPipeCounters, private readonly source?: string) {

@@ -26,6 +26,9 @@ export function decodeAudit(message: string): AuditRecord | undefined {
   const fields = rows.length === 1 ? rows[0]! : undefined;
   if (!fields || (fields.length !== 9 && fields.length !== 10)) return undefined;
   const audit: AuditRecord = {};
-  fields.forEach((value, index) => (audit[AUDIT_FIELDS[index]!] = value));
+  // Empty fields are omitted, as in `record` (and as CloudNativePG writes them).
+  fields.forEach((value, index) => {
+    if (value !== '') audit[AUDIT_FIELDS[index]!] = value;
+  });
   return audit;
 }

@@ -56,6 +56,7 @@ export class LogPipe {
       records: { ...this.counters.records },
       rawLines: this.counters.rawLines,
       unparsable: this.counters.unparsable,
+      blankLines: this.counters.blankLines,
       backpressurePauses: this.counters.backpressurePauses,
       bufferedBytes: sink.bufferedBytes,
       highWaterMark: sink.highWaterMark,

@@ -6,6 +6,8 @@ export interface LogPipeCounters {
   rawLines: number;
   /** Input written as `unparsable csvlog record` (with its raw text). */
   unparsable: number;
+  /** Empty lines in the csvlog stream, skipped: they hold no record. */
+  blankLines: number;
   /** Times a reader stopped because stdout was behind. */
   backpressurePauses: number;
 }
@@ -20,5 +22,5 @@ export interface LogPipeStatus extends LogPipeCounters {
 }
 
 export function newCounters(): LogPipeCounters {
-  return { records: { postgres: 0, pgaudit: 0 }, rawLines: 0, unparsable: 0, backpressurePauses: 0 };
+  return { records: { postgres: 0, pgaudit: 0 }, rawLines: 0, unparsable: 0, blankLines: 0, backpressurePauses: 0 };
 }

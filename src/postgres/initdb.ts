@@ -17,7 +17,8 @@ export async function initdb(bin: PgBinaries, pgdata: string, runAs: RunAs, logg
       '--data-checksums',
       '--auth-local', 'peer',
       '--auth-host', 'scram-sha-256',
-      '--no-instructions',
+      // PostgreSQL 14 added it; 13 prints its pg_ctl hint, which is only noise in the log.
+      ...(bin.major >= 14 ? ['--no-instructions'] : []),
     ],
     { runAs, logger },
   );

@@ -12,6 +12,8 @@ export interface PostmasterOptions {
   pgdata: string;
   runAs: RunAs;
   logger: Logger;
+  /** More command-line options (`-c name=value`): they outrank every configuration file. */
+  options?: string[];
 }
 
 /**
@@ -32,7 +34,7 @@ export class Postmaster {
   }
 
   static start(options: PostmasterOptions): Postmaster {
-    const program = spawnProgram(options.bin.path('postgres'), ['-D', options.pgdata], {
+    const program = spawnProgram(options.bin.path('postgres'), ['-D', options.pgdata, ...(options.options ?? [])], {
       runAs: options.runAs,
       logger: options.logger,
       cwd: options.pgdata,

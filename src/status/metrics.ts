@@ -24,6 +24,7 @@ export class StatusMetrics {
   private readonly restarts = this.counter('postmaster_restarts_total', 'Postmaster restarts since the manager started (crashes and asked-for restarts)');
   private readonly logRecords = this.counter('log_records_total', 'Log records written to stdout, per logger', ['logger']);
   private readonly unparsable = this.counter('log_unparsable_records_total', 'csvlog records that could not be parsed (written raw)');
+  private readonly blankLines = this.counter('log_blank_lines_total', 'Empty csvlog lines skipped (no record)');
   private readonly logBuffer = this.gauge('log_buffer_bytes', 'Log bytes accepted for stdout and not yet taken by the reader');
   private readonly certificateDays = this.gauge('certificate_days_left', 'Days until each certificate file expires', ['file']);
   private readonly backupRunning = this.gauge('backup_running', 'A pgBackRest backup runs now (1) or not (0)');
@@ -66,6 +67,7 @@ export class StatusMetrics {
     this.logRecords.reset();
     for (const [logger, count] of Object.entries(logs.recordsByLogger)) this.logRecords.inc({ logger }, count);
     setCounter(this.unparsable, logs.unparsableRecords);
+    setCounter(this.blankLines, logs.blankLines);
     this.logBuffer.set(logs.bufferedBytes);
     this.certificateDays.reset();
     for (const certificate of facts.certificates) this.certificateDays.set({ file: certificate.name }, certificate.daysLeft);

@@ -23,6 +23,8 @@ export interface LogCounters {
   /** Records written, per `logger` name (`postgres`, `pgaudit`, ...). */
   recordsByLogger: Readonly<Record<string, number>>;
   unparsableRecords: number;
+  /** Empty csvlog lines skipped. */
+  blankLines: number;
   /** Bytes accepted for stdout but not yet handed to the kernel. */
   bufferedBytes: number;
 }

@@ -113,7 +113,7 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     fs.writeFileSync(config, 'work_mem = 8MB\nssl = off\n');
     const result = await runCli(runArgs(dir, '--config', config));
     expect(result.code).toBe(2);
-    expectOneLine(result.stderr, new RegExp(`${config}:2: parameter "ssl" is managed by instance-manager and cannot be set in --config`));
+    expectOneLine(result.stderr, new RegExp(`${config}:2: parameter "ssl" is fixed by instance-manager and cannot be set in --config`));
     expect(fs.existsSync(path.join(dir, 'pgdata'))).toBe(false);
   });
 

@@ -108,7 +108,7 @@ describe('crash restart', () => {
 
 describe('a postmaster that keeps dying', () => {
   it('is restarted with a doubling backoff, then the manager gives up after 5 crashes and exits 1', async () => {
-    const manager = await startManager({ args: ['--smart-shutdown-timeout', '2', '--stop-timeout', '5'] });
+    const manager = await startManager({ args: ['--smart-shutdown-timeout', '2', '--stop-timeout', '5', '--allow-alter-system'] });
     try {
       await manager.waitUntilReady();
       // Accepted by ALTER SYSTEM, fatal at every later start: each restart now fails by itself.

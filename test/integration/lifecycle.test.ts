@@ -150,7 +150,7 @@ describe('SIGHUP', () => {
     fs.writeFileSync(config, 'port = 1\n');
     live.child.kill('SIGHUP');
     const refused = await live.waitForMessage('reload refused; the previous configuration stays in force');
-    expect(String(refused.err)).toContain('parameter "port" is managed by instance-manager');
+    expect(String(refused.err)).toContain('parameter "port" is fixed by instance-manager');
     expect(await live.psql('SHOW work_mem')).toBe('8MB');
   });
 });

@@ -99,6 +99,8 @@ describe('log pipe with a real PostgreSQL', () => {
       expect(audited.map((audit) => audit.statement)).toEqual(workload(tag).filter((sql) => /^(SELECT|INSERT)/.test(sql)));
       expect(audits.every((line) => line.record.message === undefined)).toBe(true);
       expect(audited.find((audit) => audit.command === 'INSERT')).toMatchObject({ class: 'WRITE', rows: '2' });
+      // A statement on no relation: pgaudit leaves object_type and object_name empty, and empty fields are omitted.
+      expect(Object.keys(audited[0]!)).toEqual(['audit_type', 'statement_id', 'substatement_id', 'class', 'command', 'statement', 'parameter', 'rows']);
     }
     expect(manager.lines.filter((line) => line.msg === 'pwned' || line.msg === 'unparsable csvlog record')).toEqual([]);
     expect(manager.strayStdout).toEqual([]);

@@ -48,7 +48,8 @@ describe('status API probes and /pg/status on a primary', () => {
   const duringStart: Codes[] = [];
 
   beforeAll(async () => {
-    manager = await startManager({ status: 'http', args: ['--smart-shutdown-timeout', '2'] });
+    // ALTER SYSTEM (of a default setting) makes a restart pending below.
+    manager = await startManager({ status: 'http', args: ['--smart-shutdown-timeout', '2', '--allow-alter-system'] });
     await waitForStatusApi(manager.statusBase);
     // Sample the probes until PostgreSQL is up: the first answers come while initdb runs.
     while (!manager.lines.some((line) => line.msg === 'PostgreSQL accepts connections')) {
@@ -110,6 +111,9 @@ describe('status API probes and /pg/status on a primary', () => {
   });
 
   it('exposes the same facts as Prometheus metrics', async () => {
+    // Blank lines in the csvlog stream are no records: skipped, and only counted.
+    fs.writeFileSync(path.join(manager.runDir, 'log', 'postgres.csv'), '\n\n', { flag: 'a' });
+    await expect.poll(async () => (await ask(`${manager.statusBase}/metrics`)).body, { timeout: 10_000 }).toMatch(/^instance_manager_log_blank_lines_total 2$/m);
     const answer = await ask(`${manager.statusBase}/metrics`);
     expect(answer.status).toBe(200);
     expect(answer.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -128,6 +132,7 @@ describe('status API probes and /pg/status on a primary', () => {
     expect(value('instance_manager_log_records_total{logger="postgres"}')).toBeGreaterThan(0);
     expect(value('instance_manager_log_records_total{logger="pgaudit"}')).toBe(0);
     expect(value('instance_manager_log_unparsable_records_total')).toBe(0);
+    expect(value('instance_manager_log_blank_lines_total')).toBe(2);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     expect(value('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });

@@ -88,5 +88,6 @@ function auditFields(message: string): Record<string, string> | undefined {
     return undefined;
   }
   if (rows.length !== 1 || (rows[0]!.length !== 9 && rows[0]!.length !== 10)) return undefined;
-  return Object.fromEntries(rows[0]!.map((value, index) => [AUDIT_FIELDS[index]!, value]));
+  // Empty audit fields are omitted, as empty columns of `record` are.
+  return Object.fromEntries(rows[0]!.map((value, index) => [AUDIT_FIELDS[index]!, value]).filter(([, value]) => value !== ''));
 }

@@ -177,16 +177,16 @@ describe('archiving status', () => {
 });
 
 describe('restore arguments', () => {
-  const base = { sourceStanza: 'pg', set: undefined, target: undefined, restoreCommand: 'pgbackrest --stanza=pg archive-get %f "%p"' };
+  const base = { sourceStanza: 'pg', set: undefined, target: undefined };
 
   it.each([
-    ['latest, to the end of the archive', base, ['--recovery-option=restore_command=pgbackrest --stanza=pg archive-get %f "%p"', '--type=default']],
+    ['latest, to the end of the archive', base, ['--type=default']],
     ['a set to a time', { ...base, set: '20261130-145619F', target: { kind: 'time' as const, value: '2026-11-30 15:00:00+00' } }, [
-      '--recovery-option=restore_command=pgbackrest --stanza=pg archive-get %f "%p"', '--set=20261130-145619F',
+      '--set=20261130-145619F',
       '--type=time', '--target=2026-11-30 15:00:00+00', '--target-action=promote',
     ]],
     ['to an LSN', { ...base, target: { kind: 'lsn' as const, value: '0/3000138' } }, [
-      '--recovery-option=restore_command=pgbackrest --stanza=pg archive-get %f "%p"', '--type=lsn', '--target=0/3000138', '--target-action=promote',
+      '--type=lsn', '--target=0/3000138', '--target-action=promote',
     ]],
   ])('%s', (_name, request, args) => {
     expect(restoreArgs(request)).toEqual(args);
@@ -198,7 +198,7 @@ describe('backup and restore flags', () => {
     [{}, 'pg-1', false, undefined],
     [{ backupRepo: '/r.conf' }, 'pg-1', false, { repoFile: '/r.conf', clusterName: 'pg', restore: undefined }],
     [{ backupRepo: '/r.conf', clusterName: 'main' }, 'pg-1', false, { repoFile: '/r.conf', clusterName: 'main', restore: undefined }],
-    [{ backupRepo: '/r.conf', restoreFromBackup: 'true', recoveryTargetLsn: '0/3000138' }, 'pg-1', false, {
+    [{ backupRepo: '/r.conf', restoreFromBackup: true, recoveryTargetLsn: '0/3000138' }, 'pg-1', false, {
       repoFile: '/r.conf', clusterName: 'pg', restore: { sourceStanza: 'pg', set: undefined, target: { kind: 'lsn', value: '0/3000138' } },
     }],
     [{ backupRepo: '/r.conf', restoreFromCluster: 'old', restoreSet: 'L' }, 'new-0', false, {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort, parseList, parsePort, parseSeconds } from '../../src/cli/parse.js';
+import { parseHostPort, parseList, parsePort, parseSeconds, parseSwitch } from '../../src/cli/parse.js';
+import { runCommand } from '../../src/cli/run.js';
+import type { RunOptions } from '../../src/instance/options.js';
 
 describe('flag parsers', () => {
   it.each([
@@ -23,11 +25,53 @@ describe('flag parsers', () => {
     expect(() => parsePort('--port', '65536', false)).toThrow('--port');
   });
 
+  it.each([
+    [undefined, false], ['', false], ['false', false], ['0', false], ['off', false], ['No', false],
+    ['true', true], ['1', true], ['ON', true], ['yes', true],
+  ])('reads the switch IM_ALLOW_ALTER_SYSTEM=%j as %s ("false" is off, unlike commander)', (value, expected) => {
+    expect(parseSwitch('IM_ALLOW_ALTER_SYSTEM', value)).toBe(expected);
+  });
+
+  it('refuses a switch that is neither on nor off, naming it', () => {
+    expect(() => parseSwitch('IM_ALLOW_ALTER_SYSTEM', 'maybe')).toThrow(/^IM_ALLOW_ALTER_SYSTEM: "maybe" is not one of true, 1, on, yes, false, 0, off, no$/);
+  });
+
   it('reads seconds and lists', () => {
     expect(parseSeconds('--stop-timeout', '30')).toBe(30);
     expect(() => parseSeconds('--stop-timeout', '-1')).toThrow('--stop-timeout');
     expect(() => parseSeconds('--stop-timeout', '1.5')).toThrow('--stop-timeout');
     expect(parseList('--server-name', 'a, b,,c')).toEqual(['a', 'b', 'c']);
     expect(() => parseList('--server-name', ' , ')).toThrow('--server-name: empty list');
+  });
+});
+
+describe('run: on/off switches from the environment', () => {
+  /** The options `run` would start with, under that environment. */
+  async function optionsUnder(env: Record<string, string>): Promise<RunOptions> {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      let seen: RunOptions | undefined;
+      await runCommand(async (options) => {
+        seen = options;
+        return 0;
+      }).parseAsync([], { from: 'user' });
+      return seen!;
+    } finally {
+      process.env = saved;
+      process.exitCode = undefined;
+    }
+  }
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['true', true],
+  ])('IM_STATUS_INSECURE=%s serves %s plain HTTP', async (value, insecure) => {
+    expect((await optionsUnder({ IM_STATUS_INSECURE: value })).statusInsecure).toBe(insecure);
+  });
+
+  it('IM_ALLOW_ALTER_SYSTEM=false keeps ALTER SYSTEM off', async () => {
+    expect((await optionsUnder({ IM_ALLOW_ALTER_SYSTEM: 'false' })).allowAlterSystem).toBe(false);
   });
 });

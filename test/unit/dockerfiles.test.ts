@@ -4,6 +4,7 @@
  * them: same stages, the same build stage, bases pinned by digest through build arguments, the
  * same labels, user, entrypoint, paths and volumes, and a final stage with nothing of the build.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -136,11 +137,32 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     expect(ubiRun).toContain('microdnf clean all');
   });
 
-  it('install pgBackRest, which archive_command and the backups run', () => {
+  it('install pgBackRest, which archive_command and the backups run, with PostgreSQL', () => {
     for (const file of ['Dockerfile.debian', 'Dockerfile.ubi'] as const) {
-      const install = args(finalStage(file), 'RUN').join(' ').split(/apt-get install|microdnf install/)[1] ?? '';
-      expect(install.split(';')[0], file).toMatch(/\spgbackrest\s/);
+      const steps = args(finalStage(file), 'RUN').join(';').split(/;\s*/);
+      const install = steps.find((step) => /install .*pgaudit/.test(step)) ?? '';
+      expect(install, file).toMatch(/\spgbackrest\s/);
     }
+  });
+
+  it('Dockerfile.debian installs a PG_MAJOR Debian lacks from apt.postgresql.org, signed by the key Debian ships', () => {
+    const debian = finalStage('Dockerfile.debian');
+    expect(args(debian, 'ARG')).toContain('PGDG_KEYRING=/usr/share/postgresql-common/pgdg/apt.postgresql.org.gpg');
+    const install = args(debian, 'RUN').find((run) => run.includes('"postgresql-${PG_MAJOR}"'))!;
+    const steps = install.split(/;\s*/);
+    const check = steps.findIndex((step) => step.startsWith('if ! apt-cache show "postgresql-${PG_MAJOR}"'));
+    const repository = steps.findIndex((step) => step.includes('https://apt.postgresql.org/pub/repos/apt'));
+    const packages = steps.findIndex((step) => step.includes('"postgresql-${PG_MAJOR}" "postgresql-${PG_MAJOR}-pgaudit"'));
+    // Only when Debian lacks it, after a first update, before the packages are installed.
+    expect(steps.indexOf('apt-get update')).toBeLessThan(check);
+    expect(check).toBeGreaterThan(-1);
+    expect(repository).toBeGreaterThan(check);
+    expect(steps[check + 1]).toContain('postgresql-common ca-certificates');
+    expect(install).toContain('"Suites: ${VERSION_CODENAME}-pgdg"');
+    expect(install).toContain('"Signed-By: ${PGDG_KEYRING}"');
+    expect(packages).toBeGreaterThan(repository);
+    // The whole step is valid shell (what the build runs with /bin/sh -c).
+    expect(spawnSync('sh', ['-n', '-c', install]).status).toBe(0);
   });
 
   it('build the reaper addon in the build stage: compiler, binding.gyp and native/ before npm ci', () => {

@@ -1,14 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
+import type { RenderContext } from '../../src/config/index.js';
 import { renderConfiguration, type ConfigurationInputs } from '../../src/instance/configuration.js';
 
-const inputs = (overrides: Partial<ConfigurationInputs> = {}): ConfigurationInputs => ({
+const settings = (supplied = new Map<string, string>()): RenderContext => ({
+  pgdata: '/data',
   port: 5433,
   listen: '*',
   socketDir: '/run/im/run',
   logDirectory: '/run/im/log',
   tls: { certFile: '/c/server.crt', keyFile: '/c/server.key', clientCaFile: '/c/client-ca.crt' },
-  extra: new Map(),
+  pgMajor: 15,
+  allowAlterSystem: false,
+  supplied,
+});
+
+const inputs = (overrides: Partial<ConfigurationInputs> = {}): ConfigurationInputs => ({
+  settings: settings(),
   userConfig: undefined,
   userHba: undefined,
   superuserOsUsers: ['postgres', 'root'],
@@ -26,7 +34,7 @@ describe('renderConfiguration (what a start or a reload writes, without a postma
 
   it('puts the user settings last and another concern’s settings among the managed ones', () => {
     const custom = renderConfiguration(
-      inputs({ extra: new Map([['primary_conninfo', 'host=p']]), userConfig: { text: 'work_mem = 8MB\n', file: '/etc/im/pg.conf' } }),
+      inputs({ settings: settings(new Map([['primary_conninfo', 'host=p']])), userConfig: { text: 'work_mem = 8MB\n', file: '/etc/im/pg.conf' } }),
     ).get('custom.conf')!;
     expect(custom.indexOf("primary_conninfo = 'host=p'")).toBeLessThan(custom.indexOf('# --config'));
     expect(custom.trimEnd().endsWith("work_mem = '8MB'")).toBe(true);

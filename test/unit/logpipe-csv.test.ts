@@ -118,6 +118,24 @@ describe('CsvlogParser', () => {
     const expected = parseAll(input);
     for (let size = 1; size < 40; size++) expect(parseAll(input, size)).toEqual(expected);
   });
+
+  it('keeps no reference to a pushed chunk: the caller may read into the same buffer again', () => {
+    // A long record (held unparsed across chunks) among short ones, pieces that cut every record.
+    const input = Buffer.from(csvlogRecord(SAMPLE) + csvlogRecord({ ...SAMPLE, query: 'y'.repeat(300_000) }) + csvlogRecord({ ...SAMPLE, message: 'a "b"\nc' }));
+    const expected = parseAll(input);
+    for (const size of [7, 4096, 65_536]) {
+      const events: Event[] = [];
+      const parser = new CsvlogParser({ record: (fields) => events.push({ record: texts(fields) }), unparsable: (raw) => events.push({ unparsable: raw }) });
+      const reused = Buffer.alloc(size);
+      for (let offset = 0; offset < input.length; offset += size) {
+        const length = input.copy(reused, 0, offset, offset + size);
+        parser.push(reused.subarray(0, length));
+        reused.fill(0x21); // what the next read would do to bytes the parser still held
+      }
+      parser.finish();
+      expect(events).toEqual(expected);
+    }
+  });
 });
 
 describe('CsvlogParser against csv-parse (differential, random records quoted the way PostgreSQL quotes them)', () => {

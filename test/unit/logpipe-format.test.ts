@@ -90,7 +90,13 @@ describe('LineFormatter.record', () => {
     expect(Object.keys(parsed.record).at(-1)).toBe('audit');
     expect(parsed.record.audit).toEqual({
       audit_type: 'SESSION', statement_id: '1', substatement_id: '1', class: 'READ', command: 'SELECT',
-      object_type: '', object_name: '', statement: 'SELECT "a", 1\nFROM t', parameter: '<not logged>',
+      statement: 'SELECT "a", 1\nFROM t', parameter: '<not logged>',
+    });
+  });
+
+  it('omits empty audit fields, as CloudNativePG does', () => {
+    expect(decodeAudit('AUDIT: SESSION,1,1,DDL,CREATE TABLE,,,"CREATE TABLE t ()",,')).toEqual({
+      audit_type: 'SESSION', statement_id: '1', substatement_id: '1', class: 'DDL', command: 'CREATE TABLE', statement: 'CREATE TABLE t ()',
     });
   });
 });
@@ -122,6 +128,17 @@ describe('CsvlogConverter', () => {
     expect(writes[0]!.split('\n')).toHaveLength(4);
     expect(counters).toMatchObject({ records: { postgres: 2, pgaudit: 1 }, unparsable: 1 });
     expect(JSON.parse(writes[0]!.split('\n')[2]!)).toMatchObject({ msg: 'unparsable csvlog record', raw: 'garbage', source: '/x/postgres.csv', logging_pod: 'pg-1' });
+  });
+
+  it('skips blank lines silently and counts them (Go\'s csv reader skips them too)', () => {
+    const writes: string[] = [];
+    const counters = newCounters();
+    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), true), bufferedBytes: 0 }, formatter, counters);
+    converter.push(Buffer.from(`\n${csvlogRecord(SAMPLE)}\n\n${csvlogRecord(SAMPLE)}`));
+    converter.push(Buffer.from('\n'));
+    converter.finish();
+    expect(writes.join('').trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['record', 'record']);
+    expect(counters).toMatchObject({ records: { postgres: 2 }, unparsable: 0, blankLines: 4 });
   });
 
   it('ends a record cut short at a writer boundary (NUL) and counts the boundary', () => {

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { isOwnedParameter, parseUserParameters, quoteValue, renderCustomConf, withCustomConfInclude } from '../../src/config/index.js';
+import fs from 'node:fs';
+import {
+  isOwnedParameter,
+  managedSettings,
+  parseUserParameters,
+  postmasterOptions,
+  quoteValue,
+  renderCustomConf,
+  renderSettingsDoc,
+  withCustomConfInclude,
+  withoutFixedSettings,
+  type RenderContext,
+} from '../../src/config/index.js';
+import { SETTINGS } from '../../src/config/managed-settings.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('parseUserParameters', () => {
@@ -59,19 +72,76 @@ describe('quoteValue', () => {
 });
 
 describe('ownership', () => {
-  it.each(['log_destination', 'LOGGING_COLLECTOR', 'log_rotation_size', 'ssl_crl_file', 'data_directory', 'restore_command'])('%s is owned', (key) => {
+  it.each(['log_destination', 'LOGGING_COLLECTOR', 'log_rotation_size', 'ssl_crl_file', 'data_directory', 'restore_command',
+    'restart_after_crash', 'ssl_min_protocol_version', 'password_encryption', 'primary_slot_name', 'recovery_target_timeline',
+    'allow_alter_system', 'archive_mode', 'archive_command', 'include_dir'])('%s is owned', (key) => {
     expect(isOwnedParameter(key)).toBe(true);
   });
-  it.each(['work_mem', 'log_statement', 'log_min_duration_statement', 'ssl_min_protocol_version', 'shared_preload_libraries'])('%s is the user\'s', (key) => {
+  it.each(['work_mem', 'log_statement', 'log_min_duration_statement', 'wal_sender_timeout', 'shared_preload_libraries'])('%s is the user\'s', (key) => {
     expect(isOwnedParameter(key)).toBe(false);
+  });
+
+  it('refuses every fixed setting of the table in --config and accepts every default', () => {
+    for (const row of SETTINGS) {
+      const parse = () => parseUserParameters(`${row.name} = x`, 'c.conf');
+      if (row.kind === 'fixed') expect(parse, row.name).toThrow(new RegExp(`c.conf:1: parameter "${row.name}" is fixed`));
+      else expect(parse(), row.name).toEqual(new Map([[row.name, 'x']]));
+    }
+  });
+});
+
+const context: RenderContext = {
+  pgdata: '/data', port: 5432, listen: '*', socketDir: '/controller/run', logDirectory: undefined, tls: undefined,
+  pgMajor: 15, allowAlterSystem: false, supplied: new Map(),
+};
+
+describe('managedSettings', () => {
+  const fixed = (c: RenderContext) => new Map(managedSettings(c).fixed);
+
+  it('renders every fixed setting with a value, and the defaults apart', () => {
+    const { defaults } = managedSettings(context);
+    expect(fixed(context).get('restart_after_crash')).toBe('off');
+    expect(fixed(context).get('ssl_min_protocol_version')).toBe('TLSv1.3');
+    expect(fixed(context).get('password_encryption')).toBe('scram-sha-256');
+    expect(fixed(context).get('hba_file')).toBe('/data/pg_hba.conf');
+    expect(defaults).toEqual([['wal_sender_timeout', '5s'], ['wal_receiver_timeout', '5s']]);
+  });
+
+  it.each([
+    [13, false, undefined],
+    [16, false, undefined],
+    [17, false, 'off'],
+    [17, true, undefined],
+  ])('PostgreSQL %i with allowAlterSystem %s: allow_alter_system = %s', (pgMajor, allowAlterSystem, value) => {
+    expect(fixed({ ...context, pgMajor, allowAlterSystem }).get('allow_alter_system')).toBe(value);
+  });
+
+  it('renders supplied fixed settings (standby, archiving) and only those supplied', () => {
+    const supplied = new Map([['primary_conninfo', 'host=p'], ['archive_command', 'pgbackrest archive-push %p']]);
+    const settings = fixed({ ...context, supplied });
+    expect(settings.get('primary_conninfo')).toBe('host=p');
+    expect(settings.get('archive_command')).toBe('pgbackrest archive-push %p');
+    expect(settings.has('restore_command')).toBe(false);
+  });
+
+  it.each(['work_mem', 'port', 'wal_sender_timeout', 'data_directory'])('refuses to be supplied %s, which is not a supplied fixed setting', (name) => {
+    expect(() => managedSettings({ ...context, supplied: new Map([[name, 'x']]) })).toThrow(name);
+  });
+
+  it('gives the postmaster every fixed setting as -c, values unquoted', () => {
+    const options = postmasterOptions(managedSettings({ ...context, pgMajor: 17 }));
+    expect(options.filter((option) => option === '-c').length).toBe(managedSettings({ ...context, pgMajor: 17 }).fixed.length);
+    expect(options).toContain('allow_alter_system=off');
+    expect(options).toContain('ssl_crl_file=');
+    expect(options).not.toContain('wal_sender_timeout=5s');
   });
 });
 
 describe('renderCustomConf', () => {
-  const base = { port: 5432, listen: '*', socketDir: '/controller/run', logDirectory: undefined, tls: undefined, extra: new Map(), user: new Map() };
+  const render = (c: Partial<RenderContext>, user = new Map<string, string>()) => renderCustomConf(managedSettings({ ...context, ...c }), user);
 
   it('renders the managed settings and the secure defaults', () => {
-    const text = renderCustomConf(base);
+    const text = render({});
     expect(text).toContain("port = '5432'");
     expect(text).toContain("unix_socket_directories = '/controller/run'");
     expect(text).toContain("restart_after_crash = 'off'");
@@ -80,14 +150,14 @@ describe('renderCustomConf', () => {
   });
 
   it('puts user parameters last, replacing a default rather than repeating it', () => {
-    const text = renderCustomConf({ ...base, user: new Map([['wal_sender_timeout', '30s'], ['work_mem', '8MB']]) });
+    const text = render({}, new Map([['wal_sender_timeout', '30s'], ['work_mem', '8MB']]));
     const lines = text.trim().split('\n');
     expect(lines.at(-1)).toBe("work_mem = '8MB'");
     expect(lines.filter((line) => line.startsWith('wal_sender_timeout'))).toEqual(["wal_sender_timeout = '30s'"]);
   });
 
   it('sends the log to the FIFOs when a log directory is given', () => {
-    const text = renderCustomConf({ ...base, logDirectory: '/controller/log' });
+    const text = render({ logDirectory: '/controller/log' });
     expect(text).toContain("logging_collector = 'on'");
     expect(text).toContain("log_destination = 'csvlog'");
     expect(text).toContain("log_directory = '/controller/log'");
@@ -96,9 +166,41 @@ describe('renderCustomConf', () => {
   });
 
   it('turns TLS on with the given files', () => {
-    const text = renderCustomConf({ ...base, tls: { certFile: '/c/server.crt', keyFile: '/c/server.key', clientCaFile: '/c/client-ca.crt' } });
+    const text = render({ tls: { certFile: '/c/server.crt', keyFile: '/c/server.key', clientCaFile: '/c/client-ca.crt' } });
     expect(text).toContain("ssl = 'on'");
     expect(text).toContain("ssl_ca_file = '/c/client-ca.crt'");
+  });
+});
+
+describe('withoutFixedSettings', () => {
+  it('takes fixed settings out of postgresql.auto.conf and keeps the rest', () => {
+    const autoConf = [
+      '# Do not edit this file manually!',
+      "log_destination = 'stderr'",
+      "work_mem = '8MB'",
+      "Restart_After_Crash = 'on'",
+      "ssl_min_protocol_version 'TLSv1'  # by hand",
+      '',
+    ].join('\n');
+    expect(withoutFixedSettings(autoConf)).toEqual({
+      text: "# Do not edit this file manually!\nwork_mem = '8MB'\n",
+      removed: [{ name: 'log_destination', line: 2 }, { name: 'restart_after_crash', line: 4 }, { name: 'ssl_min_protocol_version', line: 5 }],
+    });
+  });
+
+  it('leaves a file without fixed settings as it is', () => {
+    const autoConf = "# header\nwork_mem = '8MB'\n";
+    expect(withoutFixedSettings(autoConf)).toEqual({ text: autoConf, removed: [] });
+  });
+});
+
+describe('docs/settings.md', () => {
+  it('holds the table the code renders (IM_UPDATE_DOCS=1 rewrites it)', () => {
+    const file = new URL('../../docs/settings.md', import.meta.url);
+    const current = fs.readFileSync(file, 'utf8');
+    const updated = withSettingsTable(current, renderSettingsDoc());
+    if (process.env.IM_UPDATE_DOCS === '1') fs.writeFileSync(file, updated);
+    expect(current, 'docs/settings.md differs from src/config/managed-settings.ts: run IM_UPDATE_DOCS=1 npx vitest run test/unit/settings.test.ts').toBe(updated);
   });
 });
 
@@ -109,3 +211,14 @@ describe('withCustomConfInclude', () => {
     expect(withCustomConfInclude(once)).toBe(once);
   });
 });
+
+const BEGIN = '<!-- settings table: generated from src/config/managed-settings.ts -->';
+const END = '<!-- end of settings table -->';
+
+/** The document with the text between its two markers replaced by `table`. */
+function withSettingsTable(document: string, table: string): string {
+  const begin = document.indexOf(BEGIN);
+  const end = document.indexOf(END);
+  if (begin < 0 || end < begin) throw new Error(`docs/settings.md lacks the markers ${BEGIN} ... ${END}`);
+  return `${document.slice(0, begin + BEGIN.length)}\n${table}${document.slice(end)}`;
+}
