@@ -13,4 +13,14 @@ export {
 } from './options.js';
 export { PgBackRestFailed, runPgBackRest, type PgBackRestContext, type PgBackRestRun } from './pgbackrest.js';
 export { BackupService, type BackupServiceDeps, type BackupStatus } from './service.js';
-export { recoveryPending, restoreArgs, restoreFromRepository, type RecoveryTarget, type RestoreRequest } from './restore.js';
+export {
+  clearRecoveryTarget,
+  prepareRecovery,
+  recoveryPending,
+  restoreArgs,
+  restoreFromRepository,
+  withoutRecoveryTarget,
+  withRecoveryTarget,
+  type RecoveryTarget,
+  type RestoreRequest,
+} from './restore.js';

@@ -8,7 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   archiveCommands,
   BackupService,
+  clearRecoveryTarget,
   parseRepoOptions,
+  prepareRecovery,
   recoveryPending,
   renderPgBackRestConf,
   restoreFromRepository,
@@ -35,6 +37,8 @@ const PROMOTION_POLL_MS = 2_000;
 export class InstanceBackups {
   readonly service: BackupService;
   private readonly dir: string;
+  /** A restore ran in this manager's life and its instance was not seen promoted yet. */
+  private restored = false;
 
   constructor(private readonly deps: InstanceBackupsDeps) {
     this.dir = path.join(deps.runDir, 'pgbackrest');
@@ -103,7 +107,9 @@ export class InstanceBackups {
       stanza: restore.sourceStanza, set: restore.set ?? 'latest', target: restore.target ?? 'end of the archive',
     });
     const began = Date.now();
-    await restoreFromRepository(this.service.context, { sourceStanza: restore.sourceStanza, set: restore.set, target: restore.target }, signal);
+    await restoreFromRepository(this.service.context, { sourceStanza: restore.sourceStanza, set: restore.set }, signal);
+    prepareRecovery(this.deps.pgdata, restore.target, this.deps.runAs);
+    this.restored = true;
     logger.info('restore finished; PostgreSQL replays the archive next', { elapsedMs: Date.now() - began });
   }
 
@@ -144,7 +150,11 @@ export class InstanceBackups {
       try {
         const inRecovery = await withConnection(this.deps.socketAddress, async (client) => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
         if (inRecovery) continue;
-        if (!first) this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza: this.deps.options.clusterName });
+        if (this.restored) {
+          this.restored = false;
+          clearRecoveryTarget(this.deps.pgdata, this.deps.runAs);
+          this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza: this.deps.options.clusterName });
+        }
         this.onPrimary();
         return;
       } catch {

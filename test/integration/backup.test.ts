@@ -144,6 +144,7 @@ describe('backups through pgBackRest', () => {
     expect(await restored.psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM t')).toBe('1,2');
     expect(await restored.psql('SELECT pg_is_in_recovery()')).toBe('f');
     expect(await restored.psql('SELECT timeline_id FROM pg_control_checkpoint()')).toBe('2');
+    expect(fs.readFileSync(path.join(restored.pgdata, 'postgresql.auto.conf'), 'utf8')).not.toMatch(/recovery_target/);
     await restored.waitForLine((line) => line.msg === 'backup repository checked: the stanza exists and WAL reaches it' && line.stanza === 'restored', 120_000);
     expect(archivedSegments(repository.dir, 'restored').length).toBeGreaterThan(0);
     expect(await restored.stop()).toBe(0);
