@@ -1,5 +1,5 @@
 /**
- * An S3 repository: pgBackRest against s3rver over verified TLS on loopback. Archiving, a full
+ * An S3 repository: pgBackRest against s3rver over verified TLS on localhost. Archiving, a full
  * backup, and a restore of it into a new instance.
  */
 import fs from 'node:fs';
@@ -26,7 +26,7 @@ describe('an S3 repository (s3rver)', () => {
     s3 = await startS3rver(dir);
     optionsFile = path.join(dir, 'backup-repo.conf');
     fs.writeFileSync(optionsFile, [
-      'repo1-type=s3', `repo1-s3-bucket=${s3.bucket}`, 'repo1-s3-endpoint=127.0.0.1', `repo1-storage-port=${s3.port}`,
+      'repo1-type=s3', `repo1-s3-bucket=${s3.bucket}`, 'repo1-s3-endpoint=localhost', `repo1-storage-port=${s3.port}`,
       'repo1-s3-region=us-east-1', 'repo1-s3-key=S3RVER', 'repo1-s3-key-secret=S3RVER', 'repo1-s3-uri-style=path',
       `repo1-storage-ca-file=${s3.caFile}`, 'repo1-path=/cluster', 'start-fast=y', '',
     ].join('\n'));

@@ -20,13 +20,15 @@ export interface S3Server {
 
 export async function startS3rver(dir: string, bucket = 'pgbackrest'): Promise<S3Server> {
   const ca = opensslCa(path.join(dir, 's3-ca'), 'test S3 CA');
-  const leaf = opensslLeaf(path.join(dir, 's3-tls'), ca, { cn: '127.0.0.1', names: ['127.0.0.1'] });
+  // pgBackRest checks DNS names only (not IP addresses): the endpoint is `localhost`, bound to whichever
+  // address it resolves to first, as pgBackRest connects to that one.
+  const leaf = opensslLeaf(path.join(dir, 's3-tls'), ca, { cn: 'localhost', names: ['localhost'] });
   const files = { ca: path.join(dir, 's3-ca.crt'), cert: path.join(dir, 's3.crt'), key: path.join(dir, 's3.key'), data: path.join(dir, 's3-data') };
   fs.writeFileSync(files.ca, ca.certPem);
   fs.writeFileSync(files.cert, leaf.certPem);
   fs.writeFileSync(files.key, leaf.keyPem);
   fs.mkdirSync(files.data, { recursive: true });
-  const child = spawn('npm', ['exec', '--yes', `--package=${S3RVER}`, '--', 's3rver', '-d', files.data, '-a', '127.0.0.1', '-p', '0',
+  const child = spawn('npm', ['exec', '--yes', `--package=${S3RVER}`, '--', 's3rver', '-d', files.data, '-a', 'localhost', '-p', '0',
     '--key', files.key, '--cert', files.cert, '--configure-bucket', bucket], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const port = await listeningPort(child);
   return {
@@ -48,7 +50,7 @@ function listeningPort(child: ChildProcess): Promise<number> {
     const timer = setTimeout(() => reject(new Error(`s3rver did not start within 120 s: ${output}`)), 120_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /S3rver listening on 127\.0\.0\.1:(\d+)/.exec(output);
+      const match = /S3rver listening on .*:(\d+)\s/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(Number(match[1]));
