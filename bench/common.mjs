@@ -13,7 +13,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const BIN = path.join(ROOT, 'bin', 'instance-manager');
@@ -193,4 +196,18 @@ export function waitForFile(file, timeoutMs = 30_000) {
     };
     check();
   });
+}
+
+/** Milliseconds from `began` (performance.now()) to the first connection that succeeds on the unix socket, polling every 5 ms. */
+export async function firstConnection(socketDir, port, began) {
+  for (;;) {
+    const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
+    try {
+      await client.connect();
+      await client.end();
+      return performance.now() - began;
+    } catch {
+      await sleep(5);
+    }
+  }
 }

@@ -13,8 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
-import { alternate, announce, describe, eachLine, exited, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, ROOT, scratch } from './common.mjs';
+import { alternate, announce, describe, eachLine, exited, firstConnection, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, ROOT, scratch } from './common.mjs';
 
 const runs = Number(process.argv[2] ?? 10);
 const dir = scratch('startup');
@@ -56,23 +55,10 @@ function startPostgresDirectly() {
   return child;
 }
 
-async function firstConnection(began) {
-  for (;;) {
-    const client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres' });
-    try {
-      await client.connect();
-      await client.end();
-      return performance.now() - began;
-    } catch {
-      await sleep(5);
-    }
-  }
-}
-
 async function measure(start, stopSignal, spawnTimes) {
   const began = performance.now();
   const child = start();
-  const elapsed = await firstConnection(began);
+  const elapsed = await firstConnection(socketDir, port, began);
   child.kill(stopSignal);
   await exited(child);
   spawnTimes?.push(child.spawnedPostmasterAfterMs);
@@ -89,7 +75,7 @@ function nodeBaseline() {
 // Create the data directory once, through the manager.
 {
   const child = startManager();
-  await firstConnection(performance.now());
+  await firstConnection(socketDir, port, performance.now());
   child.kill('SIGTERM');
   await exited(child);
 }
@@ -108,7 +94,7 @@ const times = await alternate({ manager: () => measure(startManager, 'SIGTERM', 
  */
 async function idleRss() {
   const child = startManager();
-  await firstConnection(performance.now());
+  await firstConnection(socketDir, port, performance.now());
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', env: managerEnv });
   const reading = (pid) => {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -159,6 +159,7 @@ buildah bud --isolation chroot --pull=never --layers=false \
   --build-arg "DEBIAN_DIGEST=$debian_digest" \
   --build-arg "NODE_DIGEST=$node_digest" \
   --build-arg "PG_MAJOR=$PG_MAJOR" \
+  --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   -f Dockerfile.debian -t "$IMAGE" . >"$OUT/bud.log" 2>&1 || { tail -40 "$OUT/bud.log" >&2; exit 1; }
 wait "$plain_postgres" || { say "the plain PostgreSQL root filesystem failed (see $OUT/plain-postgres.log)"; exit 1; }
 say "built $IMAGE in $((SECONDS - started)) s; $(buildah inspect --type image --format '{{.FromImageDigest}}' "$IMAGE")"

@@ -8,6 +8,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceCommit } from './commit.mjs';
 
 export const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -48,12 +49,14 @@ const commonOptions = {
  * `moduleUrl(file)` is the JavaScript expression that stands for `import.meta.url` in the source
  * file `file`: a bundle is one file, and code that finds things relative to itself (the reaper's
  * addon) must still look where it would from its own module. src/version.ts reads package.json
- * at run time; the bundle carries the version instead, so that it needs no file beside it.
+ * at run time; the bundle carries the version instead, so that it needs no file beside it, and
+ * the commit it was built from (sourceCommit).
  * `separate(name)` is where a package of LOADED_LATER is required from at run time, relative to
  * `outfile`, when it stays out of the bundle. Returns how many modules went in.
  */
 export async function bundleCli({ entry, outfile, moduleUrl, banner = '', separate }) {
   const packageVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const versionModule = `export const VERSION: string = ${JSON.stringify(packageVersion)};\nexport const COMMIT: string = ${JSON.stringify(sourceCommit())};`;
   const separated = new Set();
   const result = await build({
     ...commonOptions,
@@ -65,7 +68,7 @@ export async function bundleCli({ entry, outfile, moduleUrl, banner = '', separa
       {
         name: 'module-urls-version-and-separate-packages',
         setup(builder) {
-          builder.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: `export const VERSION: string = ${JSON.stringify(packageVersion)};`, loader: 'ts' }));
+          builder.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({ contents: versionModule, loader: 'ts' }));
           builder.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => {
             const source = fs.readFileSync(args.path, 'utf8');
             if (!source.includes('import.meta.url')) return undefined;
@@ -111,3 +114,4 @@ export async function bundleDist(outfile, tag) {
     separate: (name) => `./${path.relative(here, vendor(name))}`,
   });
 }
+

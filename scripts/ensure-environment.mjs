@@ -15,16 +15,27 @@ const forTests = process.argv.includes('--for-tests') || process.env.npm_lifecyc
 const forBench = process.argv.includes('--for-bench');
 const say = (message) => process.stderr.write(`ensure-environment: ${message}\n`);
 
+// What the programs run here print goes to stderr: under `npm start`, stdout is the manager's JSON lines only.
 function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, ...options });
+  const result = spawnSync(command, args, { stdio: ['ignore', process.stderr, 'inherit'], cwd: root, ...options });
   if (result.status !== 0) {
     say(`"${command} ${args.join(' ')}" failed (exit ${result.status})`);
     process.exit(1);
   }
 }
 
+/** Whether `command` is an executable on PATH (looked up here: a shell per check would slow every npm start). */
 function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  const executable = (file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) return executable(command);
+  return (process.env.PATH ?? '').split(':').some((dir) => executable(path.join(dir || '.', command)));
 }
 
 function postgresMajors() {
@@ -63,7 +74,8 @@ const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependen
 const missing = declared.filter((name) => !fs.existsSync(path.join(root, 'node_modules', name, 'package.json')));
 if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json')) || missing.length > 0) {
   say(`installing npm dependencies${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ''}`);
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // .npmrc keeps npm silent so that `npm start` prints nothing but JSON; an install says what goes wrong.
+  run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=warn']);
 }
 
 // 2. Debian packages
@@ -104,4 +116,6 @@ if (addonStale) {
   const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
   run(process.execPath, [nodeGyp, 'rebuild', ...nodedir]);
 }
-run(process.execPath, [path.join(root, 'scripts', 'build.mjs')]);
+// In this process: a second Node start would cost every `npm start` a noticeable part of its time.
+const { build } = await import('./build.mjs');
+await build();

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { isBackupType, type BackupRecord } from '../backup/index.js';
 import { UsageError } from '../errors.js';
-import { callApiExpecting, type ApiFlags } from './api-client.js';
+import { callApiExpecting, defaultApiUrl, type ApiFlags } from './api-client.js';
 
 interface BackupFlags extends ApiFlags {
   type: string;
@@ -26,10 +26,10 @@ export function backupCommand(): Command {
     .description('take a backup of the local instance through pgBackRest (POST /pg/backup)')
     .option('--type <type>', 'full, diff or incr (incr becomes full when no full exists)', 'incr')
     .option('--wait', 'follow the backup until it ends; exit 1 when it failed')
-    .option('--url <url>', 'status API address', 'https://localhost:8000')
+    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultApiUrl())
     .option('--cert <file>', "the operator's client certificate (PEM)")
     .option('--key <file>', 'key of the client certificate (PEM)')
-    .option('--ca <file>', "CA that signed the server certificate; default: the run directory's server-ca.crt")
+    .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: BackupFlags) => {
       if (!isBackupType(flags.type)) throw new UsageError(`--type: "${flags.type}" is not one of full, diff, incr`);
       const started = JSON.parse(await callApiExpecting(flags, '/pg/backup', [202], 'POST', JSON.stringify({ type: flags.type }))) as BackupRecord;

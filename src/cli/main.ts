@@ -10,6 +10,7 @@ import { certificateCommand } from './certificate.js';
 import { logsCommand } from './logs.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
+import { versionCommand } from './version.js';
 
 export const EXIT_RUNTIME_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -17,6 +18,8 @@ export const EXIT_USAGE = 2;
 export function buildProgram(): Command {
   const program = new Command('instance-manager')
     .description('PID 1 for PostgreSQL containers')
+    // Handled as the `version` command (see main): commander's own prints a fixed string.
+    .option('-V, --version', 'print the version (the same as the version command)')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
@@ -25,14 +28,17 @@ export function buildProgram(): Command {
   program.addCommand(backupCommand());
   program.addCommand(logsCommand());
   program.addCommand(certificateCommand());
+  program.addCommand(versionCommand());
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   for (const command of program.commands) command.exitOverride().configureOutput({ outputError: () => undefined });
+  const [node = 'node', script = 'instance-manager', first, ...rest] = argv;
+  const args = first === '--version' || first === '-V' ? [node, script, 'version', ...rest] : argv;
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(args);
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return; // --help, --version

@@ -1,15 +1,15 @@
 /** `instance-manager status`: reads `/pg/status` and prints it for a person at a terminal. */
 import { Command } from 'commander';
 import type { StatusDocument } from '../status/index.js';
-import { callApiExpecting, type ApiFlags } from './api-client.js';
+import { callApiExpecting, defaultApiUrl, type ApiFlags } from './api-client.js';
 
 export function statusCommand(): Command {
   return new Command('status')
     .description('print the status of the local instance (reads /pg/status)')
-    .option('--url <url>', 'status API address', 'https://localhost:8000')
+    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultApiUrl())
     .option('--cert <file>', 'client certificate (PEM)')
     .option('--key <file>', 'key of the client certificate (PEM)')
-    .option('--ca <file>', 'CA that signed the server certificate; default: the run directory\'s server-ca.crt')
+    .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: ApiFlags) => {
       const document = await fetchStatus(flags);
       process.stdout.write(formatStatus(document));

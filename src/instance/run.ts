@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { createLogger, OutputSink, type Logger } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
 import { resolveRunAs, startOrphanReaper } from '../process/index.js';
+import { CERTIFICATE_FILES, certificateCopyPath } from '../secrets/index.js';
 import type { StatusServer } from '../status/index.js';
 import { Instance } from './instance.js';
 import type { RunOptions } from './options.js';
@@ -74,5 +76,19 @@ async function startStatusServer(options: RunOptions, instance: Instance, sink: 
     logger,
   });
   await server.start();
+  logger.info('call the status API', { command: statusCommandLine(options) });
   return server;
+}
+
+/** What a person types to read /pg/status of this instance from where it runs, flags spelt out. */
+function statusCommandLine(options: RunOptions): string {
+  const program = process.argv[1] ?? 'instance-manager';
+  const scheme = options.statusInsecure ? 'http' : 'https';
+  const caFile = path.resolve(certificateCopyPath(options.runDir, CERTIFICATE_FILES.serverCa));
+  const ca = options.statusInsecure ? [] : ['--ca', caFile];
+  return [program, 'status', '--url', `${scheme}://localhost:${options.statusPort}`, ...ca].map(shellWord).join(' ');
+}
+
+function shellWord(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

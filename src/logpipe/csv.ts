@@ -24,6 +24,7 @@ const MAX_JOIN_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Column counts of PostgreSQL 12 (23), 13 (24) and 14 to 17 (26). */
 export const KNOWN_COLUMN_COUNTS: readonly number[] = [23, 24, 26];
+const MOST_COLUMNS = Math.max(...KNOWN_COLUMN_COUNTS);
 
 /** A log_time as PostgreSQL writes it, at the end of a field (a record glued to a cut-short one). */
 const LOG_TIME_AT_END = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [^ ,]+)?$/;
@@ -277,8 +278,9 @@ export class CsvlogParser {
       this.handler.record(fields);
       return;
     }
-    // A count no PostgreSQL writes yet is kept as a record when it starts like one (a future version).
-    if (startsLikeRecord && LOG_TIME_AT_START.test(fields.text(0))) this.handler.record(fields);
+    // More columns than PostgreSQL writes today are kept as a record when it starts like one (a future
+    // version adding columns); fewer are no csvlog at all (a stderr-format line also starts with a time).
+    if (startsLikeRecord && count > MOST_COLUMNS && LOG_TIME_AT_START.test(fields.text(0))) this.handler.record(fields);
     else this.handler.unparsable(rawText(buf, start, end));
   }
 

@@ -56,10 +56,15 @@ function majorFromLayout(dir: string): number | undefined {
 }
 
 async function majorFromServer(dir: string): Promise<number> {
+  return Number.parseInt(await serverVersion(dir), 10);
+}
+
+/** The server's version as `postgres -V` prints it, e.g. `15.14 (Debian 15.14-0+deb12u1)`. */
+export async function serverVersion(dir: string): Promise<string> {
   const { stdout } = await execFileAsync(path.join(dir, 'postgres'), ['-V']);
-  const match = /\(PostgreSQL\) (\d+)/.exec(stdout);
+  const match = /\(PostgreSQL\) (\d+.*)$/m.exec(stdout);
   if (!match) throw new UsageError(`${dir}/postgres -V printed "${stdout.trim()}", not a PostgreSQL version`);
-  return Number(match[1]);
+  return match[1]!.trim();
 }
 
 async function discoverCandidates(): Promise<string[]> {

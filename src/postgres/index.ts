@@ -1,4 +1,4 @@
-export { findBinaries, type PgBinaries } from './binaries.js';
+export { findBinaries, serverVersion, type PgBinaries } from './binaries.js';
 export { createSocketPool, withConnection, type SocketAddress, type SocketPoolOptions } from './client.js';
 export { clearStalePostmasterPid, ensureWritableDataDir, inspectDataDir, readPostmasterPid, type DataDirState } from './datadir.js';
 export { initdb, SUPERUSER } from './initdb.js';

@@ -10,6 +10,6 @@
  * - `store.path(CERTIFICATE_FILES.x)`: where the copies are (`run-dir/certificates/`): server.crt,
  *   server.key, server-ca.crt, client-ca.crt, streaming_replica.crt, streaming_replica.key.
  */
-export { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS, type CertificateStatus, type CertificateStoreOptions } from './store.js';
+export { CERTIFICATE_FILES, certificateCopyPath, CertificateStore, RENEWAL_CHECK_INTERVAL_MS, type CertificateStatus, type CertificateStoreOptions } from './store.js';
 export { planPair, type Mode, type PairPlan, type PairPresence } from './modes.js';
 export { SECRET_DIRS } from './layout.js';

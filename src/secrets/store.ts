@@ -23,6 +23,11 @@ export const CERTIFICATE_FILES = {
   replicationKey: 'streaming_replica.key',
 } as const;
 
+/** Where the copy of one of CERTIFICATE_FILES is kept under a run dir. */
+export function certificateCopyPath(runDir: string, name: string): string {
+  return path.join(runDir, 'certificates', name);
+}
+
 export interface CertificateStatus {
   /** A file under `run-dir/certificates/` (server.crt, server-ca.crt, client-ca.crt, streaming_replica.crt). */
   name: string;
@@ -74,7 +79,7 @@ export class CertificateStore {
   private readonly served = new Map<PairName, PairMaterial>();
 
   constructor(private readonly options: CertificateStoreOptions) {
-    this.certificatesDir = path.join(options.runDir, 'certificates');
+    this.certificatesDir = certificateCopyPath(options.runDir, '');
     this.now = options.now ?? (() => new Date());
     this.issuer = new Issuer({ dir: path.join(options.runDir, 'pki'), serverNames: options.serverNames, logger: options.logger, now: this.now });
   }

@@ -172,6 +172,22 @@ describe(`the image ${IMAGE}`, () => {
     console.log(`image ${IMAGE}: ${buildah('images', '--format', '{{.Size}}', '--noheading', IMAGE)}; executable: ${fs.statSync(path.join(rootfs, EXECUTABLE)).size} bytes`);
   });
 
+  it('ships CycloneDX SBOMs where its labels say: the npm packages and Node.js in the executable, the Debian packages', () => {
+    const read = (label: string) => {
+      const file = config.Labels[label];
+      expect(file, label).toMatch(/^\/usr\/share\/doc\/instance-manager\/.*\.cdx\.json$/);
+      return JSON.parse(fs.readFileSync(path.join(rootfs, file!), 'utf8')) as { specVersion: string; components: { name: string; version: string; purl: string }[] };
+    };
+    const npm = read('org.pg-instance-manager.sbom.npm');
+    expect(npm.specVersion).toBe('1.5');
+    expect(npm.components.map((component) => component.name)).toEqual(expect.arrayContaining(['pg', 'pg-protocol', 'pino', 'node-forge', 'node']));
+    const os = read('org.pg-instance-manager.sbom.os');
+    const known = execFileSync('chroot', [rootfs, 'dpkg-query', '-W', '-f', '${db:Status-Status} ${Package}\n'], { encoding: 'utf8' }).trim().split('\n');
+    const installed = known.filter((line) => line.startsWith('installed ')).map((line) => line.slice('installed '.length));
+    expect(os.components.map((component) => component.name).sort()).toEqual(installed.sort());
+    expect(os.components.find((component) => component.name === `postgresql-${PG_MAJOR}`)?.purl).toMatch(new RegExp(`^pkg:deb/debian/postgresql-${PG_MAJOR}@`));
+  });
+
   describe('run as PID 1, uid 26, read-only root filesystem', () => {
     let manager: Manager;
     let dataDir = '';

@@ -57,6 +57,24 @@ describe('instance-manager logs convert', () => {
     ]);
   });
 
+  it('says once on stderr that a stderr-format log is not csvlog, and still converts the csvlog records in it', async () => {
+    const stderrFormat = [
+      '2026-11-30 14:00:00.000 UTC [123] LOG:  database system is ready to accept connections',
+      '2026-11-30 14:05:00.000 UTC [124] LOG:  checkpoint starting: time, wal',
+    ];
+    const file = path.join(scratchDir('convert'), 'postgresql.log');
+    fs.writeFileSync(file, `${stderrFormat.join('\n')}\n${csvlogRecord(SAMPLE)}`);
+    const { code, stdout, stderr } = await runCli(['logs', 'convert', file]);
+    expect(code).toBe(0);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(`${file}: not csvlog: cannot read ${JSON.stringify(stderrFormat[0])}`);
+    expect(parseLines(stdout).map((line) => [line.msg, line.raw])).toEqual([
+      ['unparsable csvlog record', stderrFormat[0]],
+      ['unparsable csvlog record', stderrFormat[1]],
+      ['record', undefined],
+    ]);
+  });
+
   it('writes a real pgbench csvlog byte for byte as csv-parse + JSON.stringify would', async () => {
     const csvlog = await pgbenchCsvlog();
     const { code, stdout, stderr } = await runCli(['logs', 'convert', '--pod-name', 'pg-1', csvlog]);

@@ -115,7 +115,8 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     const [debian, ubi] = FILES.map((file) => pairs(finalStage(file), 'LABEL'));
     const keys = [...debian!.keys()].sort();
     expect([...ubi!.keys()].sort()).toEqual(keys);
-    expect(keys.every((key) => key.startsWith('org.opencontainers.image.'))).toBe(true);
+    // OCI's own keys, and this project's for what OCI has none (where the SBOMs are).
+    expect(keys.filter((key) => !key.startsWith('org.opencontainers.image.') && !key.startsWith('org.pg-instance-manager.'))).toEqual([]);
     for (const key of ['title', 'description', 'version', 'revision', 'created', 'licenses', 'base.name', 'base.digest']) expect(keys).toContain(`org.opencontainers.image.${key}`);
     const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const file of FILES) expect(args(finalStage(file), 'ARG'), file).toContain(`VERSION=${version}`);
@@ -180,9 +181,21 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     for (const source of ['!binding.gyp', '!native/']) expect(ignore).toContain(source);
   });
 
-  it.each(FILES)('%s takes only the executable (and its addon) from the build stage and installs no compiler, Node.js or npm', (file) => {
+  it.each(FILES)('%s ships the npm SBOM made in the build stage and one of its OS packages, where its labels say', (file) => {
     const stage = finalStage(file);
-    expect(args(stage, 'COPY')).toEqual(['--from=build /src/build/sea/ /usr/local/bin/']);
+    const labels = pairs(stage, 'LABEL');
+    const npm = labels.get('org.pg-instance-manager.sbom.npm')!;
+    const os = labels.get('org.pg-instance-manager.sbom.os')!;
+    expect(args(parsed[file].stages[0]!, 'RUN')).toContain(`node scripts/sbom.mjs build/sbom/${path.basename(npm)}`);
+    expect(args(stage, 'COPY')).toContain(`--from=build /src/build/sbom/ ${path.dirname(npm)}/`);
+    const osSbom = args(stage, 'RUN').find((run) => run.includes('"bomFormat":"CycloneDX","specVersion":"1.5"'));
+    expect(osSbom).toMatch(file === 'Dockerfile.debian' ? /dpkg-query -W/ : /rpm -qa/);
+    expect(osSbom!.endsWith(`> ${os}`)).toBe(true);
+  });
+
+  it.each(FILES)('%s takes only the executable (and its addon) and the SBOM from the build stage and installs no compiler, Node.js or npm', (file) => {
+    const stage = finalStage(file);
+    expect(args(stage, 'COPY')).toEqual(['--from=build /src/build/sea/ /usr/local/bin/', '--from=build /src/build/sbom/ /usr/share/doc/instance-manager/']);
     const run = args(stage, 'RUN').join(' ');
     for (const tool of ['nodejs', 'npm', 'gcc', 'g++', 'clang', 'make', 'build-essential', 'Development Tools']) expect(run, tool).not.toMatch(new RegExp(`(^|[\\s"])${tool.replace(/[+]/g, '\\+')}([\\s"]|$)`));
   });

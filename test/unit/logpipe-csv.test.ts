@@ -49,6 +49,14 @@ describe('CsvlogParser', () => {
     expect(records(events).map((fields) => fields?.length)).toEqual([27, 23]);
   });
 
+  it.each([
+    ['a stderr-format line', '2026-11-30 14:00:00.000 UTC [123] LOG:  database system is ready to accept connections'],
+    ['a stderr-format line with commas', '2026-11-30 14:00:01.000 UTC [124] LOG:  checkpoint starting: time, wal, force'],
+    ['fewer columns than PostgreSQL 12 writes', `${csvlogRecord(SAMPLE, 23).trimEnd().split(',').slice(0, 22).join(',')}`],
+  ])('writes %s, which starts with a time but is no csvlog, as unparsable', (_name, text) => {
+    expect(parseAll(`${text}\n${csvlogRecord(SAMPLE)}`)).toEqual([{ unparsable: text }, { record: expect.any(Array) }]);
+  });
+
   it('writes a line that is no csvlog record as unparsable, with its text', () => {
     expect(parseAll(`hello, world\n${csvlogRecord(SAMPLE)}`)).toEqual([{ unparsable: 'hello, world' }, { record: expect.any(Array) }]);
   });

@@ -1,0 +1,1 @@
+export { parseSince, PrettyPrinter, type LineFilter, type PrettyOptions } from './pretty.js';
