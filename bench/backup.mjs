@@ -4,7 +4,9 @@
  *   1. a full backup through the manager (POST /pg/backup, then GET until it ended) against
  *      `pgbackrest backup --type=full` by hand with the same config, against the same PostgreSQL;
  *   2. a restore through `instance-manager run --restore-from-backup` (until it logs that the restore
- *      finished) against `pgbackrest restore` by hand into an empty directory;
+ *      finished) against `pgbackrest restore --type=preserve` by hand into an empty directory (the
+ *      manager's own restore type: a managed instance's backup holds a read-only postgresql.auto.conf,
+ *      which pgBackRest's default type cannot write its recovery settings into);
  *   3. pgbench TPS with WAL archiving on (--backup-repo) against off (the same data directory).
  * Paired rounds alternate the order of the two sides; median, min and max are printed with the load
  * average, because other work shares the machine.
@@ -159,7 +161,7 @@ function restoreByHand() {
   fs.mkdirSync(target, { mode: 0o700 });
   fs.chownSync(target, uid, gid);
   const began = performance.now();
-  runAsPostgres('pgbackrest', [`--config=${pgbackrestConf}`, `--stanza=${stanza}`, '--log-level-console=warn', `--pg1-path=${target}`, 'restore'], { cwd: '/' });
+  runAsPostgres('pgbackrest', [`--config=${pgbackrestConf}`, `--stanza=${stanza}`, '--log-level-console=warn', `--pg1-path=${target}`, '--type=preserve', 'restore'], { cwd: '/' });
   const seconds = (performance.now() - began) / 1000;
   fs.rmSync(target, { recursive: true, force: true });
   return seconds;

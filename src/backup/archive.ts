@@ -51,6 +51,9 @@ export type ArchiveNotice = { kind: 'failing' } | { kind: 'recovered' } | { kind
  * one line when it works again after a warning.
  */
 export function archiveNotice(failing: boolean, lastWarningAt: number | undefined, now: number): ArchiveNotice {
-  if (failing) return lastWarningAt === undefined || now - lastWarningAt >= ARCHIVE_WARNING_INTERVAL_MS ? { kind: 'failing' } : { kind: 'none' };
+  if (failing) {
+    const due = lastWarningAt === undefined || now - lastWarningAt >= ARCHIVE_WARNING_INTERVAL_MS;
+    return due ? { kind: 'failing' } : { kind: 'none' };
+  }
   return lastWarningAt === undefined ? { kind: 'none' } : { kind: 'recovered' };
 }

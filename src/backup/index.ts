@@ -1,5 +1,20 @@
-export { ARCHIVE_WARNING_INTERVAL_MS, archiveNotice, archiveStatus, isArchiveFailing, type ArchiverStats, type ArchiveStatus } from './archive.js';
-export { BACKUP_TYPES, isBackupType, parseConsoleLine, parseInfo, type BackupRecord, type BackupType, type StanzaInfo } from './info.js';
+export {
+  ARCHIVE_WARNING_INTERVAL_MS,
+  archiveNotice,
+  archiveStatus,
+  isArchiveFailing,
+  type ArchiverStats,
+  type ArchiveStatus,
+} from './archive.js';
+export {
+  BACKUP_TYPES,
+  isBackupType,
+  parseConsoleLine,
+  parseInfo,
+  type BackupRecord,
+  type BackupType,
+  type StanzaInfo,
+} from './info.js';
 export {
   archiveCommands,
   checkStanzaName,

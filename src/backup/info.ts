@@ -46,7 +46,8 @@ export function parseInfo(json: string): StanzaInfo {
   if (!Array.isArray(parsed) || parsed.length === 0) throw new Error('pgbackrest info: expected a non-empty array');
   const stanza = record(parsed[0], 'stanza');
   const status = record(stanza.status, 'status');
-  const backups = Array.isArray(stanza.backup) ? stanza.backup.map((entry) => backupRecord(record(entry, 'backup'))) : [];
+  const entries: unknown[] = Array.isArray(stanza.backup) ? stanza.backup : [];
+  const backups = entries.map((entry) => backupRecord(record(entry, 'backup')));
   const archives = Array.isArray(stanza.archive) ? stanza.archive.map((entry) => record(entry, 'archive')) : [];
   const current = archives.at(-1);
   return {
@@ -85,7 +86,9 @@ export function isBackupType(value: string): value is BackupType {
 }
 
 function record(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`pgbackrest info: "${what}" is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`pgbackrest info: "${what}" is not an object`);
+  }
   return value as Record<string, unknown>;
 }
 
@@ -108,7 +111,9 @@ export interface ConsoleLine {
   msg: string;
 }
 
-const CONSOLE_LEVELS: Record<string, Level> = { ERROR: 'error', WARN: 'warning', INFO: 'info', DETAIL: 'info', DEBUG: 'debug', TRACE: 'debug' };
+const CONSOLE_LEVELS: Record<string, Level> = {
+  ERROR: 'error', WARN: 'warning', INFO: 'info', DETAIL: 'info', DEBUG: 'debug', TRACE: 'debug',
+};
 
 /**
  * A console line (`P00   INFO: backup command begin 2.45: ...`, printed with log-timestamp=n).

@@ -7,7 +7,9 @@ import { UsageError } from '../errors.js';
 
 export type RepoOptions = Map<string, string>;
 
-const OWNED_EXACT = new Set(['stanza', 'lock-path', 'spool-path', 'archive-async', 'config', 'config-path', 'config-include-path']);
+const OWNED_EXACT = new Set([
+  'stanza', 'lock-path', 'spool-path', 'archive-async', 'config', 'config-path', 'config-include-path',
+]);
 /** pg1-path, pg2-host... and log-level-console, log-path...: the manager's. */
 const OWNED_PATTERNS = [/^pg\d+-/, /^log-/];
 
@@ -27,10 +29,15 @@ export function parseRepoOptions(text: string, source: string): RepoOptions {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line === '[global]') return;
     const match = /^([a-z0-9][a-z0-9-]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) throw new UsageError(`${where}: not a "key=value" line of pgBackRest options: ${JSON.stringify(raw.trim())}`);
+    if (!match) {
+      throw new UsageError(`${where}: not a "key=value" line of pgBackRest options: ${JSON.stringify(raw.trim())}`);
+    }
     const key = match[1]!;
     const value = match[2]!.trim();
-    if (isOwnedRepoOption(key)) throw new UsageError(`${where}: option "${key}" is managed by instance-manager and cannot be set in --backup-repo`);
+    if (isOwnedRepoOption(key)) {
+      const why = 'is managed by instance-manager and cannot be set in --backup-repo';
+      throw new UsageError(`${where}: option "${key}" ${why}`);
+    }
     if (value === '') throw new UsageError(`${where}: option "${key}" has no value`);
     if (options.has(key)) throw new UsageError(`${where}: option "${key}" is set twice`);
     options.set(key, value);
@@ -76,7 +83,8 @@ export function renderPgBackRestConf(inputs: PgBackRestConfInputs): string {
     ['pg1-port', String(inputs.port)],
     ['pg1-user', inputs.pgUser],
   ];
-  const stanzas = [inputs.stanza, ...(inputs.sourceStanza !== undefined && inputs.sourceStanza !== inputs.stanza ? [inputs.sourceStanza] : [])];
+  const { stanza, sourceStanza } = inputs;
+  const stanzas = sourceStanza === undefined || sourceStanza === stanza ? [stanza] : [stanza, sourceStanza];
   const lines = ['# Written by instance-manager from --backup-repo: do not edit.', '[global]', ...render(global)];
   for (const stanza of stanzas) lines.push('', `[${stanza}]`, ...render(stanzaOptions));
   return `${lines.join('\n')}\n`;
@@ -88,7 +96,9 @@ function render(options: [string, string][]): string[] {
 
 /** A stanza name pgBackRest accepts and a path can carry: the cluster name. */
 export function checkStanzaName(name: string, flag: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) throw new UsageError(`${flag}: "${name}" is not a valid cluster name (letters, digits, '.', '_', '-')`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new UsageError(`${flag}: "${name}" is not a valid cluster name (letters, digits, '.', '_', '-')`);
+  }
   return name;
 }
 

@@ -40,12 +40,16 @@ export async function runPgBackRest(context: PgBackRestContext, command: string,
   const report = (line: string, pipe: 'stdout' | 'stderr') => {
     const parsed = parseConsoleLine(line);
     if (parsed.level === 'error') errors.push(parsed.msg);
-    logger[parsed.level](parsed.msg, { command, stanza: run.stanza, ...(parsed.process ? { process: parsed.process } : {}), pipe });
+    const processField = parsed.process ? { process: parsed.process } : {};
+    logger[parsed.level](parsed.msg, { command, stanza: run.stanza, ...processField, pipe });
     run.onLine?.(parsed.msg);
   };
   // Console at info for the manager's own commands; for data, messages go to stderr only.
-  const console = run.data ? ['--log-level-console=off', '--log-level-stderr=warn'] : ['--log-level-console=info', '--log-level-stderr=off'];
-  const program = spawnProgram('pgbackrest', [`--config=${context.configFile}`, `--stanza=${run.stanza}`, ...console, ...(run.args ?? []), command], {
+  const console = run.data
+    ? ['--log-level-console=off', '--log-level-stderr=warn']
+    : ['--log-level-console=info', '--log-level-stderr=off'];
+  const args = [`--config=${context.configFile}`, `--stanza=${run.stanza}`, ...console, ...(run.args ?? []), command];
+  const program = spawnProgram('pgbackrest', args, {
     runAs: context.runAs,
     logger: context.logger,
     stdoutIsData: true,
@@ -59,7 +63,8 @@ export async function runPgBackRest(context: PgBackRestContext, command: string,
   const exit = await program.exited;
   if (exit.code !== 0) {
     const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-    throw new PgBackRestFailed(`pgbackrest ${command} failed (${how})${errors.length > 0 ? `: ${errors.at(-1)}` : ''}`, exit.code);
+    const why = errors.length > 0 ? `: ${errors.at(-1)}` : '';
+    throw new PgBackRestFailed(`pgbackrest ${command} failed (${how})${why}`, exit.code);
   }
   // One JSON line; a very long one arrives in pieces, which join back without a separator.
   return data.join('');

@@ -35,7 +35,11 @@ const TARGET_LINE = /^\s*recovery_target(_[a-z]+)?\s*=/;
 /** postgresql.auto.conf with the recovery target appended: replay up to it, then promote. */
 export function withRecoveryTarget(autoConf: string, target: RecoveryTarget): string {
   const kept = withoutRecoveryTarget(autoConf).replace(/\n*$/, '\n');
-  const lines = [TARGET_MARK, `recovery_target_${target.kind} = ${quoteValue(target.value)}`, "recovery_target_action = 'promote'"];
+  const lines = [
+    TARGET_MARK,
+    `recovery_target_${target.kind} = ${quoteValue(target.value)}`,
+    "recovery_target_action = 'promote'",
+  ];
   return `${kept}${lines.join('\n')}\n`;
 }
 
@@ -47,7 +51,11 @@ export function withoutRecoveryTarget(autoConf: string): string {
     .join('\n');
 }
 
-export async function restoreFromRepository(context: PgBackRestContext, request: RestoreRequest, signal?: AbortSignal): Promise<void> {
+export async function restoreFromRepository(
+  context: PgBackRestContext,
+  request: RestoreRequest,
+  signal?: AbortSignal,
+): Promise<void> {
   await runPgBackRest(context, 'restore', { stanza: request.sourceStanza, args: restoreArgs(request), signal });
 }
 

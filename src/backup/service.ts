@@ -84,7 +84,9 @@ export class BackupService {
       });
       const finished = (await this.readInfo()).backups.find((backup) => backup.label === label);
       // pgBackRest's own times and sizes, under the id the request was answered with.
-      this.last = finished ? { ...finished, id: record.id } : { ...record, label: label ?? null, stoppedAt: new Date().toISOString() };
+      this.last = finished
+        ? { ...finished, id: record.id }
+        : { ...record, label: label ?? null, stoppedAt: new Date().toISOString() };
       logger.info('backup finished', { label: this.last.label, type: this.last.type, sizeBytes: this.last.sizeBytes });
     } catch (error) {
       const why = signal.aborted ? `interrupted: ${errorMessage(signal.reason)}` : errorMessage(error);
@@ -104,7 +106,9 @@ export class BackupService {
   }
 
   private async readInfo() {
-    return parseInfo(await runPgBackRest(this.deps, 'info', { stanza: this.deps.stanza, args: ['--output=json'], data: true }));
+    const { stanza } = this.deps;
+    const json = await runPgBackRest(this.deps, 'info', { stanza, args: ['--output=json'], data: true });
+    return parseInfo(json);
   }
 
   /**
@@ -121,7 +125,8 @@ export class BackupService {
       await this.refreshLast();
       return true;
     } catch (error) {
-      logger.error('backup repository check failed: WAL is kept in pg_wal until archiving works', { stanza, err: errorMessage(error) });
+      const err = errorMessage(error);
+      logger.error('backup repository check failed: WAL is kept in pg_wal until archiving works', { stanza, err });
       return false;
     }
   }
@@ -146,11 +151,17 @@ export class BackupService {
         const result = await client.query<{
           archived_count: string; last_archived_wal: string | null; last_archived_time: Date | null;
           failed_count: string; last_failed_wal: string | null; last_failed_time: Date | null;
-        }>('SELECT archived_count, last_archived_wal, last_archived_time, failed_count, last_failed_wal, last_failed_time FROM pg_stat_archiver');
+        }>(`SELECT archived_count, last_archived_wal, last_archived_time,
+                   failed_count, last_failed_wal, last_failed_time
+            FROM pg_stat_archiver`);
         const row = result.rows[0]!;
         return {
-          archivedCount: Number(row.archived_count), lastArchivedWal: row.last_archived_wal, lastArchivedAt: row.last_archived_time,
-          failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedAt: row.last_failed_time,
+          archivedCount: Number(row.archived_count),
+          lastArchivedWal: row.last_archived_wal,
+          lastArchivedAt: row.last_archived_time,
+          failedCount: Number(row.failed_count),
+          lastFailedWal: row.last_failed_wal,
+          lastFailedAt: row.last_failed_time,
         };
       });
     } catch {

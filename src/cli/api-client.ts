@@ -26,7 +26,12 @@ export interface ApiAnswerWithUrl extends ApiAnswer {
 }
 
 /** Sends one request; resolves with any answer, rejects when none came. */
-export async function callApi(flags: ApiFlags, apiPath: string, method = 'GET', body?: string): Promise<ApiAnswerWithUrl> {
+export async function callApi(
+  flags: ApiFlags,
+  apiPath: string,
+  method = 'GET',
+  body?: string,
+): Promise<ApiAnswerWithUrl> {
   let url: URL;
   try {
     url = new URL(apiPath, flags.url);
@@ -37,7 +42,9 @@ export async function callApi(flags: ApiFlags, apiPath: string, method = 'GET', 
   const tls = url.protocol === 'http:' ? undefined : tlsOptions(url, flags);
   // Loaded here: `run` shares this module and needs neither http nor https (with tls) to start.
   const client = tls === undefined ? await import('node:http') : await import('node:https');
-  const headers = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
+  const headers = body === undefined
+    ? {}
+    : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
   return new Promise<ApiAnswerWithUrl>((resolve, reject) => {
     const onResponse = (response: http.IncomingMessage) => {
       let text = '';
@@ -55,9 +62,17 @@ export async function callApi(flags: ApiFlags, apiPath: string, method = 'GET', 
 }
 
 /** Like callApi, but anything other than the expected status is an error naming the answer. */
-export async function callApiExpecting(flags: ApiFlags, apiPath: string, expected: number[], method = 'GET', body?: string): Promise<string> {
+export async function callApiExpecting(
+  flags: ApiFlags,
+  apiPath: string,
+  expected: number[],
+  method = 'GET',
+  body?: string,
+): Promise<string> {
   const answer = await callApi(flags, apiPath, method, body);
-  if (!expected.includes(answer.status)) throw new Error(`${method} ${answer.url} answered ${answer.status}: ${answer.body.trim()}`);
+  if (!expected.includes(answer.status)) {
+    throw new Error(`${method} ${answer.url} answered ${answer.status}: ${answer.body.trim()}`);
+  }
   return answer.body;
 }
 

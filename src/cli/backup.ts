@@ -32,7 +32,8 @@ export function backupCommand(): Command {
     .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: BackupFlags) => {
       if (!isBackupType(flags.type)) throw new UsageError(`--type: "${flags.type}" is not one of full, diff, incr`);
-      const started = JSON.parse(await callApiExpecting(flags, '/pg/backup', [202], 'POST', JSON.stringify({ type: flags.type }))) as BackupRecord;
+      const answer = await callApiExpecting(flags, '/pg/backup', [202], 'POST', JSON.stringify({ type: flags.type }));
+      const started = JSON.parse(answer) as BackupRecord;
       process.stdout.write(`${started.type} backup started at ${started.startedAt}\n`);
       if (!flags.wait) return;
       const last = await follow(flags, started.id);
@@ -63,5 +64,6 @@ export function formatBackup(backup: BackupRecord): string {
   const what = `${backup.type} backup ${backup.label ?? '(no label)'}`;
   if (backup.error !== null) return `${what} failed: ${backup.error}`;
   const size = backup.sizeBytes === null ? '' : `, ${(backup.sizeBytes / 2 ** 20).toFixed(1)} MiB`;
-  return `${what} finished at ${backup.stoppedAt ?? '?'}${size}, WAL ${backup.walStart ?? '?'} to ${backup.walStop ?? '?'}`;
+  const wal = `WAL ${backup.walStart ?? '?'} to ${backup.walStop ?? '?'}`;
+  return `${what} finished at ${backup.stoppedAt ?? '?'}${size}, ${wal}`;
 }

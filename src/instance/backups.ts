@@ -42,7 +42,9 @@ export class InstanceBackups {
 
   constructor(private readonly deps: InstanceBackupsDeps) {
     this.dir = path.join(deps.runDir, 'pgbackrest');
-    this.service = new BackupService({ runAs: deps.runAs, logger: deps.logger, configFile: this.configFile, stanza: deps.options.clusterName, socketAddress: deps.socketAddress });
+    const { runAs, logger, options, socketAddress } = deps;
+    const stanza = options.clusterName;
+    this.service = new BackupService({ runAs, logger, configFile: this.configFile, stanza, socketAddress });
   }
 
   get configFile(): string {
@@ -73,7 +75,9 @@ export class InstanceBackups {
   /** Writes pgbackrest.conf 0600 for the PostgreSQL user, with its lock and spool directories; true when it changed. */
   writeConfig(): boolean {
     const text = this.render();
-    for (const dir of [this.dir, path.join(this.dir, 'lock'), path.join(this.dir, 'spool')]) ensureOwnedDirectory(dir, this.deps.runAs);
+    for (const dir of [this.dir, path.join(this.dir, 'lock'), path.join(this.dir, 'spool')]) {
+      ensureOwnedDirectory(dir, this.deps.runAs);
+    }
     return writeFileAtomically(this.configFile, text, this.deps.runAs);
   }
 
@@ -85,7 +89,8 @@ export class InstanceBackups {
   settings(): Parameters {
     const { options, pgdata } = this.deps;
     const { archiveCommand } = archiveCommands(this.configFile, options.clusterName);
-    const readFrom = options.restore !== undefined && recoveryPending(pgdata) ? options.restore.sourceStanza : options.clusterName;
+    const recovering = options.restore !== undefined && recoveryPending(pgdata);
+    const readFrom = recovering ? options.restore!.sourceStanza : options.clusterName;
     return new Map([
       ['archive_mode', 'on'],
       ['archive_command', archiveCommand],
@@ -96,7 +101,9 @@ export class InstanceBackups {
   /** A restore goes into an empty PGDATA only: what is there might be the only copy of something. */
   refuseNonEmpty(state: DataDirState): void {
     if (this.restoreRequested && state === 'cluster') {
-      throw new UsageError(`--restore-from-backup: ${this.deps.pgdata} already holds a data directory; a restore needs an empty PGDATA`);
+      const pgdata = this.deps.pgdata;
+      const why = 'already holds a data directory; a restore needs an empty PGDATA';
+      throw new UsageError(`--restore-from-backup: ${pgdata} ${why}`);
     }
   }
 
@@ -120,7 +127,8 @@ export class InstanceBackups {
    */
   reasonToGiveUp(): string | undefined {
     if (!this.restoreRequested || !recoveryPending(this.deps.pgdata)) return undefined;
-    return 'recovery of the restored backup ended before its target was reached (see PostgreSQL\'s FATAL above); not promoting';
+    return 'recovery of the restored backup ended before its target was reached ' +
+      "(see PostgreSQL's FATAL above); not promoting";
   }
 
   /** The manager stops: a running backup is interrupted (reported failed), the archive watch ends. */
@@ -148,12 +156,15 @@ export class InstanceBackups {
     for (let first = true; !stopping.aborted; first = false) {
       if (!first) await sleep(PROMOTION_POLL_MS);
       try {
-        const inRecovery = await withConnection(this.deps.socketAddress, async (client) => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r);
+        const inRecovery = await withConnection(this.deps.socketAddress, async (client) => {
+          return (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+        });
         if (inRecovery) continue;
         if (this.restored) {
           this.restored = false;
           clearRecoveryTarget(this.deps.pgdata, this.deps.runAs);
-          this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza: this.deps.options.clusterName });
+          const stanza = this.deps.options.clusterName;
+          this.deps.logger.info('the restored instance was promoted: it archives to its own stanza now', { stanza });
         }
         this.onPrimary();
         return;

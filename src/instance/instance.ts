@@ -74,7 +74,8 @@ export class Instance {
     this.role = options.replicaOf ? 'replica' : 'primary';
     if (options.backup) {
       const { runDir, pgdata } = options;
-      this.backups = new InstanceBackups({ options: options.backup, runDir, pgdata, socketAddress: this.socketAddress, runAs, logger });
+      const socketAddress = this.socketAddress;
+      this.backups = new InstanceBackups({ options: options.backup, runDir, pgdata, socketAddress, runAs, logger });
     }
     this.supervisor = new Supervisor({
       bin,
@@ -340,7 +341,10 @@ export class Instance {
       },
       pgMajor: bin.major,
       allowAlterSystem: options.allowAlterSystem,
-      supplied: new Map([...(this.role === 'replica' ? standbySettings(this.primaryConnection()!) : []), ...(this.backups?.settings() ?? [])]),
+      supplied: new Map([
+        ...(this.role === 'replica' ? standbySettings(this.primaryConnection()!) : []),
+        ...(this.backups?.settings() ?? []),
+      ]),
     };
   }
 

@@ -108,7 +108,8 @@ export class InstanceStatusSource implements StatusSource {
     const backups = this.instance.backups;
     if (!backups) return { ok: false, status: 409, detail: 'no backup repository is configured (--backup-repo)' };
     if (this.instance.role !== 'primary' || this.instance.phase !== 'running') {
-      return { ok: false, status: 409, detail: `backups are taken on the running primary; this instance is a ${this.instance.role} and ${this.instance.phase}` };
+      const { role, phase } = this.instance;
+      return { ok: false, status: 409, detail: `backups are taken on the running primary; this instance is a ${role} and ${phase}` };
     }
     const started = backups.service.start(type);
     if (!started) return { ok: false, status: 409, detail: 'a backup is already running' };

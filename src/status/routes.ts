@@ -17,7 +17,9 @@ export class RouteTable<Row extends RouteRow> {
   constructor(readonly rows: readonly Row[]) {
     for (const row of rows) {
       const same = this.byPath.get(row.path) ?? [];
-      if (same.some((other) => other.method === row.method)) throw new Error(`the status API has two ${row.method} routes for ${row.path}`);
+      if (same.some((other) => other.method === row.method)) {
+        throw new Error(`the status API has two ${row.method} routes for ${row.path}`);
+      }
       this.byPath.set(row.path, [...same, row]);
     }
   }
@@ -27,8 +29,9 @@ export class RouteTable<Row extends RouteRow> {
     const path = url.split('?', 1)[0]!;
     const rows = this.byPath.get(path);
     if (!rows) return { found: false, status: 404 };
-    const row = rows.find((candidate) => candidate.method === method || (candidate.method === 'GET' && method === 'HEAD'));
-    if (!row) return { found: false, status: 405, allow: rows.flatMap((candidate) => (candidate.method === 'GET' ? ['GET', 'HEAD'] : ['POST'])).join(', ') };
+    const accepts = (row: Row) => (row.method === 'GET' ? ['GET', 'HEAD'] : ['POST']);
+    const row = rows.find((candidate) => accepts(candidate).includes(method));
+    if (!row) return { found: false, status: 405, allow: rows.flatMap(accepts).join(', ') };
     return { found: true, row };
   }
 }

@@ -283,7 +283,8 @@ export class StatusServer {
   private backupState(): Reply {
     const backup = this.options.source.backup();
     if (!backup) return { status: 404, body: 'no backup repository is configured (--backup-repo)\n' };
-    return { status: 200, body: `${JSON.stringify({ running: backup.running, last: backup.last })}\n`, contentType: 'application/json' };
+    const body = `${JSON.stringify({ running: backup.running, last: backup.last })}\n`;
+    return { status: 200, body, contentType: 'application/json' };
   }
 
   private async startBackup(body: unknown): Promise<ActionOutcome> {

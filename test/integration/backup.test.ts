@@ -87,6 +87,21 @@ describe('backups through pgBackRest', () => {
     expect(stanzaLine).toMatchObject({ level: 'info', command: 'stanza-create', stanza: 'pg' });
   });
 
+  it('watches the repository file: an owned key is refused and the previous config stays', async () => {
+    const config = path.join(primary.runDir, 'pgbackrest', 'pgbackrest.conf');
+    const before = fs.readFileSync(config, 'utf8');
+    const good = fs.readFileSync(repository.optionsFile, 'utf8');
+    const mark = primary.lines.length;
+    fs.writeFileSync(repository.optionsFile, `${good}pg1-path=/elsewhere\n`);
+    const refused = await primary.waitForMessage('reload refused; the previous configuration stays in force', 30_000, mark);
+    expect(String(refused.err)).toMatch(/backup-repo.conf:\d+: option "pg1-path" is managed by instance-manager/);
+    expect(fs.readFileSync(config, 'utf8')).toBe(before);
+    fs.writeFileSync(repository.optionsFile, `${good}compress-level=3\n`);
+    await waitUntil('the new option reaches pgbackrest.conf', async () => fs.readFileSync(config, 'utf8').includes('compress-level=3'), 30_000);
+    fs.writeFileSync(repository.optionsFile, good);
+    await waitUntil('the file is back', async () => !fs.readFileSync(config, 'utf8').includes('compress-level=3'), 30_000);
+  });
+
   it('takes a full, then an incremental backup; a second request while one runs is refused', async () => {
     const answer = await api(primary, '/pg/backup', 'POST', { type: 'full' });
     expect(answer.status).toBe(202);
