@@ -23,7 +23,7 @@ const NEVER_LOADED = ['pg-native', 'pg-cloudflare'];
  * own under dist/vendor/, read when first imported: the file read, compiled and kept in memory
  * at every start is a third of the size.
  */
-export const LOADED_LATER = ['node-forge', 'pg', 'prom-client', 'chokidar'];
+export const LOADED_LATER = ['node-forge', 'pg', 'prom-client', 'chokidar', 'yaml'];
 
 const commonOptions = {
   bundle: true,

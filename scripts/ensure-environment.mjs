@@ -88,11 +88,15 @@ if (!has('pgbackrest')) wanted.push('pgbackrest');
 if (forTests) {
   if (!has('psql')) wanted.push('postgresql-client');
   // The programs the tests use as judges or drive, by the Debian package that brings each.
-  const testTools = { unshare: 'util-linux', ip: 'iproute2', pgbadger: 'pgbadger' };
+  const testTools = { unshare: 'util-linux', ip: 'iproute2', pgbadger: 'pgbadger', promtool: 'prometheus' };
   for (const [tool, pkg] of Object.entries(testTools)) if (!has(tool)) wanted.push(pkg);
+  // The example queries.yaml of postgres_exporter's package, which the metrics tests read as is.
+  if (!fs.existsSync('/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml')) wanted.push('prometheus-postgres-exporter');
 }
 if (forBench) {
   for (const [tool, pkg] of [['/usr/bin/time', 'time'], ['wrk', 'wrk'], ['mlr', 'miller'], ['go', 'golang-go']]) if (!has(tool)) wanted.push(pkg);
+  // bench/metrics.mjs scrapes it beside the manager.
+  if (!has('prometheus-postgres-exporter')) wanted.push('prometheus-postgres-exporter');
 }
 aptInstall(wanted);
 majors = postgresMajors();

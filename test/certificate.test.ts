@@ -88,7 +88,7 @@ describe('bad input: one line naming it, exit 2', () => {
     ['an expired CA', () => ['client', '--ca', at('expired'), '--user', 'x', '--out', at('o4')], /^--ca .*expired: "CN=old CA" expired on /],
     ['an unreadable file', () => ['server', '--ca', at('unreadable'), '--names', 'x', '--out', at('o5')], /^--ca: cannot read .*unreadable\/ca.crt \(EISDIR\)$/],
     ['a missing CA directory', () => ['server', '--ca', at('nowhere'), '--names', 'x', '--out', at('o6')], /^--ca: .*nowhere\/ca.crt does not exist$/],
-    ['a key given to inspect', () => ['inspect', at('server', 'tls.key')], /^.*server\/tls.key: holds a PRIVATE KEY, not a certificate$/],
+    ['a key given to inspect', () => ['inspect', at('server', 'tls.key')], /^.*server\/tls.key: holds a private key, not a certificate \(are tls.crt and tls.key swapped\?\)$/],
     ['text given to inspect', () => ['inspect', at('garbage.pem')], /^.*garbage.pem: not a PEM certificate$/],
     ['an existing CA key', () => ['ca', '--out', at('server-ca'), '--cn', 'again'], /^--out: .*server-ca\/ca.key already exists/],
     ['a bad name', () => ['server', '--ca', at('server-ca'), '--names', 'db,not a name', '--out', at('o7')], /^--names: "not a name" is neither a DNS name nor an IP address$/],

@@ -53,3 +53,14 @@ export function parseHostPort(flag: string, value: string): HostPort {
   const host = match[1] ?? match[2]!;
   return { host, port: match[3] === undefined ? 5432 : parsePort(flag, match[3], false) };
 }
+
+/**
+ * `listen_addresses`: `*` or a comma list of host names and IP addresses. It is written into a quoted
+ * postgresql.conf value, so anything else (a quote above all) could rewrite the settings after it.
+ */
+export function parseListen(flag: string, value: string): string {
+  const items = parseList(flag, value);
+  const bad = items.find((item) => !/^(\*|[A-Za-z0-9.:%_-]+)$/.test(item));
+  if (bad !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(bad)} is not a host name, an IP address or *`);
+  return items.join(',');
+}

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
 import { addBackupFlags, resolveBackupOptions, type BackupFlags } from './backup-flags.js';
-import { parseHostPort, parseList, parsePort, parseSeconds, parseSwitch } from './parse.js';
+import { parseHostPort, parseList, parseListen, parsePort, parseSeconds, parseSwitch } from './parse.js';
 
 interface RunFlags extends BackupFlags {
   pgdata: string;
@@ -22,6 +22,8 @@ interface RunFlags extends BackupFlags {
   config?: string;
   allowAlterSystem: boolean;
   hba?: string;
+  metricsQueries?: string;
+  metricsQueryTimeout: string;
   podName?: string;
   user: string;
   smartShutdownTimeout: string;
@@ -54,6 +56,8 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
         .default(false),
     )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
+    .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter format), watched', 'IM_METRICS_QUERIES'))
+    .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of /metrics queries', 'IM_METRICS_QUERY_TIMEOUT', '5'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
     .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))
@@ -76,7 +80,7 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     secretsDir: path.resolve(flags.secretsDir),
     pgBin: flags.pgBin === undefined ? undefined : path.resolve(flags.pgBin),
     port: parsePort('--port', flags.port, false),
-    listen: flags.listen,
+    listen: parseListen('--listen', flags.listen),
     statusPort: parsePort('--status-port', flags.statusPort, true),
     statusInsecure: flags.statusInsecure || parseSwitch('IM_STATUS_INSECURE', env.IM_STATUS_INSECURE),
     operatorNames: parseList('--operator-names', flags.operatorNames),
@@ -85,6 +89,8 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
     allowAlterSystem: flags.allowAlterSystem || parseSwitch('IM_ALLOW_ALTER_SYSTEM', env.IM_ALLOW_ALTER_SYSTEM),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
+    metricsQueriesFile: flags.metricsQueries === undefined ? undefined : path.resolve(flags.metricsQueries),
+    metricsQueryTimeoutSeconds: parseSeconds('--metrics-query-timeout', flags.metricsQueryTimeout),
     podName,
     user: flags.user,
     smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),

@@ -6,10 +6,10 @@
  */
 import { errorMessage, UsageError } from '../errors.js';
 import { withoutComment } from './comments.js';
+import { checkAddress, checkOptions, METHODS, methodFitsType } from './hba-fields.js';
 import { REPLICATION_USER } from './hba.js';
 
 const CONNECTION_TYPES = new Set(['local', 'host', 'hostssl', 'hostnossl', 'hostgssenc', 'hostnogssenc']);
-const METHODS = new Set(['trust', 'reject', 'scram-sha-256', 'md5', 'password', 'gss', 'sspi', 'ident', 'peer', 'ldap', 'radius', 'cert', 'pam', 'bsd']);
 const INCLUDE_DIRECTIVES = new Set(['include', 'include_if_exists', 'include_dir']);
 
 /** One token of a rule; `quoted` tokens are literal names, never keywords or references. */
@@ -63,14 +63,13 @@ export function validateHbaRule(rule: string): HbaRule {
   }
   const type = single(first, 'connection type', refuse);
   if (!CONNECTION_TYPES.has(type)) refuse(`unknown connection type "${type}" (one of ${[...CONNECTION_TYPES].join(', ')})`);
-  const methodIndex = type === 'local' ? 3 : methodIndexForHost(fields);
+  const methodIndex = type === 'local' ? 3 : 4 + addressFields(fields, refuse) - 1;
   if (fields.length <= methodIndex) refuse('too few fields (type, database, user, [address,] method)');
   const method = single(fields[methodIndex]!, 'method', refuse);
   if (!METHODS.has(method)) refuse(`unknown authentication method "${method}"`);
-  for (const option of fields.slice(methodIndex + 1)) {
-    const text = option.map((token) => token.text).join(',');
-    if (!/^[A-Za-z_]+=/.test(text)) refuse(`"${text}" is not an option (name=value)`);
-  }
+  const options = fields.slice(methodIndex + 1).map((option) => option.map((token) => token.text).join(','));
+  const refusal = methodFitsType(method, type) ?? checkOptions(method, type, options);
+  if (refusal) refuse(refusal);
   const parsed: HbaRule = { type, databases: fields[1]!, users: fields[2]!, method };
   const weakening = weakensFixedHeader(parsed);
   if (weakening) refuse(weakening);
@@ -113,11 +112,15 @@ function matchesRegex(pattern: string, name: string): boolean {
   }
 }
 
-/** `host db user 10.0.0.0/8 md5` or `host db user 10.0.0.0 255.0.0.0 md5`. */
-function methodIndexForHost(fields: Token[][]): number {
-  const maybeMask = fields[4];
-  const isMask = maybeMask?.length === 1 && !maybeMask[0]!.quoted && /^[0-9.]+$|^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/.test(maybeMask[0]!.text);
-  return isMask ? 5 : 4;
+/** `host db user 10.0.0.0/8 md5` or `host db user 10.0.0.0 255.0.0.0 md5`: how many fields the address takes. */
+function addressFields(fields: Token[][], refuse: (why: string) => never): number {
+  const address = fields[3];
+  if (address === undefined) refuse('too few fields (type, database, user, address, method)');
+  const text = single(address!, 'address', refuse);
+  const next = fields[4]?.length === 1 ? fields[4][0]!.text : undefined;
+  const verdict = checkAddress(text, next);
+  if ('refused' in verdict) refuse(`address ${verdict.refused}`);
+  return (verdict as { fields: number }).fields;
 }
 
 function single(field: Token[], what: string, refuse: (why: string) => never): string {

@@ -5,6 +5,8 @@
 
 export const REPLICATION_USER = 'streaming_replica';
 export const IDENT_MAP = 'local';
+/** The login role `/metrics` queries PostgreSQL as: a member of pg_monitor, never the superuser. */
+export const METRICS_USER = 'metrics_monitor';
 
 export function renderHba(userRules: readonly string[]): string {
   return [
@@ -23,13 +25,15 @@ export function renderHba(userRules: readonly string[]): string {
 
 /**
  * Local peer connections keep their OS name as the database user; the OS users the manager and
- * PostgreSQL run as may also connect as the `postgres` superuser.
+ * PostgreSQL run as may also connect as the `postgres` superuser, and as the metrics role (which
+ * gives them nothing the superuser mapping does not, and lets the manager's metrics queries run
+ * without it).
  */
 export function renderIdent(osUsers: readonly string[], superuser: string): string {
   const unique = [...new Set(osUsers)];
   return [
     '# Written by instance-manager: do not edit.',
-    ...unique.map((osUser) => `${IDENT_MAP} ${osUser} ${superuser}`),
+    ...unique.flatMap((osUser) => [`${IDENT_MAP} ${osUser} ${superuser}`, `${IDENT_MAP} ${osUser} ${METRICS_USER}`]),
     `${IDENT_MAP} /^(.*)$ \\1`,
     '',
   ].join('\n');

@@ -19,7 +19,7 @@ import {
 } from '../config/index.js';
 import { UsageError } from '../errors.js';
 import { SUPERUSER } from '../postgres/index.js';
-import { writeFileAtomically, type RunAs } from '../process/index.js';
+import { readRegularFile, UnreadableFile, writeFileAtomically, type RunAs } from '../process/index.js';
 
 /** What the rendering depends on, read from the flags, the mounted files and the instance's state. */
 export interface ConfigurationInputs {
@@ -45,13 +45,17 @@ export function renderConfiguration(inputs: ConfigurationInputs): Map<string, st
   ]);
 }
 
-/** Reads a file named by a flag; a missing or unreadable one is bad input, named by its flag. */
+/**
+ * Reads a file named by a flag (a regular file of at most 1 MiB, never blocking on a FIFO); a missing
+ * or unreadable one is bad input, named by its flag.
+ */
 export function readInputFile(file: string | undefined, flag: string): { text: string; file: string } | undefined {
   if (file === undefined) return undefined;
   try {
-    return { text: fs.readFileSync(file, 'utf8'), file };
+    return { text: readRegularFile(file).toString('utf8'), file };
   } catch (error) {
-    throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
+    const why = error instanceof UnreadableFile ? error.message : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
+    throw new UsageError(`${flag} ${file}: ${why}`);
   }
 }
 

@@ -4,10 +4,11 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
-import { AUTO_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
+import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
+import { ensureMetricsRole } from '../metrics/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -35,6 +36,8 @@ import { watchInputs } from '../watch/index.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { InstanceBackups } from './backups.js';
 import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { Backoff } from './retry.js';
+import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
 
@@ -67,11 +70,14 @@ export class Instance {
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
+  private readonly settingsGate: SettingsGate;
+  private readonly certificateRetry = new Backoff(() => void this.reload('retry of a failed certificate refresh'));
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     if (options.backup) {
       const { runDir, pgdata } = options;
       const socketAddress = this.socketAddress;
@@ -116,6 +122,11 @@ export class Instance {
     return this.everAcceptedConnections;
   }
 
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  get failure(): string | undefined {
+    return this.supervisor.failure;
+  }
+
   /** Postmaster starts after the first, whether after a crash or asked for. */
   get restarts(): number {
     return this.supervisor.restarts;
@@ -145,6 +156,7 @@ export class Instance {
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
+    await this.checkedConfiguration();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     this.backups?.writeConfig();
     await this.certificates.prepare();
@@ -181,7 +193,7 @@ export class Instance {
       // In the background: a replica serves reads while its primary is away.
       void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
-    this.writeConfiguration();
+    await this.writeConfiguration();
   }
 
   /**
@@ -204,6 +216,7 @@ export class Instance {
     this.deps.logger.info('stop requested', { signal });
     this.stopping.abort();
     this.following.abort();
+    this.certificateRetry.cancel();
     this.backups?.stop();
   }
 
@@ -232,12 +245,14 @@ export class Instance {
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
+      this.certificateRetry.succeeded();
     } catch (error) {
       accepted = false;
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error) });
+      const retryInMs = this.certificateRetry.failed();
+      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
     }
     try {
-      changed.push(...this.writeConfiguration());
+      changed.push(...(await this.writeConfiguration()));
     } catch (error) {
       accepted = false;
       logger.error('reload refused; the previous configuration stays in force', { reason, err: errorMessage(error) });
@@ -316,6 +331,9 @@ export class Instance {
       ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
         logger.error('could not create the replication role', { err: errorMessage(error) }),
       );
+      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) =>
+        logger.error('could not create the metrics role', { err: errorMessage(error) }),
+      );
     }
   }
 
@@ -349,20 +367,28 @@ export class Instance {
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(): Map<string, string> {
+  private renderConfiguration(userConfig = readInputFile(this.deps.options.configFile, '--config')): Map<string, string> {
     const { options, runAs } = this.deps;
     return renderConfiguration({
       settings: this.settingsContext(),
-      userConfig: readInputFile(options.configFile, '--config'),
+      userConfig,
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
     });
   }
 
+  /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
+  private async checkedConfiguration(): Promise<Map<string, string>> {
+    const userConfig = readInputFile(this.deps.options.configFile, '--config');
+    const files = this.renderConfiguration(userConfig);
+    await this.settingsGate.check(userConfig, files.get(CUSTOM_CONF)!);
+    return files;
+  }
+
   /** Writes what changed; returns the names of the files that did. */
-  private writeConfiguration(): string[] {
+  private async writeConfiguration(): Promise<string[]> {
     const { options, runAs, logger } = this.deps;
-    const changed = writeConfiguration(options.pgdata, this.renderConfiguration(), runAs);
+    const changed = writeConfiguration(options.pgdata, await this.checkedConfiguration(), runAs);
     const { pgdata, allowAlterSystem } = options;
     if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
     if (this.backups?.writeConfig()) changed.push('pgbackrest.conf');

@@ -25,6 +25,9 @@ export interface RunOptions {
   /** ALTER SYSTEM works, for the default settings only (fixed ones stay on the command line). */
   allowAlterSystem: boolean;
   hbaFile: string | undefined;
+  /** postgres_exporter-format queries served on /metrics beside the defaults; re-read when it changes. */
+  metricsQueriesFile: string | undefined;
+  metricsQueryTimeoutSeconds: number;
   podName: string;
   user: string;
   smartShutdownTimeoutSeconds: number;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createLogger, OutputSink, type Logger } from '../log.js';
 import { findBinaries } from '../postgres/index.js';
-import { resolveRunAs, startOrphanReaper } from '../process/index.js';
+import { resolveRunAs, startOrphanReaper, stopAllPrograms } from '../process/index.js';
 import { CERTIFICATE_FILES, certificateCopyPath } from '../secrets/index.js';
 import type { StatusServer } from '../status/index.js';
 import { Instance } from './instance.js';
@@ -53,12 +53,21 @@ export async function runInstance(options: RunOptions): Promise<number> {
       throw error;
     }
     const stopWatching = instance.watchInputs();
-    const code = await supervision;
-    await stopWatching();
+    let code: number;
+    try {
+      code = await supervision;
+    } finally {
+      // Also when the first start was refused: open watchers would keep the process alive.
+      await stopWatching();
+    }
     logger.info('instance-manager exiting', { exitCode: code, restarts: instance.restarts });
+    // Every exit but a clean stop says why on stderr, in one line.
+    if (code !== 0) throw new Error(instance.failure ?? 'PostgreSQL stopped with a failure; see the log');
     return code;
   } finally {
     await status?.stop();
+    const stopped = await stopAllPrograms();
+    if (stopped.length > 0) logger.warning('stopped programs still running on the way out', { processGroups: stopped });
     reaper?.stop();
     await sink.flush();
   }
@@ -74,6 +83,10 @@ async function startStatusServer(options: RunOptions, instance: Instance, sink: 
     operatorNames: options.operatorNames,
     source: new InstanceStatusSource(instance, sink, logger),
     logger,
+    postgresMetrics: {
+      queriesFile: options.metricsQueriesFile,
+      queryTimeoutMs: options.metricsQueryTimeoutSeconds * 1_000,
+    },
   });
   await server.start();
   logger.info('call the status API', { command: statusCommandLine(options) });

@@ -4,7 +4,7 @@
  * it in order. It knows nothing of configuration or roles; the instance tells it what to run.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LogPipe } from '../logpipe/index.js';
 import {
@@ -18,7 +18,7 @@ import {
   type SocketAddress,
 } from '../postgres/index.js';
 import { liveProcessesWorkingIn, type Exit, type RunAs } from '../process/index.js';
-import { CrashPolicy } from './crash-policy.js';
+import { CrashPolicy, DEFAULT_CRASH_LIMITS } from './crash-policy.js';
 
 /** How long the backends of a dead postmaster get to notice and exit before they are killed. */
 const ORPHAN_GRACE_MS = 5_000;
@@ -61,6 +61,8 @@ export class Supervisor {
   /** Resolves when the first postmaster is spawned (never, when none is). */
   readonly firstSpawn: Promise<void>;
   private announceFirstSpawn!: () => void;
+  /** Why supervision ended with exit code 1, for the one line on stderr. */
+  failure: string | undefined;
 
   constructor(private readonly deps: SupervisorDeps) {
     this.stopRequested = new Promise((resolve) => (this.requestStopNow = resolve));
@@ -82,7 +84,8 @@ export class Supervisor {
 
   /**
    * Supervises the postmaster until a stop is asked for (resolves 0 when PostgreSQL stopped
-   * cleanly) or it crashed too often (resolves 1).
+   * cleanly) or it crashed too often (resolves 1, `failure` says why). Throws a UsageError when the
+   * first start fails before PostgreSQL accepted a connection.
    */
   async run(): Promise<number> {
     try {
@@ -133,8 +136,13 @@ export class Supervisor {
         continue;
       }
       if (this.stopAsked) return this.shutdown(postmaster);
+      if (first && this.readyAt === undefined) return this.refusedToStart(postmaster, outcome.exit);
       const delayMs = await this.recoverFromCrash(postmaster, outcome.exit);
-      if (delayMs === undefined) return 1;
+      if (delayMs === undefined) {
+        const { maxCrashes, windowMs } = DEFAULT_CRASH_LIMITS;
+        this.failure = `PostgreSQL crashed ${maxCrashes} times within ${windowMs / 60_000} minutes; exiting so the container is restarted`;
+        return 1;
+      }
       logger.info('restarting PostgreSQL after a crash', { delayMs });
       await Promise.race([sleep(delayMs), this.stopRequested]);
     }
@@ -161,6 +169,17 @@ export class Supervisor {
       () => undefined, // an exit during start-up is handled as a crash by loop()
     );
     return postmaster;
+  }
+
+  /**
+   * A first start that fails is the input's fault (settings, libraries, certificates PostgreSQL
+   * cannot use): restarting would fail the same way, so it is reported in PostgreSQL's own words.
+   */
+  private async refusedToStart(postmaster: Postmaster, exit: Exit): Promise<never> {
+    this.setPhase('stopped');
+    await this.clearOrphans();
+    const why = postmaster.refusal ?? `it exited (${describeExit(exit)}) before accepting connections; its log above says why`;
+    throw new UsageError(`PostgreSQL refused to start: ${why}`);
   }
 
   /** Returns how long to wait before the next start, or undefined to give up. */
@@ -243,7 +262,9 @@ export class Supervisor {
 
   private finishStopped(mode: ShutdownMode | 'killed'): number {
     this.setPhase('stopped');
-    return mode === 'smart' || mode === 'fast' ? 0 : 1;
+    if (mode === 'smart' || mode === 'fast') return 0;
+    this.failure = `PostgreSQL did not stop cleanly (${mode === 'killed' ? 'it had to be killed' : 'immediate shutdown: crash recovery at the next start'})`;
+    return 1;
   }
 
   /** A checkpoint before the shutdown makes the shutdown checkpoint, and so the stop, short. */

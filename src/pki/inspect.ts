@@ -10,10 +10,18 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
 export function splitCertificates(pem: string): string[] {
   const blocks = pem.match(PEM_CERTIFICATE)?.map((block) => `${block}\n`) ?? [];
   if (blocks.length === 0) {
-    const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
-    throw new CertificateError(found ? `holds a ${found}, not a certificate` : 'not a PEM certificate');
+    throw new CertificateError(notACertificate(pem));
   }
   return blocks;
+}
+
+/** Why a text holds no certificate, in words: the PEM label is named as a person would. */
+function notACertificate(pem: string): string {
+  const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
+  if (found === undefined) return 'not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)';
+  if (found === 'CERTIFICATE') return 'the certificate is cut off or damaged: "-----BEGIN CERTIFICATE-----" has no matching "-----END CERTIFICATE-----" line';
+  if (found.includes('PRIVATE KEY')) return 'holds a private key, not a certificate (are tls.crt and tls.key swapped?)';
+  return `holds a PEM block of another kind ("${found}"), not a certificate`;
 }
 
 /**
@@ -44,7 +52,8 @@ export function parsePrivateKey(pem: string): KeyObject {
     return crypto.createPrivateKey(pem);
   } catch (error) {
     const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
-    throw new CertificateError(found && !found.includes('PRIVATE KEY') ? `holds a ${found}, not a private key` : `not a valid private key (${errorMessage(error)})`);
+    if (found === 'CERTIFICATE') throw new CertificateError('holds a certificate, not a private key (are tls.crt and tls.key swapped?)');
+    throw new CertificateError(found && !found.includes('PRIVATE KEY') ? `holds a PEM block of another kind ("${found}"), not a private key` : `not a valid private key (${errorMessage(error)})`);
   }
 }
 

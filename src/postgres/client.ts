@@ -6,16 +6,38 @@ export interface SocketAddress {
   port: number;
 }
 
-/** Superuser over the unix socket: peer authentication through the ident map, no password, no TLS. */
-function socketConfig(address: SocketAddress, statementTimeoutMs: number, connectTimeoutMs: number): pg.ClientConfig {
+/** Who connects, when not the superuser to `postgres` (the metrics role, to any database). */
+export interface SocketSession {
+  user: string;
+  database: string;
+  applicationName: string;
+  /** Every transaction read-only (default_transaction_read_only), set at connection start. */
+  readOnly: boolean;
+}
+
+const SUPERUSER_SESSION: SocketSession = {
+  user: SUPERUSER,
+  database: 'postgres',
+  applicationName: 'instance-manager',
+  readOnly: false,
+};
+
+/** Over the unix socket: peer authentication through the ident map, no password, no TLS. */
+function socketConfig(
+  address: SocketAddress,
+  statementTimeoutMs: number,
+  connectTimeoutMs: number,
+  session = SUPERUSER_SESSION,
+): pg.ClientConfig {
   return {
     host: address.socketDir,
     port: address.port,
-    user: SUPERUSER,
-    database: 'postgres',
-    application_name: 'instance-manager',
+    user: session.user,
+    database: session.database,
+    application_name: session.applicationName,
     statement_timeout: statementTimeoutMs,
     connectionTimeoutMillis: connectTimeoutMs,
+    ...(session.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
   };
 }
 
@@ -47,12 +69,14 @@ export interface SocketPoolOptions {
    * pool holding connections must let go of them quickly.
    */
   idleTimeoutMs: number;
+  /** The superuser to `postgres` when not given. */
+  session?: SocketSession;
 }
 
 /** A small pool for frequent, cheap queries (the status API). */
 export async function createSocketPool(address: SocketAddress, options: SocketPoolOptions): Promise<pg.Pool> {
   const pool = new (await loadPg()).Pool({
-    ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs),
+    ...socketConfig(address, options.statementTimeoutMs, options.connectTimeoutMs, options.session),
     // statement_timeout is enforced by the backend: a frozen or swamped server would never answer.
     // The client gives up a little later, and the pool then discards that connection.
     query_timeout: options.statementTimeoutMs + 500,

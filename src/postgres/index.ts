@@ -1,7 +1,13 @@
 export { findBinaries, serverVersion, type PgBinaries } from './binaries.js';
-export { createSocketPool, withConnection, type SocketAddress, type SocketPoolOptions } from './client.js';
+export {
+  createSocketPool,
+  withConnection,
+  type SocketAddress,
+  type SocketPoolOptions,
+  type SocketSession,
+} from './client.js';
 export { clearStalePostmasterPid, ensureWritableDataDir, inspectDataDir, readPostmasterPid, type DataDirState } from './datadir.js';
 export { initdb, SUPERUSER } from './initdb.js';
 export { describeExit, Postmaster, type PostmasterOptions } from './postmaster.js';
 export { stopPostmaster, type ShutdownMode, type ShutdownOptions } from './shutdown.js';
-export { configurationErrors } from './settings-check.js';
+export { configurationErrors, installedLibraries, settingsRefusal, type SettingsFileCheck } from './settings-check.js';

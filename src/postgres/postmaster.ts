@@ -6,6 +6,8 @@ import { readPostmasterPid } from './datadir.js';
 
 /** Reading postmaster.pid costs a few microseconds; half this interval is added to every start on average. */
 const READY_POLL_MS = 5;
+/** The stderr lines kept to explain a failed start. */
+const MAX_COMPLAINTS = 50;
 
 export interface PostmasterOptions {
   bin: PgBinaries;
@@ -26,7 +28,11 @@ export class Postmaster {
   readonly startedAt = new Date();
   private exitStatus: Exit | undefined;
 
-  private constructor(private readonly program: Program, private readonly pgdata: string) {
+  private constructor(
+    private readonly program: Program,
+    private readonly pgdata: string,
+    private readonly complaints: readonly string[],
+  ) {
     program.exited.then(
       (exit) => (this.exitStatus = exit),
       () => (this.exitStatus = { code: null, signal: null }),
@@ -34,13 +40,30 @@ export class Postmaster {
   }
 
   static start(options: PostmasterOptions): Postmaster {
+    // Start-up failures come first; later stderr (without the logging collector) is not kept.
+    const complaints: string[] = [];
     const program = spawnProgram(options.bin.path('postgres'), ['-D', options.pgdata, ...(options.options ?? [])], {
       runAs: options.runAs,
       logger: options.logger,
       cwd: options.pgdata,
-      ownSession: true,
+      onStderrLine: (line) => {
+        if (complaints.length < MAX_COMPLAINTS) complaints.push(line);
+      },
     });
-    return new Postmaster(program, options.pgdata);
+    return new Postmaster(program, options.pgdata, complaints);
+  }
+
+  /**
+   * Why PostgreSQL refused to start, in its own words: the first FATAL or PANIC it printed on stderr
+   * (where everything goes until the logging collector runs), with the line before it when that
+   * FATAL only says a configuration file "contains errors".
+   */
+  get refusal(): string | undefined {
+    const messages = this.complaints.map((line) => /\b(LOG|WARNING|ERROR|FATAL|PANIC):\s+(.*)$/.exec(line)).filter((match) => match !== null);
+    const fatal = messages.findIndex((match) => match[1] === 'FATAL' || match[1] === 'PANIC');
+    if (fatal === -1) return undefined;
+    const detail = fatal > 0 && /contains errors/.test(messages[fatal]![2]!) ? `${messages[fatal - 1]![2]}; ` : '';
+    return `${detail}${messages[fatal]![1]}: ${messages[fatal]![2]}`;
   }
 
   get pid(): number {

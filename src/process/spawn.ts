@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { LineSplitter } from './lines.js';
 import type { RunAs } from './user.js';
@@ -14,8 +15,6 @@ export interface SpawnOptions {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** A session of its own: terminal signals (Ctrl-C) then reach the manager only. */
-  ownSession?: boolean;
   /** Called with each stdout line after it was logged (unless `stdoutIsData`). */
   onStdoutLine?: (line: string) => void;
   /** The program prints data, not messages (a query result): its stdout is not logged. */
@@ -24,15 +23,31 @@ export interface SpawnOptions {
   onStderrLine?: (line: string) => void;
   /** Returns true for a stderr line the caller reports itself (a progress meter): it is not logged. */
   consumeStderrLine?: (line: string) => boolean;
-  /** Aborting kills the program (SIGTERM); `exited` then rejects with an AbortError. */
+  /**
+   * Aborting stops the program's whole process group (SIGTERM, then SIGKILL after a grace); `gone`
+   * then rejects with the abort reason once none of its processes is left.
+   */
   signal?: AbortSignal;
 }
 
 export interface Program {
   child: ChildProcess;
   pid: number;
+  /** The program itself ended. */
   exited: Promise<Exit>;
+  /**
+   * Every process of its group ended too (what it forked: pg_basebackup's WAL streamer). Rejects
+   * with the abort reason when it was stopped by `signal`.
+   */
+  gone: Promise<Exit>;
 }
+
+/** How long a process group gets between SIGTERM and SIGKILL. */
+const GROUP_GRACE_MS = 5_000;
+const GROUP_POLL_MS = 20;
+
+/** Process groups of programs the manager started that may still have a process (leader's pid = group id). */
+const liveGroups = new Set<number>();
 
 /**
  * Pids of the children libuv spawned and still waits for. The orphan reaper must leave them alone:
@@ -45,10 +60,13 @@ export function isSpawnedByManager(pid: number): boolean {
 }
 
 /**
- * Starts a program as the PostgreSQL user; each line it prints becomes one JSON log line under the
- * program's name, with `pipe` saying which stream it came from.
+ * Starts a program as the PostgreSQL user, in a session and process group of its own: terminal
+ * signals (Ctrl-C) reach the manager only, and whatever the program forks can be stopped with it.
+ * Each line it prints becomes one JSON log line under the program's name, with `pipe` saying which
+ * stream it came from.
  */
 export function spawnProgram(file: string, args: readonly string[], options: SpawnOptions): Program {
+  options.signal?.throwIfAborted();
   const name = path.basename(file);
   const logger = options.logger.named(name);
   const child = spawn(file, args, {
@@ -56,8 +74,7 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
     env: programEnvironment(options.runAs, options.env),
     uid: options.runAs.uid,
     gid: options.runAs.gid,
-    detached: options.ownSession ?? false,
-    signal: options.signal,
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<Exit>((resolve, reject) => {
@@ -69,9 +86,21 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
   });
   if (child.pid === undefined) {
     // spawn failed synchronously (ENOENT, EACCES); 'error' carries the reason.
-    return { child, pid: -1, exited };
+    return { child, pid: -1, exited, gone: exited };
   }
-  spawnedByManager.add(child.pid);
+  const group = child.pid;
+  spawnedByManager.add(group);
+  liveGroups.add(group);
+  const stop = () => void stopGroup(group);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  const gone = exited.then(async (exit) => {
+    await groupEnded(group);
+    options.signal?.removeEventListener('abort', stop);
+    options.signal?.throwIfAborted();
+    return exit;
+  });
+  // Whoever only waits for `exited` must not see an unhandled rejection here.
+  gone.catch(() => undefined);
   capture(child.stdout!, (line) => {
     if (!options.stdoutIsData) logger.info(line, { pipe: 'stdout' });
     options.onStdoutLine?.(line);
@@ -81,7 +110,48 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
     logger.info(line, { pipe: 'stderr' });
     options.onStderrLine?.(line);
   });
-  return { child, pid: child.pid, exited };
+  return { child, pid: group, exited, gone };
+}
+
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function groupEnded(group: number): Promise<void> {
+  while (groupAlive(group)) await sleep(GROUP_POLL_MS);
+  liveGroups.delete(group);
+}
+
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** SIGTERM to the whole group, SIGKILL to what is left after the grace; resolves once none is left. */
+async function stopGroup(group: number, graceMs = GROUP_GRACE_MS): Promise<void> {
+  signalGroup(group, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (groupAlive(group) && Date.now() < deadline) await sleep(GROUP_POLL_MS);
+  signalGroup(group, 'SIGKILL');
+  await groupEnded(group);
+}
+
+/**
+ * Stops every program the manager started that still has a process, as whole process groups, and
+ * resolves once they are all gone: the manager exits after its children, never before.
+ */
+export async function stopAllPrograms(graceMs = GROUP_GRACE_MS): Promise<number[]> {
+  const groups = [...liveGroups];
+  await Promise.all(groups.map((group) => stopGroup(group, graceMs)));
+  return groups;
 }
 
 /** Runs a program to its end and resolves with its stdout lines; rejects with its last stderr lines when it fails. */
@@ -100,7 +170,7 @@ export async function runProgram(file: string, args: readonly string[], options:
       options.onStderrLine?.(line);
     },
   });
-  const exit = await program.exited;
+  const exit = await program.gone;
   if (exit.code !== 0) {
     const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
     const tail = stderrTail.length > 0 ? `: ${stderrTail.join(' | ')}` : '';

@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readRegularFile, UnreadableFile } from '../process/index.js';
+import { InvalidSecret } from './validate.js';
 
 export const SECRET_DIRS = { serverTls: 'server-tls', serverCa: 'server-ca', clientCa: 'client-ca', replicationTls: 'replication-tls' } as const;
 
@@ -30,7 +32,8 @@ export function readMountedSecrets(secretsDir: string): MountedSecrets {
 }
 
 /**
- * Reads every file of a volume from one snapshot: `..data` is resolved once, so a swap in the
+ * Reads every file of a volume from one snapshot; a file that is not a regular file of at most
+ * 1 MiB (a directory, a FIFO, a device, a symlink loop) is refused naming its path: `..data` is resolved once, so a swap in the
  * middle cannot pair the certificate of one generation with the key of the next.
  */
 export function readVolume(dir: string): Volume {
@@ -43,8 +46,9 @@ export function readVolume(dir: string): Volume {
   }
   for (const name of FILES) {
     try {
-      files.set(name, fs.readFileSync(path.join(base, name), 'utf8'));
+      files.set(name, readRegularFile(path.join(base, name)).toString('utf8'));
     } catch (error) {
+      if (error instanceof UnreadableFile) throw new InvalidSecret(`${path.join(dir, name)}: ${error.message}`);
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }

@@ -3,15 +3,16 @@
  * validated, and copied to `run-dir/certificates/` owned by the PostgreSQL user, keys 0600.
  * A pair whose new material is refused keeps what it copied before.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { CertificateError, daysLeft, type CertificateMaterial } from '../pki/index.js';
+import { CertificateError, daysLeft, type CertificateInfo, type CertificateMaterial } from '../pki/index.js';
 import { ensureOwnedDirectory, writeFileAtomically, type RunAs } from '../process/index.js';
 import { Issuer } from './issuer.js';
 import { readMountedSecrets, SECRET_DIRS, type MountedSecrets } from './layout.js';
 import { planPair, type Mode } from './modes.js';
-import { checkCa, checkLeaf, InvalidSecret } from './validate.js';
+import { checkCa, checkLeaf, checkReplicationLeaf, InvalidSecret, serverLeafConcerns } from './validate.js';
 
 /** The files under `run-dir/certificates/`, as the contract names them. */
 export const CERTIFICATE_FILES = {
@@ -97,15 +98,17 @@ export class CertificateStore {
   /** At start: bad mounted material is bad input (UsageError), since nothing serves yet. */
   async prepare(): Promise<string[]> {
     ensureOwnedDirectory(this.certificatesDir, this.options.runAs);
-    const mounted = readMountedSecrets(this.options.secretsDir);
-    const changed = await Promise.all(
-      PAIR_NAMES.map((pair) =>
-        this.apply(pair, mounted).catch((error: unknown) => {
-          if (error instanceof InvalidSecret || error instanceof CertificateError) throw new UsageError(`--secrets-dir ${this.options.secretsDir}: ${error.message}`);
-          throw error;
-        }),
-      ),
-    );
+    const asUsageError = (error: unknown): never => {
+      if (error instanceof InvalidSecret || error instanceof CertificateError) throw new UsageError(`--secrets-dir ${this.options.secretsDir}: ${error.message}`);
+      throw error;
+    };
+    let mounted: MountedSecrets;
+    try {
+      mounted = readMountedSecrets(this.options.secretsDir);
+    } catch (error) {
+      return asUsageError(error);
+    }
+    const changed = await Promise.all(PAIR_NAMES.map((pair) => this.apply(pair, mounted).catch(asUsageError)));
     return changed.flat();
   }
 
@@ -131,6 +134,14 @@ export class CertificateStore {
       ),
     );
     return changed.flat();
+  }
+
+  /** At start and at every rotation: a server certificate clients would refuse still serves, but is reported. */
+  private warnIfUnfit(info: CertificateInfo, certName: string): void {
+    const names = [...new Set([...this.options.serverNames, os.hostname()])];
+    for (const concern of serverLeafConcerns(info, names)) {
+      this.options.logger.warning('the mounted server certificate does not fit this instance', { file: certName, concern });
+    }
   }
 
   private async apply(pair: PairName, mounted: MountedSecrets): Promise<string[]> {
@@ -168,7 +179,11 @@ export class CertificateStore {
       if (plan.leaf === 'mounted') {
         const certPem = leafVolume.get('tls.crt')!;
         const keyPem = leafVolume.get('tls.key')!;
-        leaf = { certPem, keyPem, notAfter: checkLeaf({ certPem, keyPem, caPem: caPem!, certName: `${spec.leafDir}/tls.crt`, keyName: `${spec.leafDir}/tls.key` }, now).notAfter };
+        const certName = `${spec.leafDir}/tls.crt`;
+        const info = checkLeaf({ certPem, keyPem, caPem: caPem!, certName, keyName: `${spec.leafDir}/tls.key` }, now);
+        if (pair === 'client') checkReplicationLeaf(info, certName);
+        else if (this.served.get(pair)?.files.get(spec.leafCert)?.content !== certPem) this.warnIfUnfit(info, certName);
+        leaf = { certPem, keyPem, notAfter: info.notAfter };
       }
     }
     return pairMaterial(spec, plan.mode, ca, leaf);

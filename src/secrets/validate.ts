@@ -47,3 +47,41 @@ function about<T>(name: string, check: () => T): T {
     throw error;
   }
 }
+
+/** The CN PostgreSQL maps a replication client certificate to (the user the fixed hba rules let in). */
+const REPLICATION_CN = 'streaming_replica';
+
+/** A mounted replication certificate must log in as the replication user; throws InvalidSecret naming the file. */
+export function checkReplicationLeaf(info: CertificateInfo, certName: string): void {
+  if (info.commonName === REPLICATION_CN) return;
+  throw new InvalidSecret(`${certName}: its CN is ${JSON.stringify(info.commonName ?? '')}, but replication logs in as ${REPLICATION_CN}: issue the certificate with CN=${REPLICATION_CN}`);
+}
+
+/**
+ * Why a mounted server certificate would fail clients that verify it (sslmode=verify-full, a replica,
+ * the kubelet's HTTPS probe with a CA): it names none of `names` (--server-name, the host name), or
+ * its extended key usage leaves out serverAuth. Empty when it fits.
+ */
+export function serverLeafConcerns(info: CertificateInfo, names: readonly string[]): string[] {
+  const concerns: string[] = [];
+  if (!names.some((name) => certificateNames(info, name))) {
+    const carried = [...info.dnsNames, ...info.ipAddresses];
+    concerns.push(`it names ${carried.length > 0 ? carried.join(', ') : 'no host'} but none of ${names.join(', ')}: clients that verify the host name will refuse it`);
+  }
+  if (info.extendedKeyUsage.length > 0 && !info.extendedKeyUsage.includes('serverAuth')) {
+    concerns.push(`its extended key usage (${info.extendedKeyUsage.join(', ')}) leaves out serverAuth: TLS clients will refuse it as a server certificate`);
+  }
+  return concerns;
+}
+
+/** RFC 6125 in short: IPs exactly, DNS names case-insensitively, a wildcard for one leftmost label. */
+function certificateNames(info: CertificateInfo, name: string): boolean {
+  if (info.ipAddresses.includes(name)) return true;
+  const host = name.toLowerCase();
+  return info.dnsNames.some((dnsName) => {
+    const pattern = dnsName.toLowerCase();
+    if (!pattern.startsWith('*.')) return pattern === host;
+    const dot = host.indexOf('.');
+    return dot > 0 && host.slice(dot) === pattern.slice(1);
+  });
+}

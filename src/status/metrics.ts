@@ -7,14 +7,17 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BackupStatus } from '../backup/index.js';
 import { lsnToBytes, type ManagerFacts } from './document.js';
 import type { PgReading } from './pg-state.js';
-import type { LogCounters } from './source.js';
+import type { LogCounters, Role } from './source.js';
 
 const PREFIX = 'instance_manager_';
+const ROLES: readonly Role[] = ['primary', 'replica'];
 
 export class StatusMetrics {
   private readonly registry = new Registry();
   private readonly up = this.gauge('postgres_up', 'PostgreSQL accepts connections and answered the status query (1) or not (0)');
-  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in (1 for the current one)', ['role']);
+  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in: 1 for the current one, 0 for the other', [
+    'role',
+  ]);
   // Timeline and pending restart keep their last value while PostgreSQL is down: postgres_up says so.
   private readonly timeline = this.gauge('postgres_timeline', 'Timeline PostgreSQL is on');
   private readonly lsn = this.gauge('postgres_wal_lsn_bytes', 'WAL positions as byte offsets: current (primary), received and replayed (replica)', ['position']);
@@ -26,18 +29,30 @@ export class StatusMetrics {
   private readonly unparsable = this.counter('log_unparsable_records_total', 'csvlog records that could not be parsed (written raw)');
   private readonly blankLines = this.counter('log_blank_lines_total', 'Empty csvlog lines skipped (no record)');
   private readonly logBuffer = this.gauge('log_buffer_bytes', 'Log bytes accepted for stdout and not yet taken by the reader');
-  private readonly certificateDays = this.gauge('certificate_days_left', 'Days until each certificate file expires', ['file']);
+  private readonly certificateExpiry = this.gauge('certificate_expiry_timestamp_seconds',
+    'When each certificate file expires (notAfter), as Unix seconds', ['file']);
   private readonly backupRunning = this.gauge('backup_running', 'A pgBackRest backup runs now (1) or not (0)');
-  private readonly backupLast = this.gauge('backup_last_timestamp_seconds', 'When the last backup started and stopped (Unix seconds)', ['type', 'event']);
-  private readonly backupLastSize = this.gauge('backup_last_size_bytes', 'Database size the last backup covers, and what it added to the repository', ['size']);
+  private readonly backupLast = this.gauge('backup_last_timestamp_seconds',
+    'When the last backup started and stopped, as Unix seconds', ['type', 'event']);
+  private readonly backupLastSize = this.gauge('backup_last_size_bytes',
+    'Database size the last backup covers, and what it added to the repository', ['size']);
   private readonly backupLastFailed = this.gauge('backup_last_failed', 'The last backup failed (1) or succeeded (0)');
-  private readonly archived = this.gauge('wal_archived_count', 'WAL segments archived since the statistics were reset (pg_stat_archiver)');
-  private readonly archiveFailed = this.gauge('wal_archive_failed_count', 'Failed archive_command runs since the statistics were reset (pg_stat_archiver)');
-  private readonly archiveTime = this.gauge('wal_archive_last_timestamp_seconds', 'When the last WAL segment was archived or failed to be (Unix seconds)', ['outcome']);
-  private readonly archiveFailing = this.gauge('wal_archive_failing', 'The last archive attempt failed and none succeeded since (1) or not (0)');
+  private readonly archived = this.gauge('wal_archived_count',
+    'WAL segments archived since the statistics were reset (pg_stat_archiver)');
+  private readonly archiveFailed = this.gauge('wal_archive_failed_count',
+    'Failed archive_command runs since the statistics were reset (pg_stat_archiver)');
+  private readonly archiveTime = this.gauge('wal_archive_last_timestamp_seconds',
+    'When the last WAL segment was archived or failed to be, as Unix seconds', ['outcome']);
+  private readonly archiveFailing = this.gauge('wal_archive_failing',
+    'The last archive attempt failed and none succeeded since (1) or not (0)');
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (promtool refuses them); nodejs_active_handles and the others
+    // carry the same figures per type.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   get contentType(): string {
@@ -47,8 +62,9 @@ export class StatusMetrics {
   async render(facts: ManagerFacts, reading: PgReading, logs: LogCounters): Promise<string> {
     const snapshot = reading.ok ? reading.snapshot : undefined;
     this.up.set(snapshot ? 1 : 0);
-    this.role.reset();
-    this.role.set({ role: snapshot ? (snapshot.inRecovery ? 'replica' : 'primary') : facts.intendedRole }, 1);
+    // Both roles always: a promotion flips the values, and no series vanishes for alerts to miss.
+    const role = snapshot ? (snapshot.inRecovery ? 'replica' : 'primary') : facts.intendedRole;
+    for (const each of ROLES) this.role.set({ role: each }, each === role ? 1 : 0);
     this.lsn.reset();
     this.lagSeconds.reset();
     this.lagBytes.reset();
@@ -69,8 +85,10 @@ export class StatusMetrics {
     setCounter(this.unparsable, logs.unparsableRecords);
     setCounter(this.blankLines, logs.blankLines);
     this.logBuffer.set(logs.bufferedBytes);
-    this.certificateDays.reset();
-    for (const certificate of facts.certificates) this.certificateDays.set({ file: certificate.name }, certificate.daysLeft);
+    this.certificateExpiry.reset();
+    for (const certificate of facts.certificates) {
+      this.certificateExpiry.set({ file: certificate.name }, Date.parse(certificate.notAfter) / 1_000);
+    }
     if (facts.backup) this.renderBackup(facts.backup);
     return this.registry.metrics();
   }

@@ -6,13 +6,15 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { PostgresMetrics } from '../metrics/index.js';
 import { VERSION } from '../version.js';
 import { decideOperator, type PeerCertificate } from './auth.js';
 import { parseBackupRequest } from './backup-request.js';
+import { ConnectionSlots } from './connections.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
@@ -22,10 +24,14 @@ import type { ActionOutcome, StatusSource, TlsMaterial } from './source.js';
 interface StatusServerLimits {
   /** Whole request headers must arrive within this (slowloris); also the TLS handshake limit. */
   headersTimeoutMs: number;
+  /** The whole request, body included: a body must arrive about as fast as headers do. */
   requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number;
+  /** Hard limit, TLS handshakes included; beyond it Node refuses connections outright. */
   maxConnections: number;
+  /** Past this many open connections, the oldest one not being answered is closed (connections.ts). */
+  connectionSlots: number;
   maxBodyBytes: number;
   /** Statement and connect timeout of the queries behind /readyz, /pg/status and /metrics. */
   statementTimeoutMs: number;
@@ -33,9 +39,12 @@ interface StatusServerLimits {
 
 const LIMITS: StatusServerLimits = {
   headersTimeoutMs: 3_000,
-  requestTimeoutMs: 20_000,
+  requestTimeoutMs: 5_000,
   keepAliveTimeoutMs: 5_000,
-  maxConnections: 512,
+  // Slots for a flood of the size seen in practice without closing anyone: every connection closed
+  // to make room comes back as a new TLS handshake, the server's costliest work.
+  maxConnections: 2_048,
+  connectionSlots: 1_024,
   maxBodyBytes: 1_024,
   statementTimeoutMs: 2_000,
 };
@@ -48,6 +57,8 @@ export interface StatusServerOptions {
   operatorNames: readonly string[];
   source: StatusSource;
   logger: Logger;
+  /** PostgreSQL's metrics on /metrics: the user's queries file and each query's statement timeout. */
+  postgresMetrics: { queriesFile: string | undefined; queryTimeoutMs: number };
 }
 
 type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
@@ -79,8 +90,10 @@ export class StatusServer {
   private readonly limits = LIMITS;
   private readonly reader: PgStateReader;
   private readonly metrics = new StatusMetrics();
+  private readonly postgresMetrics: PostgresMetrics;
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
+  private readonly slots = new ConnectionSlots(LIMITS.connectionSlots);
   private readonly routes = new RouteTable<StatusRoute>([
     { path: '/healthz', method: 'GET', access: 'open', read: () => ({ status: 200, body: 'ok\n' }) },
     { path: '/startupz', method: 'GET', access: 'open', read: () => this.startupProbe() },
@@ -96,6 +109,8 @@ export class StatusServer {
 
   constructor(private readonly options: StatusServerOptions) {
     this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
+    const { source, logger, postgresMetrics } = options;
+    this.postgresMetrics = new PostgresMetrics({ address: source.socketAddress, logger, ...postgresMetrics });
     const httpOptions: http.ServerOptions = {
       headersTimeout: this.limits.headersTimeoutMs,
       requestTimeout: this.limits.requestTimeoutMs,
@@ -126,6 +141,7 @@ export class StatusServer {
       this.closeSilentConnections(this.server as https.Server);
     }
     this.server.maxConnections = this.limits.maxConnections;
+    this.server.on(options.insecure ? 'connection' : 'secureConnection', (socket: Socket) => this.slots.admit(socket));
   }
 
   /**
@@ -184,13 +200,13 @@ export class StatusServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
-    await this.reader.close();
+    await Promise.all([this.reader.close(), this.postgresMetrics.close()]);
   }
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     let reply: Reply;
     try {
-      reply = await this.answer(request);
+      reply = await this.answer(request, () => response.once('close', this.slots.answering(request.socket)));
     } catch (error) {
       this.options.logger.error('status API request failed', { path: request.url, err: errorMessage(error) });
       reply = { status: 500, body: 'internal error\n' };
@@ -205,19 +221,27 @@ export class StatusServer {
     response.end(reply.body);
   }
 
-  private async answer(request: http.IncomingMessage): Promise<Reply> {
+  /** `answering` is called once the request has fully arrived and its answer is being made. */
+  private async answer(request: http.IncomingMessage, answering: () => void): Promise<Reply> {
     const target = this.routes.match(request.method ?? '', request.url ?? '');
     if (!target.found) {
       return target.status === 405
         ? { status: 405, body: 'method not allowed\n', headers: { Allow: target.allow } }
         : { status: 404, body: 'not found\n' };
     }
+    const route = target.row;
+    if (route.access === 'open') {
+      answering();
+      // A read takes no body: it is answered at once, and the connection closed so the body is never read.
+      const reply = await route.read();
+      return announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
+    }
     const body = await readBody(request, this.limits.maxBodyBytes);
     if (body === 'too-large') {
-      return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes\n`, headers: { Connection: 'close' } };
+      return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes
+`, headers: { Connection: 'close' } };
     }
-    const route = target.row;
-    if (route.access === 'open') return route.read();
+    answering();
     return this.operatorAction(route, request, body);
   }
 
@@ -242,8 +266,11 @@ export class StatusServer {
 
   private async metricsText(): Promise<Reply> {
     const facts = this.facts();
-    const body = await this.metrics.render(facts, await this.pgReading(facts), this.options.source.logCounters());
-    return { status: 200, body, contentType: this.metrics.contentType };
+    const [manager, postgres] = await Promise.all([
+      this.pgReading(facts).then((reading) => this.metrics.render(facts, reading, this.options.source.logCounters())),
+      this.postgresMetrics.collect(worthAsking(facts)),
+    ]);
+    return { status: 200, body: manager + postgres, contentType: this.metrics.contentType };
   }
 
   private async operatorAction(route: StatusRoute & { access: 'operator' }, request: http.IncomingMessage, rawBody: Buffer): Promise<Reply> {
@@ -334,12 +361,19 @@ function peerCertificate(request: http.IncomingMessage): PeerCertificate {
   return { presented, verified: presented && socket.authorized, verifyError, commonName };
 }
 
-/** Reads a request body of at most `limit` bytes; stops reading as soon as it passes the limit. */
+function announcesBody(request: http.IncomingMessage): boolean {
+  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Reads a request body of at most `limit` bytes; stops reading as soon as it passes the limit. A body
+ * that trickles in is cut off by the server's request timeout.
+ */
 async function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limit) return 'too-large';
-  // The usual case (a probe, a scrape, an action without body) costs nothing to read.
-  if (declared === 0 && request.headers['transfer-encoding'] === undefined) return Buffer.alloc(0);
+  // The usual case (an action without body) costs nothing to read.
+  if (!announcesBody(request)) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of request) {

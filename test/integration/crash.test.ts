@@ -123,6 +123,7 @@ describe('a postmaster that keeps dying', () => {
       expect(delays).toEqual([1_000, 2_000, 4_000, 8_000]);
       expect(manager.lines.find((line) => line.msg === 'PostgreSQL crashed too often; exiting so the container is restarted')).toMatchObject({ crashesInWindow: 5 });
       expect(manager.lines.at(-1)).toMatchObject({ msg: 'instance-manager exiting', exitCode: 1, restarts: 4 });
+      expect(manager.stderr).toMatch(/^instance-manager: PostgreSQL crashed 5 times within 10 minutes; exiting so the container is restarted\n$/);
     } finally {
       await manager.stop('SIGKILL', 5_000);
     }

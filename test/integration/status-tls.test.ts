@@ -108,7 +108,8 @@ describe('status API over HTTPS', () => {
     const server = status.certificates.find((file) => file.name === 'server.crt');
     expect(server).toEqual({ name: 'server.crt', notAfter: new Date(new crypto.X509Certificate(material.server.certPem).validTo).toISOString(), daysLeft: 89, mode: 'provided' });
     expect(status.certificates.map((file) => file.name).sort()).toEqual(['client-ca.crt', 'server-ca.crt', 'server.crt', 'streaming_replica.crt']);
-    expect((await get('/metrics')).body).toMatch(/^instance_manager_certificate_days_left\{file="server.crt"\} 89$/m);
+    const expiry = new Date(new crypto.X509Certificate(material.server.certPem).validTo).getTime() / 1000;
+    expect((await get('/metrics')).body).toContain(`\ninstance_manager_certificate_expiry_timestamp_seconds{file="server.crt"} ${expiry}\n`);
   });
 
   it('prints the status for a person with instance-manager status', async () => {

@@ -148,8 +148,8 @@ export class Manager {
    * A psql session kept open by a long statement (kill the returned process to end it). Its
    * errors are expected when the server goes away under it, so they are not reported.
    */
-  openSession(sql = 'SELECT pg_sleep(600)'): ChildProcess {
-    const session = spawn('psql', ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: 'ignore' });
+  openSession(sql = 'SELECT pg_sleep(600)', database = 'postgres'): ChildProcess {
+    const session = spawn('psql', ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', database, '-c', sql], { stdio: 'ignore' });
     session.on('error', () => undefined);
     return session;
   }
@@ -290,4 +290,20 @@ export function namespaceProcesses(initPid: number): HostProcess[] {
       return false;
     }
   });
+}
+
+/** The postmaster and every process under it (PostgreSQL's own children only). */
+export function postgresProcesses(postmasterPid: number): number[] {
+  const children = fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(path.join('/proc', pid, 'stat'), 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(postmasterPid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [postmasterPid, ...children];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseHostPort, parseList, parsePort, parseSeconds, parseSwitch } from '../../src/cli/parse.js';
+import { parseHostPort, parseList, parseListen, parsePort, parseSeconds, parseSwitch } from '../../src/cli/parse.js';
 import { runCommand } from '../../src/cli/run.js';
 import type { RunOptions } from '../../src/instance/options.js';
 
@@ -42,6 +42,14 @@ describe('flag parsers', () => {
     expect(() => parseSeconds('--stop-timeout', '1.5')).toThrow('--stop-timeout');
     expect(parseList('--server-name', 'a, b,,c')).toEqual(['a', 'b', 'c']);
     expect(() => parseList('--server-name', ' , ')).toThrow('--server-name: empty list');
+  });
+
+  it.each([['*', '*'], ['127.0.0.1, ::1', '127.0.0.1,::1'], ['db-1.local,fe80::1%eth0', 'db-1.local,fe80::1%eth0']])('reads --listen %j', (value, expected) => {
+    expect(parseListen('--listen', value)).toBe(expected);
+  });
+
+  it.each(["127.0.0.1' ssl='off", '127.0.0.1\nssl=off', 'a b', "'*'"])('refuses --listen %j naming the flag', (value) => {
+    expect(() => parseListen('--listen', value)).toThrow(/^--listen: .* is not a host name, an IP address or \*$/);
   });
 });
 

@@ -22,11 +22,17 @@ describe('renderHba', () => {
 });
 
 describe('renderIdent', () => {
-  it('maps the manager and PostgreSQL users to the superuser and keeps other names as they are', () => {
-    expect(rules(renderIdent(['postgres', 'root'], 'postgres'))).toEqual(['local postgres postgres', 'local root postgres', 'local /^(.*)$ \\1']);
+  it('maps the manager and PostgreSQL users to the superuser and the metrics role, and keeps other names as they are', () => {
+    expect(rules(renderIdent(['postgres', 'root'], 'postgres'))).toEqual([
+      'local postgres postgres',
+      'local postgres metrics_monitor',
+      'local root postgres',
+      'local root metrics_monitor',
+      'local /^(.*)$ \\1',
+    ]);
   });
 
   it('does not repeat a user', () => {
-    expect(rules(renderIdent(['postgres', 'postgres'], 'postgres'))).toHaveLength(2);
+    expect(rules(renderIdent(['postgres', 'postgres'], 'postgres'))).toHaveLength(3);
   });
 });

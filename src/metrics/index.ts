@@ -1,0 +1,2 @@
+export { PostgresMetrics, type PostgresMetricsOptions } from './collector.js';
+export { ensureMetricsRole } from './role.js';
