@@ -211,3 +211,38 @@ export async function firstConnection(socketDir, port, began) {
     }
   }
 }
+
+// --- certificates ---------------------------------------------------------------------------------
+
+const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** A P-256 CA valid two days: `{ crt, key }` files in `dir`. */
+export function certificateAuthority(dir, name) {
+  const ca = { crt: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', ca.key, '-out', ca.crt, '-subj', `/CN=${name}`, '-days', '2',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  return ca;
+}
+
+/** `tls.crt` and `tls.key` in `outDir`: a server certificate for the IPs `names`, or a client certificate without them. */
+export function leaf(ca, outDir, cn, names) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const ext = path.join(outDir, 'ext.cnf');
+  fs.writeFileSync(ext, names ? `extendedKeyUsage=serverAuth\nsubjectAltName=${names.map((n) => `IP:${n}`).join(',')}\n` : 'extendedKeyUsage=clientAuth\n');
+  openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(outDir, 'tls.key'), '-out', path.join(outDir, 'tls.csr'), '-subj', `/CN=${cn}`);
+  openssl('x509', '-req', '-in', path.join(outDir, 'tls.csr'), '-CA', ca.crt, '-CAkey', ca.key, '-set_serial', String(Date.now()), '-days', '2', '-extfile', ext, '-out', path.join(outDir, 'tls.crt'));
+  for (const file of ['ext.cnf', 'tls.csr']) fs.rmSync(path.join(outDir, file));
+  return { cert: path.join(outDir, 'tls.crt'), key: path.join(outDir, 'tls.key') };
+}
+
+/** A provided-mode --secrets-dir at `dir/name/secrets`: a server certificate for 127.0.0.1, streaming_replica's, both CAs. */
+export function secretsDir(dir, name, serverCa, clientCa) {
+  const secrets = path.join(dir, name, 'secrets');
+  leaf(serverCa, path.join(secrets, 'server-tls'), '127.0.0.1', ['127.0.0.1']);
+  leaf(clientCa, path.join(secrets, 'replication-tls'), 'streaming_replica');
+  for (const [sub, ca] of [['server-ca', serverCa], ['client-ca', clientCa]]) {
+    fs.mkdirSync(path.join(secrets, sub), { recursive: true });
+    fs.copyFileSync(ca.crt, path.join(secrets, sub, 'ca.crt'));
+  }
+  return secrets;
+}

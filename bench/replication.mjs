@@ -15,45 +15,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basebackupArgs, slotNameFor } from '../dist/replication/index.js';
-import { alternate, announce, BIN, describe, eachLine, exited, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, scratch } from './common.mjs';
+import { alternate, announce, BIN, certificateAuthority, describe, eachLine, exited, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, scratch, secretsDir as secretsOf } from './common.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
 const gib = Number(process.argv[3] ?? 1);
 const dir = scratch('replication');
 const { uid, gid } = postgresUser();
 
-const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+const serverCa = certificateAuthority(dir, 'server-ca');
+const clientCa = certificateAuthority(dir, 'client-ca');
 
-function certificateAuthority(name) {
-  const ca = { crt: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', ca.key, '-out', ca.crt, '-subj', `/CN=${name}`, '-days', '2',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  return ca;
-}
-
-function leaf(ca, outDir, cn, names) {
-  fs.mkdirSync(outDir, { recursive: true });
-  const ext = path.join(outDir, 'ext.cnf');
-  fs.writeFileSync(ext, names ? `extendedKeyUsage=serverAuth\nsubjectAltName=${names.map((n) => `IP:${n}`).join(',')}\n` : 'extendedKeyUsage=clientAuth\n');
-  openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(outDir, 'tls.key'), '-out', path.join(outDir, 'tls.csr'), '-subj', `/CN=${cn}`);
-  openssl('x509', '-req', '-in', path.join(outDir, 'tls.csr'), '-CA', ca.crt, '-CAkey', ca.key, '-set_serial', String(Date.now()), '-days', '2', '-extfile', ext, '-out', path.join(outDir, 'tls.crt'));
-  for (const file of ['ext.cnf', 'tls.csr']) fs.rmSync(path.join(outDir, file));
-}
-
-const serverCa = certificateAuthority('server-ca');
-const clientCa = certificateAuthority('client-ca');
-
-/** A provided-mode --secrets-dir. */
-function secretsDir(name) {
-  const secrets = path.join(dir, name, 'secrets');
-  leaf(serverCa, path.join(secrets, 'server-tls'), '127.0.0.1', ['127.0.0.1']);
-  leaf(clientCa, path.join(secrets, 'replication-tls'), 'streaming_replica');
-  for (const [sub, ca] of [['server-ca', serverCa], ['client-ca', clientCa]]) {
-    fs.mkdirSync(path.join(secrets, sub), { recursive: true });
-    fs.copyFileSync(ca.crt, path.join(secrets, sub, 'ca.crt'));
-  }
-  return secrets;
-}
+const secretsDir = (name) => secretsOf(dir, name, serverCa, clientCa);
 
 async function startManager(name, extra = []) {
   const base = path.join(dir, name);

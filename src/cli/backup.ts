@@ -7,9 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { isBackupType, type BackupRecord } from '../backup/index.js';
 import { UsageError } from '../errors.js';
-import { callApiExpecting, defaultApiUrl, type ApiFlags } from './api-client.js';
+import { callStatusApi, type ClientFlags } from './client.js';
+import { withClientOptions } from './operator.js';
 
-interface BackupFlags extends ApiFlags {
+interface BackupFlags extends ClientFlags {
   type: string;
   wait?: boolean;
 }
@@ -22,32 +23,34 @@ interface BackupState {
 const POLL_MS = 1_000;
 
 export function backupCommand(): Command {
-  return new Command('backup')
+  const command = new Command('backup')
     .description('take a backup of the local instance through pgBackRest (POST /pg/backup)')
     .option('--type <type>', 'full, diff or incr (incr becomes full when no full exists)', 'incr')
-    .option('--wait', 'follow the backup until it ends; exit 1 when it failed')
-    .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultApiUrl())
-    .option('--cert <file>', "the operator's client certificate (PEM)")
-    .option('--key <file>', 'key of the client certificate (PEM)')
-    .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
-    .action(async (flags: BackupFlags) => {
-      if (!isBackupType(flags.type)) throw new UsageError(`--type: "${flags.type}" is not one of full, diff, incr`);
-      const answer = await callApiExpecting(flags, '/pg/backup', [202], 'POST', JSON.stringify({ type: flags.type }));
-      const started = JSON.parse(answer) as BackupRecord;
-      process.stdout.write(`${started.type} backup started at ${started.startedAt}\n`);
-      if (!flags.wait) return;
-      const last = await follow(flags, started.id);
-      process.stdout.write(`${formatBackup(last)}\n`);
-      if (last.error !== null) process.exitCode = 1;
-    });
+    .option('--wait', 'follow the backup until it ends; exit 1 when it failed');
+  return withClientOptions(command).action(async (flags: BackupFlags) => {
+    if (!isBackupType(flags.type)) throw new UsageError(`--type: "${flags.type}" is not one of full, diff, incr`);
+    const started = JSON.parse(await expect(flags, 'POST', 202, { type: flags.type })) as BackupRecord;
+    process.stdout.write(`${started.type} backup started at ${started.startedAt}\n`);
+    if (!flags.wait) return;
+    const last = await follow(flags, started.id);
+    process.stdout.write(`${formatBackup(last)}\n`);
+    if (last.error !== null) process.exitCode = 1;
+  });
+}
+
+/** The body of an answer with that status; any other answer is an error that quotes it. */
+async function expect(flags: ClientFlags, method: 'GET' | 'POST', status: number, body?: unknown): Promise<string> {
+  const answer = await callStatusApi(flags, '/pg/backup', { method, body });
+  if (answer.status !== status) throw new Error(`${method} /pg/backup answered ${answer.status}: ${answer.body}`);
+  return answer.body;
 }
 
 /** Polls GET /pg/backup until the backup with that id is the last one. */
-async function follow(flags: ApiFlags, id: string): Promise<BackupRecord> {
+async function follow(flags: ClientFlags, id: string): Promise<BackupRecord> {
   const began = Date.now();
   const interactive = process.stderr.isTTY;
   for (let polls = 0; ; polls++) {
-    const state = JSON.parse(await callApiExpecting(flags, '/pg/backup', [200])) as BackupState;
+    const state = JSON.parse(await expect(flags, 'GET', 200)) as BackupState;
     if (state.last?.id === id) {
       if (interactive) process.stderr.write('\n');
       return state.last;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { CERTIFICATE_FILES, certificateCopyPath } from '../secrets/index.js';
+import { CERTIFICATE_FILES, certificateCopyPath, operatorCertificatePaths } from '../secrets/index.js';
 
 const NPM_START_RUN_DIR_HINT = './.data/run; set IM_RUN_DIR for another';
 
@@ -36,5 +36,20 @@ export function readFlagFile(flag: string, file: string): Buffer {
     return fs.readFileSync(file);
   } catch (error) {
     throw new UsageError(`${flag} ${file}: cannot be read (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/**
+ * The operator's client certificate: `--cert`/`--key` when given, else the one a local run with an
+ * automatic client CA issued (undefined when there is none: the reads need no certificate).
+ */
+export function readOperatorCertificate(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key go together');
+  if (cert !== undefined && key !== undefined) return { cert: readFlagFile('--cert', cert), key: readFlagFile('--key', key) };
+  const local = operatorCertificatePaths(localRunDir());
+  try {
+    return { cert: fs.readFileSync(local.cert), key: fs.readFileSync(local.key) };
+  } catch {
+    return undefined;
   }
 }

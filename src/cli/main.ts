@@ -8,6 +8,7 @@ import { runInstance } from '../instance/index.js';
 import { backupCommand } from './backup.js';
 import { certificateCommand } from './certificate.js';
 import { logsCommand } from './logs.js';
+import { operatorCommands } from './operator.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(backupCommand());
   program.addCommand(logsCommand());
   program.addCommand(certificateCommand());
+  for (const command of operatorCommands()) program.addCommand(command);
   program.addCommand(versionCommand());
   return program;
 }

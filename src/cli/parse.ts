@@ -1,6 +1,7 @@
 /** Parsers for flag values: each throws a UsageError naming the flag. */
 import { UsageError } from '../errors.js';
 import type { HostPort } from '../instance/options.js';
+import { parseAddress } from '../lifecycle/index.js';
 
 export function parsePort(flag: string, value: string, allowZero: boolean): number {
   const port = /^\d+$/.test(value) ? Number(value) : NaN;
@@ -48,10 +49,9 @@ export function parseList(flag: string, value: string): string[] {
 }
 
 export function parseHostPort(flag: string, value: string): HostPort {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(value.trim());
-  if (!match) throw new UsageError(`${flag}: "${value}" is not HOST[:PORT]`);
-  const host = match[1] ?? match[2]!;
-  return { host, port: match[3] === undefined ? 5432 : parsePort(flag, match[3], false) };
+  const address = parseAddress(value);
+  if (!address) throw new UsageError(`${flag}: "${value}" is not HOST[:PORT] (a port from 1 to 65535)`);
+  return address;
 }
 
 /**

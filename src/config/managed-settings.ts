@@ -165,6 +165,11 @@ export const SETTINGS: readonly SettingRow[] = [
     name: 'wal_receiver_timeout', kind: 'default', shown: '`5s`',
     why: 'a dead primary is noticed within seconds', value: constant('5s'),
   },
+  {
+    name: 'wal_keep_size', kind: 'default', shown: '`512MB`',
+    why: "a demoted primary's pg_rewind reads its own WAL back to the last checkpoint it shares with the new primary",
+    value: constant('512MB'),
+  },
 ];
 
 /** Directives, not settings: an include would let `--config` pull in a fixed setting behind the manager's back. */

@@ -18,8 +18,10 @@ import {
   type RenderContext,
 } from '../config/index.js';
 import { UsageError } from '../errors.js';
-import { SUPERUSER } from '../postgres/index.js';
+import { SUPERUSER, type PgBinaries } from '../postgres/index.js';
 import { readRegularFile, UnreadableFile, writeFileAtomically, type RunAs } from '../process/index.js';
+import { CERTIFICATE_FILES, type CertificateStore } from '../secrets/index.js';
+import type { RunOptions } from './options.js';
 
 /** What the rendering depends on, read from the flags, the mounted files and the instance's state. */
 export interface ConfigurationInputs {
@@ -31,6 +33,34 @@ export interface ConfigurationInputs {
   userHba: { text: string; file: string } | undefined;
   /** OS users mapped to the database superuser in pg_ident.conf. */
   superuserOsUsers: string[];
+}
+
+export interface RenderContextInputs {
+  options: RunOptions;
+  bin: PgBinaries;
+  runDirs: { socket: string; log: string };
+  certificates: CertificateStore;
+  /** Fixed settings other concerns supply (standby settings, archiving). */
+  supplied: ReadonlyMap<string, string>;
+}
+
+/** What the settings table's values are computed from, out of the instance's inputs and state. */
+export function renderContext({ options, bin, runDirs, certificates, supplied }: RenderContextInputs): RenderContext {
+  return {
+    pgdata: options.pgdata,
+    port: options.port,
+    listen: options.listen,
+    socketDir: runDirs.socket,
+    logDirectory: runDirs.log,
+    tls: {
+      certFile: certificates.path(CERTIFICATE_FILES.serverCert),
+      keyFile: certificates.path(CERTIFICATE_FILES.serverKey),
+      clientCaFile: certificates.path(CERTIFICATE_FILES.clientCa),
+    },
+    pgMajor: bin.major,
+    allowAlterSystem: options.allowAlterSystem,
+    supplied,
+  };
 }
 
 /** Every file the manager writes into PGDATA but postgresql.conf; throws UsageError on bad input. */

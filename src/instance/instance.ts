@@ -8,7 +8,6 @@ import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type Render
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
-import { ensureMetricsRole } from '../metrics/index.js';
 import {
   clearStalePostmasterPid,
   configurationErrors,
@@ -23,20 +22,22 @@ import {
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
   cloneFromPrimary,
-  ensureReplicationRole,
   ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
   writeStandbySignal,
+  type PrimaryAddress,
   type PrimaryConnection,
   type Role,
 } from '../replication/index.js';
-import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
+import { CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { InstanceBackups } from './backups.js';
-import { readInputFile, renderConfiguration, writeConfiguration } from './configuration.js';
+import { readInputFile, renderConfiguration, renderContext, writeConfiguration } from './configuration.js';
+import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
+import { connectionTo, setUpRole } from './role-setup.js';
 import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
@@ -56,8 +57,12 @@ export interface InstanceDeps {
 
 export class Instance {
   phase: Phase = 'initializing';
-  /** A replica until promoted; set by --replica-of. */
+  /** A replica until promoted; set by --replica-of, or by the state file (see Lifecycle). */
   role: Role;
+  /** The primary a replica follows. */
+  primary: PrimaryAddress | undefined;
+  /** Demotion, fencing and the state file. */
+  readonly lifecycle: Lifecycle;
   private everAcceptedConnections = false;
   private logPipe: LogPipe | undefined;
   private reloading: Promise<void> = Promise.resolve();
@@ -75,8 +80,9 @@ export class Instance {
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
-    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, logger });
+    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, operatorName: options.operatorNames[0], logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
+    this.primary = options.replicaOf;
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     if (options.backup) {
       const { runDir, pgdata } = options;
@@ -97,6 +103,7 @@ export class Instance {
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
       reasonToGiveUp: () => this.backups?.reasonToGiveUp(),
     });
+    this.lifecycle = new Lifecycle(deps, this, this.supervisor, this.stopping.signal);
   }
 
   get runDirs() {
@@ -165,6 +172,9 @@ export class Instance {
     const state = inspectDataDir(options.pgdata);
     this.backups?.refuseNonEmpty(state);
     chownTreeToRunAs(options.pgdata, runAs);
+    const decision = this.lifecycle.decideStart(state === 'cluster');
+    this.role = decision.role;
+    this.primary = decision.primary;
     if (state === 'cluster') {
       const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
       if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
@@ -174,6 +184,7 @@ export class Instance {
       await beforeLongStep?.();
       try {
         await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
+        this.lifecycle.cloned();
       } catch (error) {
         if (!this.supervisor.stopping) throw error;
         logger.info('clone abandoned: stop requested');
@@ -191,8 +202,20 @@ export class Instance {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
+      if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
+    await this.writeConfiguration();
+    if (decision.fenced || (decision.rejoin && state === 'cluster')) {
+      await this.supervisor.holdStopped(decision.fenced ? 'fenced' : 'a demotion to finish');
+      this.lifecycle.resume();
+    }
+  }
+
+  /** From the next start on, a replica of `primary`: standby.signal and the standby settings. */
+  async follow(primary: PrimaryAddress): Promise<void> {
+    this.role = 'replica';
+    this.primary = primary;
+    writeStandbySignal(this.deps.options.pgdata, this.deps.runAs);
     await this.writeConfiguration();
   }
 
@@ -298,28 +321,29 @@ export class Instance {
     return this.supervisor.restart(reason);
   }
 
+  /** Before pg_promote: the state file says primary, so no restart with --replica-of goes back to standby. */
+  recordPromotion(): void {
+    this.lifecycle.recordPromotion();
+  }
+
   /** After promotion: the standby settings leave the configuration, so no restart goes back to standby. */
   async becomePrimary(): Promise<void> {
     this.role = 'primary';
+    this.primary = undefined;
     this.following.abort();
+    this.lifecycle.checkpointAfterPromotion();
     await this.reload('promoted');
     this.backups?.onPrimary();
   }
 
-  /** How this replica reaches its primary, with the certificates under run-dir/certificates/. */
+  /** How this replica reaches its primary. */
   private primaryConnection(): PrimaryConnection | undefined {
-    const { options } = this.deps;
-    if (options.replicaOf === undefined) return undefined;
-    const store = this.certificates;
-    return {
-      primary: options.replicaOf,
-      applicationName: options.podName,
-      tls: {
-        serverCaFile: store.path(CERTIFICATE_FILES.serverCa),
-        certFile: store.path(CERTIFICATE_FILES.replicationCert),
-        keyFile: store.path(CERTIFICATE_FILES.replicationKey),
-      },
-    };
+    return this.primary === undefined ? undefined : this.connectionTo(this.primary);
+  }
+
+  /** How this instance reaches another of the cluster. */
+  connectionTo(primary: PrimaryAddress): PrimaryConnection {
+    return connectionTo(primary, this.certificates, this.deps.options.podName);
   }
 
   private onAcceptingConnections(status: 'ready' | 'standby'): void {
@@ -327,14 +351,7 @@ export class Instance {
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
     this.backups?.onAcceptingConnections(this.role === 'primary', this.stopping.signal);
-    if (status === 'ready') {
-      ensureReplicationRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the replication role', { err: errorMessage(error) }),
-      );
-      ensureMetricsRole(this.socketAddress, logger).catch((error: unknown) =>
-        logger.error('could not create the metrics role', { err: errorMessage(error) }),
-      );
-    }
+    setUpRole(status, this.socketAddress, logger);
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
@@ -344,26 +361,9 @@ export class Instance {
 
   /** What the settings table's values come from now: a promotion takes the standby settings out. */
   private settingsContext(): RenderContext {
-    const { options, bin } = this.deps;
-    const store = this.certificates;
-    return {
-      pgdata: options.pgdata,
-      port: options.port,
-      listen: options.listen,
-      socketDir: this.runDirs.socket,
-      logDirectory: this.runDirs.log,
-      tls: {
-        certFile: store.path(CERTIFICATE_FILES.serverCert),
-        keyFile: store.path(CERTIFICATE_FILES.serverKey),
-        clientCaFile: store.path(CERTIFICATE_FILES.clientCa),
-      },
-      pgMajor: bin.major,
-      allowAlterSystem: options.allowAlterSystem,
-      supplied: new Map([
-        ...(this.role === 'replica' ? standbySettings(this.primaryConnection()!) : []),
-        ...(this.backups?.settings() ?? []),
-      ]),
-    };
+    const standby = this.role === 'replica' ? standbySettings(this.primaryConnection()!) : [];
+    const supplied = new Map([...standby, ...(this.backups?.settings() ?? [])]);
+    return renderContext({ ...this.deps, runDirs: this.runDirs, certificates: this.certificates, supplied });
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */

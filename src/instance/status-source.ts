@@ -9,7 +9,19 @@ import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
 import { NotAReplicaError, promote } from '../replication/index.js';
 import { CERTIFICATE_FILES } from '../secrets/index.js';
-import type { ActionOutcome, CertificateStatus, LogCounters, ManagerPhase, PostmasterFacts, Role, StatusSource, TlsMaterial } from '../status/index.js';
+import { formatAddress, type ControlData } from '../lifecycle/index.js';
+import type {
+  ActionOutcome,
+  ActionRequest,
+  CertificateStatus,
+  LifecycleFacts,
+  LogCounters,
+  ManagerPhase,
+  PostmasterFacts,
+  Role,
+  StatusSource,
+  TlsMaterial,
+} from '../status/index.js';
 import type { Instance } from './instance.js';
 
 export class InstanceStatusSource implements StatusSource {
@@ -77,27 +89,66 @@ export class InstanceStatusSource implements StatusSource {
     }
   }
 
-  async reload(reason: string): Promise<ActionOutcome> {
-    return (await this.instance.reload(reason, true))
-      ? { ok: true, detail: 'configuration re-read, PostgreSQL reloaded' }
-      : { ok: false, status: 422, detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force' };
+  get port(): number {
+    return this.instance.socketAddress.port;
   }
 
-  async restart(reason: string): Promise<ActionOutcome> {
-    if (this.instance.phase !== 'running') return { ok: false, status: 409, detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now` };
-    // A smart shutdown may take minutes: answer now, the supervisor brings PostgreSQL back.
-    void this.instance.restart(reason).catch((error: unknown) => this.logger.error('restart failed', { reason, err: errorMessage(error) }));
-    return { ok: true, status: 202, detail: 'restart under way' };
+  lifecycle(): LifecycleFacts {
+    const { lifecycle, role, primary } = this.instance;
+    return { fence: lifecycle.fence, following: role === 'replica' && primary ? formatAddress(primary) : undefined, demotion: lifecycle.demotion };
   }
 
-  async promote(): Promise<ActionOutcome> {
+  async controlData(): Promise<ControlData | undefined> {
     try {
-      const result = await promote(this.instance, this.logger);
-      return { ok: true, detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)` };
-    } catch (error) {
-      if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
-      return { ok: false, status: 500, detail: `promotion failed: ${errorMessage(error)}` };
+      return await this.instance.lifecycle.controlData();
+    } catch {
+      return undefined;
     }
+  }
+
+  reload(reason: string): Promise<ActionOutcome> {
+    return this.instance.lifecycle.exclusive('reload', async () =>
+      (await this.instance.reload(reason, true))
+        ? { ok: true, detail: 'configuration re-read, PostgreSQL reloaded' }
+        : { ok: false, status: 422, detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force' },
+    );
+  }
+
+  restart(reason: string): Promise<ActionOutcome> {
+    return this.instance.lifecycle.exclusive('restart', async () => {
+      const refused = this.instance.lifecycle.refusal();
+      if (refused) return refused;
+      if (this.instance.phase !== 'running') return { ok: false, status: 409, detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now` };
+      // A smart shutdown may take minutes: answer now, the supervisor brings PostgreSQL back.
+      void this.instance.restart(reason).catch((error: unknown) => this.logger.error('restart failed', { reason, err: errorMessage(error) }));
+      return { ok: true, status: 202, detail: 'restart under way' };
+    });
+  }
+
+  promote(): Promise<ActionOutcome> {
+    return this.instance.lifecycle.exclusive('promote', async () => {
+      const refused = this.instance.lifecycle.refusal();
+      if (refused) return refused;
+      try {
+        const result = await promote(this.instance, this.logger);
+        return { ok: true, detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)` };
+      } catch (error) {
+        if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
+        return { ok: false, status: 500, detail: `promotion failed: ${errorMessage(error)}` };
+      }
+    });
+  }
+
+  demote({ body }: ActionRequest): Promise<ActionOutcome> {
+    return this.instance.lifecycle.exclusive('demote', () => this.instance.lifecycle.demote(body));
+  }
+
+  fence({ operator }: ActionRequest): Promise<ActionOutcome> {
+    return this.instance.lifecycle.exclusive('fence', () => this.instance.lifecycle.fenceNow(operator));
+  }
+
+  unfence(): Promise<ActionOutcome> {
+    return this.instance.lifecycle.exclusive('unfence', () => this.instance.lifecycle.unfence());
   }
 
   backup(): BackupStatus | undefined {
@@ -107,6 +158,8 @@ export class InstanceStatusSource implements StatusSource {
   async startBackup(type: BackupType): Promise<ActionOutcome> {
     const backups = this.instance.backups;
     if (!backups) return { ok: false, status: 409, detail: 'no backup repository is configured (--backup-repo)' };
+    const refused = this.instance.lifecycle.refusal();
+    if (refused) return refused;
     if (this.instance.role !== 'primary' || this.instance.phase !== 'running') {
       const { role, phase } = this.instance;
       return { ok: false, status: 409, detail: `backups are taken on the running primary; this instance is a ${role} and ${phase}` };

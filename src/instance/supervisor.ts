@@ -25,7 +25,8 @@ const ORPHAN_GRACE_MS = 5_000;
 /** How long the manager waits, on its way out, for stdout to take PostgreSQL's last records. */
 const LOG_DRAIN_MS = 10_000;
 
-export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+/** `held`: PostgreSQL is stopped on purpose (fenced, or demoted and not yet rejoined) and stays so. */
+export type Phase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'held' | 'stopped';
 
 export interface SupervisorDeps {
   bin: PgBinaries;
@@ -58,7 +59,9 @@ export class Supervisor {
   private stopAsked = false;
   /** Set while a restart that was asked for is under way; resolves once the next postmaster is spawned. */
   private plannedRestart: { stopped: Promise<unknown>; respawned: Promise<void>; announce: () => void } | undefined;
-  /** Resolves when the first postmaster is spawned (never, when none is). */
+  /** Set while PostgreSQL is to stay stopped; release() starts it again. */
+  private hold: { released: Promise<void>; release: () => void } | undefined;
+  /** Resolves when the first postmaster is spawned or the supervisor first holds it stopped (never, when neither). */
   readonly firstSpawn: Promise<void>;
   private announceFirstSpawn!: () => void;
   /** Why supervision ended with exit code 1, for the one line on stderr. */
@@ -80,6 +83,42 @@ export class Supervisor {
 
   get stopping(): boolean {
     return this.stopAsked;
+  }
+
+  get held(): boolean {
+    return this.hold !== undefined;
+  }
+
+  /**
+   * Stops PostgreSQL (a checkpoint on a primary, then fast) and keeps it stopped, with no crash
+   * restart, until release(). Resolves once no postmaster runs; the mode that stopped it, or
+   * undefined when none was running.
+   */
+  async holdStopped(reason: string): Promise<ShutdownMode | 'killed' | undefined> {
+    if (!this.hold) {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      this.hold = { released, release };
+    }
+    const postmaster = this.current;
+    if (!postmaster) return undefined;
+    this.deps.logger.info('stopping PostgreSQL and holding it stopped', { reason });
+    this.setPhase('stopping');
+    if (this.readyAt !== undefined) await this.checkpoint();
+    const mode = await stopPostmaster(postmaster, { ...this.shutdownOptions(), from: 'fast' });
+    await this.settleLogWriters(0);
+    return mode;
+  }
+
+  /** Starts PostgreSQL again after holdStopped(); resolves once the next postmaster is spawned. */
+  async release(): Promise<void> {
+    const hold = this.hold;
+    if (!hold) return;
+    let announce!: () => void;
+    const respawned = new Promise<void>((resolve) => (announce = resolve));
+    this.plannedRestart = { stopped: Promise.resolve(), respawned, announce };
+    hold.release();
+    await Promise.race([respawned, this.stopRequested]);
   }
 
   /**
@@ -119,8 +158,13 @@ export class Supervisor {
 
   private async loop(): Promise<number> {
     const { logger } = this.deps;
-    for (let first = true; ; first = false) {
+    for (;;) {
       if (this.stopAsked) return this.finishStopped('smart');
+      if (this.hold) {
+        await this.waitWhileHeld(this.hold);
+        continue;
+      }
+      const first = this.postmaster === undefined;
       // Counted here, not after the backoff: a stop during the backoff starts nothing.
       if (!first) this.restarts++;
       // Only a PostgreSQL this manager started can have written into the FIFOs it opened.
@@ -131,6 +175,8 @@ export class Supervisor {
         this.stopRequested.then(() => ({ kind: 'stop' as const })),
       ]);
       if (outcome.kind === 'stop') return this.shutdown(postmaster);
+      // holdStopped() stopped it; the top of the loop waits for release().
+      if (this.hold) continue;
       if (this.plannedRestart) {
         await this.plannedRestart.stopped;
         continue;
@@ -146,6 +192,13 @@ export class Supervisor {
       logger.info('restarting PostgreSQL after a crash', { delayMs });
       await Promise.race([sleep(delayMs), this.stopRequested]);
     }
+  }
+
+  private async waitWhileHeld(hold: { released: Promise<void> }): Promise<void> {
+    this.setPhase('held');
+    this.announceFirstSpawn();
+    await Promise.race([hold.released, this.stopRequested]);
+    if (!this.stopAsked) this.hold = undefined;
   }
 
   private startPostmaster(): Postmaster {

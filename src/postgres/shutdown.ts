@@ -12,6 +12,8 @@ export interface ShutdownOptions {
   logger: Logger;
   smartTimeoutSeconds: number;
   fastTimeoutSeconds: number;
+  /** Skip the modes before this one: a fence or a demotion stops fast, at once. */
+  from?: ShutdownMode;
 }
 
 /** How long `pg_ctl stop -m immediate` may take before the process group is killed outright. */
@@ -23,11 +25,12 @@ const IMMEDIATE_TIMEOUT_SECONDS = 30;
  * Returns the mode that stopped it; `killed` when even immediate did not.
  */
 export async function stopPostmaster(postmaster: Postmaster, options: ShutdownOptions): Promise<ShutdownMode | 'killed'> {
-  const steps: [ShutdownMode, number][] = [
+  const all: [ShutdownMode, number][] = [
     ['smart', options.smartTimeoutSeconds],
     ['fast', options.fastTimeoutSeconds],
     ['immediate', IMMEDIATE_TIMEOUT_SECONDS],
   ];
+  const steps = all.slice(all.findIndex(([mode]) => mode === (options.from ?? 'smart')));
   for (const [mode, timeoutSeconds] of steps) {
     if (!postmaster.isRunning) return mode;
     const began = Date.now();

@@ -3,10 +3,12 @@ export { classifyFailure, type FailureCause, type FailureVerdict } from './failu
 export { parseProgressLine, ProgressReporter, type CloneProgress } from './progress.js';
 export { ensureSlotOnPrimary, ensureSlotSql, type SlotOptions } from './slot.js';
 export {
+  dropStandbySlots,
   ensureReplicationRole,
   hasStandbySignal,
   NotAReplicaError,
   promote,
+  REWIND_FUNCTIONS,
   writeStandbySignal,
   type Promotable,
   type PromotionResult,

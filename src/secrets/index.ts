@@ -13,3 +13,4 @@
 export { CERTIFICATE_FILES, certificateCopyPath, CertificateStore, RENEWAL_CHECK_INTERVAL_MS, type CertificateStatus, type CertificateStoreOptions } from './store.js';
 export { planPair, type Mode, type PairPlan, type PairPresence } from './modes.js';
 export { SECRET_DIRS } from './layout.js';
+export { operatorCertificatePaths } from './issuer.js';

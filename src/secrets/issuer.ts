@@ -32,14 +32,26 @@ import type { Mode } from './modes.js';
 export interface IssuerOptions {
   dir: string;
   serverNames: string[];
+  /** The CN of the operator certificate issued beside the automatic client CA; undefined issues none. */
+  operatorName?: string;
   logger: Logger;
   now: () => Date;
 }
 
 type Pair = 'server' | 'client';
+/**
+ * A leaf and the pair whose CA signs it: the operator's certificate is a second client leaf, for
+ * the CLI's operator commands on the machine that ran `run` (the CA key never leaves the manager).
+ */
+type Leaf = Pair | 'operator';
 
 const CA_FILE: Record<Pair, string> = { server: 'server-ca', client: 'client-ca' };
-const LEAF_FILE: Record<Pair, string> = { server: 'server', client: REPLICATION_USER };
+const LEAF_FILE: Record<Leaf, string> = { server: 'server', client: REPLICATION_USER, operator: 'operator' };
+
+/** Where the operator certificate of an automatic client CA is kept, for `instance-manager` commands. */
+export function operatorCertificatePaths(runDir: string): { cert: string; key: string } {
+  return { cert: path.join(runDir, 'pki', `${LEAF_FILE.operator}.crt`), key: path.join(runDir, 'pki', `${LEAF_FILE.operator}.key`) };
+}
 
 /** The CA keys stay the manager's own: PostgreSQL never needs them, so they are not handed over. */
 const MANAGER: RunAs = { name: 'instance-manager', uid: undefined, gid: undefined, home: '/' };
@@ -84,10 +96,10 @@ export class Issuer {
    * The pair's leaf signed by `ca`: the one issued before while it still fits, else a new one (with
    * `keyPem` when given, see `AutomaticCa`).
    */
-  async leaf(pair: Pair, ca: CertificateMaterial, mode: Mode, keyPem?: string): Promise<Kept> {
+  async leaf(pair: Leaf, ca: CertificateMaterial, mode: Mode, keyPem?: string): Promise<Kept> {
     const now = this.options.now();
     const name = LEAF_FILE[pair];
-    const expected: LeafExpectation = pair === 'server' ? { names: this.checkedServerNames(), includeLocalhost: mode === 'automatic' } : { user: REPLICATION_USER };
+    const expected = this.expectation(pair, mode);
     const existing = this.read(name);
     const reason = existing === undefined ? 'missing' : reissueReason(existing, ca.certPem, expected, now);
     if (existing !== undefined && reason === undefined) return { ...existing, notAfter: notAfterOf(existing.certPem) };
@@ -99,6 +111,22 @@ export class Issuer {
     this.write(name, material.certPem, material.keyPem);
     this.log('issued a certificate', name, material, reason ?? 'missing', mode);
     return { ...material, notAfter: notAfterOf(material.certPem) };
+  }
+
+  private expectation(leaf: Leaf, mode: Mode): LeafExpectation {
+    switch (leaf) {
+      case 'server':
+        return { names: this.checkedServerNames(), includeLocalhost: mode === 'automatic' };
+      case 'client':
+        return { user: REPLICATION_USER };
+      case 'operator':
+        return { user: this.options.operatorName! };
+    }
+  }
+
+  /** The operator's certificate beside an automatic client CA, when an operator name was given. */
+  async operatorLeaf(ca: CertificateMaterial): Promise<void> {
+    if (this.options.operatorName !== undefined) await this.leaf('operator', ca, 'automatic');
   }
 
   /** `--server-name` as given, refused (exit 2 at start) when a name is neither DNS nor IP. */

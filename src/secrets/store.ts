@@ -43,6 +43,8 @@ export interface CertificateStoreOptions {
   runAs: RunAs;
   /** `--server-name`: the names issued server certificates carry. */
   serverNames: string[];
+  /** CN of the operator certificate issued with an automatic client CA (`--operator-names`' first). */
+  operatorName?: string;
   logger: Logger;
   now?: () => Date;
 }
@@ -82,7 +84,13 @@ export class CertificateStore {
   constructor(private readonly options: CertificateStoreOptions) {
     this.certificatesDir = certificateCopyPath(options.runDir, '');
     this.now = options.now ?? (() => new Date());
-    this.issuer = new Issuer({ dir: path.join(options.runDir, 'pki'), serverNames: options.serverNames, logger: options.logger, now: this.now });
+    this.issuer = new Issuer({
+      dir: path.join(options.runDir, 'pki'),
+      serverNames: options.serverNames,
+      operatorName: options.operatorName,
+      logger: options.logger,
+      now: this.now,
+    });
   }
 
   path(name: string): string {
@@ -170,6 +178,7 @@ export class CertificateStore {
       const automatic = await this.issuer.automaticCa(pair);
       ca = automatic;
       leaf = await this.issuer.leaf(pair, automatic, plan.mode, automatic.leafKeyPem);
+      if (pair === 'client') await this.issuer.operatorLeaf(automatic);
     } else if (plan.mode === 'hybrid') {
       const signing: CertificateMaterial = { certPem: caPem!, keyPem: caKeyPem! };
       ca = { ...signing, notAfter: checkCa(caPem!, caName, now, caKeyPem).notAfter };

@@ -1,5 +1,5 @@
-/** The body of `POST /pg/backup`, read into a backup type or refused with why. Pure. */
-import { BACKUP_TYPES, isBackupType, type BackupType } from '../backup/index.js';
+/** `/pg/backup`: the body of a POST read into a backup type or refused with why, and the GET answer. Pure. */
+import { BACKUP_TYPES, isBackupType, type BackupStatus, type BackupType } from '../backup/index.js';
 
 export type BackupRequest = { ok: true; type: BackupType } | { ok: false; detail: string };
 
@@ -17,4 +17,13 @@ export function parseBackupRequest(body: unknown): BackupRequest {
     return { ok: false, detail: `"type" must be one of ${BACKUP_TYPES.join(', ')}` };
   }
   return { ok: true, type };
+}
+
+/** `{"running": B|null, "last": B|null}`, or 404 without a repository. */
+export function backupStateReply(
+  backup: BackupStatus | undefined,
+): { status: number; body: string; contentType?: string } {
+  if (!backup) return { status: 404, body: 'no backup repository is configured (--backup-repo)\n' };
+  const body = `${JSON.stringify({ running: backup.running, last: backup.last })}\n`;
+  return { status: 200, body, contentType: 'application/json' };
 }

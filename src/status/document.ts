@@ -4,7 +4,8 @@
  */
 import type { BackupStatus } from '../backup/index.js';
 import type { PgReading, PgSnapshot, StandbyStatus } from './pg-state.js';
-import type { CertificateStatus, ManagerPhase, PostmasterFacts, Role } from './source.js';
+import type { ControlData, FenceRecord } from '../lifecycle/index.js';
+import type { CertificateStatus, DemotionFacts, LifecycleFacts, ManagerPhase, PostmasterFacts, Role } from './source.js';
 
 export interface ManagerFacts {
   phase: ManagerPhase;
@@ -12,6 +13,9 @@ export interface ManagerFacts {
   postmaster: PostmasterFacts | undefined;
   acceptingConnections: boolean;
   restarts: number;
+  /** PostgreSQL's TCP port. */
+  port: number;
+  lifecycle: LifecycleFacts;
   certificates: CertificateStatus[];
   /** Undefined without a backup repository. */
   backup: BackupStatus | undefined;
@@ -42,7 +46,17 @@ export interface StatusDocument {
   postmasterStartTime: string | null;
   pgVersion: string | null;
   systemID: string | null;
+  /** From PostgreSQL when it answers, else from pg_controldata (the last checkpoint's). */
   timeline: number | null;
+  port: number;
+  /** Stopped and kept stopped by an operator (or by a demotion that could not rejoin). */
+  fenced: boolean;
+  fence?: FenceRecord;
+  /** On a replica: HOST:PORT of the primary it follows. */
+  following?: string;
+  /** A demotion between the primary's stop and its start as a replica. */
+  demotion?: DemotionFacts;
+  controlData: ControlData | null;
   currentLsn?: string | null;
   receivedLsn?: string | null;
   replayLsn?: string | null;
@@ -72,7 +86,7 @@ export function isReady(facts: Pick<ManagerFacts, 'phase' | 'acceptingConnection
   return !reading.snapshot.inRecovery || reading.snapshot.walReceiverActive;
 }
 
-export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, lastKnown: LastKnown | undefined): StatusDocument {
+export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, lastKnown: LastKnown | undefined, controlData?: ControlData): StatusDocument {
   const snapshot = reading.ok ? reading.snapshot : undefined;
   const role: Role = snapshot ? (snapshot.inRecovery ? 'replica' : 'primary') : facts.intendedRole;
   const startTime = snapshot?.postmasterStartTime ?? facts.postmaster?.startedAt;
@@ -84,7 +98,13 @@ export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, las
     postmasterStartTime: startTime?.toISOString() ?? null,
     pgVersion: snapshot?.pgVersion ?? lastKnown?.pgVersion ?? null,
     systemID: snapshot?.systemId ?? lastKnown?.systemId ?? null,
-    timeline: snapshot?.timeline ?? null,
+    timeline: snapshot?.timeline ?? controlData?.timeline ?? null,
+    port: facts.port,
+    fenced: facts.lifecycle.fence !== undefined,
+    ...(facts.lifecycle.fence ? { fence: facts.lifecycle.fence } : {}),
+    ...(role === 'replica' && facts.lifecycle.following !== undefined ? { following: facts.lifecycle.following } : {}),
+    ...(facts.lifecycle.demotion ? { demotion: facts.lifecycle.demotion } : {}),
+    controlData: controlData ?? null,
     ...positionFields(role, snapshot),
     replication: (snapshot?.replication ?? []).map(standbyEntry),
     pendingRestart: snapshot?.pendingRestart ?? null,

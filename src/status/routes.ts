@@ -12,26 +12,31 @@ export type Route<Row extends RouteRow> = { found: true; row: Row } | { found: f
 
 export class RouteTable<Row extends RouteRow> {
   /** One path may have a GET (a read) and a POST (an action), as /pg/backup has. */
-  private readonly byPath = new Map<string, Row[]>();
+  private readonly byPath = new Map<string, { rows: Row[]; allow: string }>();
 
   constructor(readonly rows: readonly Row[]) {
     for (const row of rows) {
-      const same = this.byPath.get(row.path) ?? [];
-      if (same.some((other) => other.method === row.method)) {
+      const rowsOfPath = this.byPath.get(row.path)?.rows ?? [];
+      if (rowsOfPath.some((other) => other.method === row.method)) {
         throw new Error(`the status API has two ${row.method} routes for ${row.path}`);
       }
-      this.byPath.set(row.path, [...same, row]);
+      const all = [...rowsOfPath, row];
+      this.byPath.set(row.path, { rows: all, allow: all.flatMap(methodsOf).join(', ') });
     }
   }
 
   /** `url` is the request target; a query string is ignored (Prometheus and kubelets may add one). */
   match(method: string, url: string): Route<Row> {
     const path = url.split('?', 1)[0]!;
-    const rows = this.byPath.get(path);
-    if (!rows) return { found: false, status: 404 };
-    const accepts = (row: Row) => (row.method === 'GET' ? ['GET', 'HEAD'] : ['POST']);
-    const row = rows.find((candidate) => accepts(candidate).includes(method));
-    if (!row) return { found: false, status: 405, allow: rows.flatMap(accepts).join(', ') };
+    const known = this.byPath.get(path);
+    if (!known) return { found: false, status: 404 };
+    const row = known.rows.find((candidate) => methodsOf(candidate).includes(method));
+    if (!row) return { found: false, status: 405, allow: known.allow };
     return { found: true, row };
   }
+}
+
+/** A read answers HEAD too. */
+function methodsOf(row: RouteRow): string[] {
+  return row.method === 'GET' ? ['GET', 'HEAD'] : ['POST'];
 }

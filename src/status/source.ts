@@ -3,10 +3,11 @@
  * never reaches up into the orchestration: it only reads facts and asks for actions.
  */
 import type { BackupStatus, BackupType } from '../backup/index.js';
+import type { ControlData, FenceRecord } from '../lifecycle/index.js';
 import type { SocketAddress } from '../postgres/index.js';
 
 /** Where the manager is in PostgreSQL's life, as the instance tracks it. */
-export type ManagerPhase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped';
+export type ManagerPhase = 'initializing' | 'starting' | 'running' | 'restarting' | 'stopping' | 'held' | 'stopped';
 
 export type Role = 'primary' | 'replica';
 
@@ -49,6 +50,32 @@ export type ActionOutcome =
   | { ok: true; detail: string; status?: 200 | 202; json?: unknown }
   | { ok: false; status: 400 | 409 | 422 | 500 | 503; detail: string };
 
+/** A demotion between the primary's stop and its start as a replica. */
+export interface DemotionFacts {
+  /** HOST:PORT of the new primary. */
+  primary: string;
+  step: 'stopping' | 'waiting-for-primary' | 'rewinding' | 'cloning' | 'starting';
+  /** RFC 3339. */
+  since: string;
+}
+
+export interface LifecycleFacts {
+  fence: FenceRecord | undefined;
+  /** HOST:PORT of the primary a replica follows. */
+  following: string | undefined;
+  demotion: DemotionFacts | undefined;
+}
+
+/** What an operator action is given once the caller proved to be an operator. */
+export interface ActionRequest {
+  /** The verified client certificate's CN. */
+  operator: string;
+  /** Why, for the log: the action, who asked and how. */
+  reason: string;
+  /** The request's JSON body; undefined when it had none. */
+  body: unknown;
+}
+
 export interface StatusSource {
   readonly phase: ManagerPhase;
   /** The role the manager runs PostgreSQL in (answers while PostgreSQL is down). */
@@ -70,6 +97,14 @@ export interface StatusSource {
   /** Resolves once the restart is under way; the supervisor brings PostgreSQL back. */
   restart(reason: string): Promise<ActionOutcome>;
   promote(reason: string): Promise<ActionOutcome>;
+  lifecycle(): LifecycleFacts;
+  /** PostgreSQL's port, for an operator that finds the instance by its status API. */
+  readonly port: number;
+  /** pg_controldata's fields; undefined when it cannot be read (no PGDATA yet). */
+  controlData(): Promise<ControlData | undefined>;
+  demote(request: ActionRequest): Promise<ActionOutcome>;
+  fence(request: ActionRequest): Promise<ActionOutcome>;
+  unfence(request: ActionRequest): Promise<ActionOutcome>;
   /** Backups and WAL archiving; undefined without a backup repository. */
   backup(): BackupStatus | undefined;
   /** Starts a backup of that type in the background (202), or says why not (409). */

@@ -40,6 +40,14 @@ describe('beside a local run', () => {
     expect(fromRunDir).toMatchObject({ code: 0, stdout: expect.stringMatching(/^role: +primary/m) });
   });
 
+  it('operator actions: the operator certificate a local run issued is used without flags', async () => {
+    const operatorCert = path.join(manager.runDir, 'pki', 'operator.crt');
+    const subject = execFileSync('openssl', ['x509', '-in', operatorCert, '-noout', '-subject'], { encoding: 'utf8' });
+    expect(subject).toMatch(/CN ?= ?instance-manager-operator/);
+    const reload = await runCli(['reload', '--url', manager.statusBase], { IM_RUN_DIR: manager.runDir });
+    expect(reload).toMatchObject({ code: 0, stdout: expect.stringMatching(/reloaded/) });
+  });
+
   it('status: with nothing written where it looks, exit 2 and the flag to pass', async () => {
     const empty = scratchDir('no-run');
     const env = { ...process.env };

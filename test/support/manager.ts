@@ -43,6 +43,8 @@ export interface ManagerOptions {
   wrapper?: string[];
   /** Serve the status API on a free port: plain HTTP (`--status-insecure`) or HTTPS. */
   status?: 'http' | 'https';
+  /** The status API's port (a restart keeps it); a free one by default. */
+  statusPort?: number;
 }
 
 export class Manager {
@@ -183,7 +185,7 @@ export async function psqlOverSocket(socketDir: string, port: number, sql: strin
 export async function startManager(options: ManagerOptions = {}): Promise<Manager> {
   const dir = options.dir ?? scratchDir('run');
   const port = options.port ?? (await freePort());
-  const statusPort = options.status ? await freePort() : 0;
+  const statusPort = options.status ? (options.statusPort ?? (await freePort())) : 0;
   const args = [
     BIN, 'run',
     '--pgdata', path.join(dir, 'pgdata'),

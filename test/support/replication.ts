@@ -31,6 +31,7 @@ export interface NodeOptions {
   port?: number;
   /** Serve the status API (see ManagerOptions.status). */
   status?: 'http' | 'https';
+  statusPort?: number;
   /** More flags for `run`. */
   args?: string[];
 }
@@ -70,6 +71,7 @@ export async function startNode(options: NodeOptions): Promise<Manager> {
     port: options.port ?? (await freePort()),
     wrapper: options.wrapper,
     status: options.status,
+    statusPort: options.statusPort,
     args: [
       '--secrets-dir', secrets,
       '--listen', options.listen ?? options.serverNames[0]!,

@@ -104,7 +104,7 @@ describe('managedSettings', () => {
     expect(fixed(context).get('ssl_min_protocol_version')).toBe('TLSv1.3');
     expect(fixed(context).get('password_encryption')).toBe('scram-sha-256');
     expect(fixed(context).get('hba_file')).toBe('/data/pg_hba.conf');
-    expect(defaults).toEqual([['wal_sender_timeout', '5s'], ['wal_receiver_timeout', '5s']]);
+    expect(defaults).toEqual([['wal_sender_timeout', '5s'], ['wal_receiver_timeout', '5s'], ['wal_keep_size', '512MB']]);
   });
 
   it.each([

@@ -11,6 +11,9 @@ const replica: StatusDocument = {
   pgVersion: '16.4',
   systemID: '7300000000000000001',
   timeline: 3,
+  port: 5432,
+  fenced: false,
+  controlData: null,
   receivedLsn: '0/5000000',
   replayLsn: '0/4FFFF00',
   isWalReceiverActive: false,
@@ -70,5 +73,18 @@ describe('formatStatus', () => {
     expect(text).toMatch(/^current LSN: +unknown$/m);
     expect(text).toMatch(/^pending restart: +unknown$/m);
     expect(text).not.toMatch(/received LSN/);
+  });
+
+  it('says who fenced it, the primary it follows and a demotion under way', () => {
+    const text = formatStatus({
+      ...replica,
+      fenced: true,
+      fence: { by: 'dba', at: '2026-11-30T10:00:00.000Z', reason: 'inspection' },
+      following: 'pg-2.pg:5432',
+      demotion: { primary: 'pg-2.pg:5432', step: 'rewinding', since: '2026-11-30T10:01:00.000Z' },
+    });
+    expect(text).toMatch(/^fenced: +by dba at 2026-11-30T10:00:00.000Z: inspection$/m);
+    expect(text).toMatch(/^following: +pg-2\.pg:5432$/m);
+    expect(text).toMatch(/^demotion: +to follow pg-2\.pg:5432: rewinding since 2026-11-30T10:01:00.000Z$/m);
   });
 });

@@ -78,6 +78,8 @@ const facts: ManagerFacts = {
   postmaster: { pid: 42, startedAt: new Date('2026-11-29T15:59:59Z') },
   acceptingConnections: true,
   restarts: 1,
+  port: 5432,
+  lifecycle: { fence: undefined, following: undefined, demotion: undefined },
   certificates: [{ name: 'server.crt', notAfter: '2027-02-27T16:00:00Z', daysLeft: 90, mode: 'automatic' }],
   backup: undefined,
   instanceManagerVersion: '0.1.0',
@@ -110,6 +112,9 @@ describe('buildStatusDocument', () => {
       pgVersion: '16.4',
       systemID: '7300000000000000001',
       timeline: 2,
+      port: 5432,
+      fenced: false,
+      controlData: null,
       currentLsn: '0/3000148',
       replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, syncState: 'async' }],
       pendingRestart: true,
@@ -143,6 +148,9 @@ describe('buildStatusDocument', () => {
       pgVersion: '16.4',
       systemID: '7300000000000000001',
       timeline: null,
+      port: 5432,
+      fenced: false,
+      controlData: null,
       receivedLsn: null,
       replayLsn: null,
       isWalReceiverActive: false,
@@ -169,5 +177,20 @@ describe('lsnToBytes', () => {
 
   it('refuses what is not an LSN', () => {
     expect(() => lsnToBytes('3000148')).toThrow('not an LSN');
+  });
+
+  it('tells a fenced instance, with who fenced it, and its timeline from pg_controldata while PostgreSQL is down', () => {
+    const fence = { by: 'instance-manager-operator', at: '2026-11-30T15:00:00Z', reason: 'fenced by an operator' };
+    const controlData = { systemIdentifier: '7300000000000000001', clusterState: 'shut down', checkpointLsn: '0/3000028', redoLsn: '0/3000028', timeline: 3, minRecoveryEndLsn: '0/0' };
+    const held = { ...facts, phase: 'held' as const, postmaster: undefined, acceptingConnections: false, lifecycle: { fence, following: undefined, demotion: undefined } };
+    const document = buildStatusDocument(held, NOT_ASKED, undefined, controlData);
+    expect(document).toMatchObject({ fenced: true, fence, timeline: 3, controlData, isReady: false, phase: 'held' });
+  });
+
+  it('names the primary a replica follows, and a demotion under way', () => {
+    const demotion = { primary: '10.0.0.2:5432', step: 'rewinding' as const, since: '2026-11-30T15:00:00Z' };
+    const following = { ...facts, intendedRole: 'replica' as const, lifecycle: { fence: undefined, following: '10.0.0.2:5432', demotion } };
+    expect(buildStatusDocument(following, ok(replica), undefined)).toMatchObject({ following: '10.0.0.2:5432', demotion, fenced: false });
+    expect(buildStatusDocument({ ...following, intendedRole: 'primary' }, ok(primary), undefined)).not.toHaveProperty('following');
   });
 });
