@@ -32,7 +32,9 @@ describe('backups through pgBackRest', () => {
   let operator: OpensslPair;
   let primary: Manager;
   const others: Manager[] = [];
-  const backupArgs = () => ['--backup-repo', repository.optionsFile];
+  let configFile: string;
+  // wal_keep_size = 0 (the manager's default keeps 512MB): recycled WAL must be gone from pg_wal.
+  const backupArgs = () => ['--backup-repo', repository.optionsFile, '--config', configFile];
 
   const api = (node: Manager, apiPath: string, method = 'GET', body?: unknown) =>
     ask(`${node.statusBase}${apiPath}`, {
@@ -66,6 +68,8 @@ describe('backups through pgBackRest', () => {
     ({ dir, authorities } = clusterDir('backup'));
     // A fast checkpoint at backup start: the default spread one takes minutes on an idle test server.
     repository = makeRepository(dir, ['start-fast=y']);
+    configFile = path.join(dir, 'postgresql-extra.conf');
+    fs.writeFileSync(configFile, 'wal_keep_size = 0\n');
     operator = opensslLeaf(path.join(dir, 'operator'), authorities.clientCa, { cn: 'instance-manager-operator' });
     primary = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-1', status: 'https', args: backupArgs() });
     await primary.waitUntilReady();
