@@ -19,7 +19,8 @@ const NEVER_LOADED = ['pg-native', 'pg-cloudflare'];
 /**
  * The packages the manager reaches only through import(), well after the postmaster is spawned
  * (forge to issue a certificate, pg at the first query, prom-client with the status API, chokidar
- * for the watchers), and which make up two thirds of the code. dist/ keeps each in a file of its
+ * for the watchers, yaml for a --roles file), and which make up two thirds of the code. dist/ keeps
+ * each in a file of its
  * own under dist/vendor/, read when first imported: the file read, compiled and kept in memory
  * at every start is a third of the size.
  */

@@ -64,3 +64,14 @@ export function parseListen(flag: string, value: string): string {
   if (bad !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(bad)} is not a host name, an IP address or *`);
   return items.join(',');
 }
+
+/** A database or role name PostgreSQL keeps as given: 1 to 63 bytes, no control characters, not pg_*. */
+export function parseSqlName(flag: string, value: string, reserved: readonly string[] = []): string {
+  // eslint-disable-next-line no-control-regex
+  if (value === '' || Buffer.byteLength(value) > 63 || /[\x00-\x1f\x7f]/.test(value) || value.startsWith('pg_')) {
+    const rule = '1 to 63 bytes, no control characters, not starting with pg_';
+    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not a usable name (${rule})`);
+  }
+  if (reserved.includes(value)) throw new UsageError(`${flag}: "${value}" is reserved (${reserved.join(', ')})`);
+  return value;
+}

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
 import { addBackupFlags, resolveBackupOptions, type BackupFlags } from './backup-flags.js';
-import { parseHostPort, parseList, parseListen, parsePort, parseSeconds, parseSwitch } from './parse.js';
+import { parseHostPort, parseList, parseListen, parsePort, parseSeconds, parseSqlName, parseSwitch } from './parse.js';
 
 interface RunFlags extends BackupFlags {
   pgdata: string;
@@ -22,6 +22,9 @@ interface RunFlags extends BackupFlags {
   config?: string;
   allowAlterSystem: boolean;
   hba?: string;
+  appDatabase: string;
+  appOwner: string;
+  roles?: string;
   metricsQueries?: string;
   metricsQueryTimeout: string;
   podName?: string;
@@ -56,6 +59,9 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
         .default(false),
     )
     .addOption(flag('--hba <file>', 'user pg_hba rules, watched', 'IM_HBA'))
+    .addOption(flag('--app-database <name>', "app database made on a primary, '' for none", 'IM_APP_DATABASE', 'app'))
+    .addOption(flag('--app-owner <name>', 'owner of the application database, a LOGIN role', 'IM_APP_OWNER', 'app'))
+    .addOption(flag('--roles <file>', 'declared roles (YAML), watched', 'IM_ROLES'))
     .addOption(flag('--metrics-queries <file>', 'custom /metrics queries (postgres_exporter format), watched', 'IM_METRICS_QUERIES'))
     .addOption(flag('--metrics-query-timeout <s>', 'statement timeout of /metrics queries', 'IM_METRICS_QUERY_TIMEOUT', '5'))
     .addOption(flag('--pod-name <name>', 'logging_pod on every log line', 'POD_NAME'))
@@ -89,6 +95,11 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     configFile: flags.config === undefined ? undefined : path.resolve(flags.config),
     allowAlterSystem: flags.allowAlterSystem || parseSwitch('IM_ALLOW_ALTER_SYSTEM', env.IM_ALLOW_ALTER_SYSTEM),
     hbaFile: flags.hba === undefined ? undefined : path.resolve(flags.hba),
+    appDatabase: flags.appDatabase === ''
+      ? undefined
+      : parseSqlName('--app-database', flags.appDatabase, ['postgres', 'template0', 'template1']),
+    appOwner: parseSqlName('--app-owner', flags.appOwner, ['postgres', 'streaming_replica', 'metrics_monitor']),
+    rolesFile: flags.roles === undefined ? undefined : path.resolve(flags.roles),
     metricsQueriesFile: flags.metricsQueries === undefined ? undefined : path.resolve(flags.metricsQueries),
     metricsQueryTimeoutSeconds: parseSeconds('--metrics-query-timeout', flags.metricsQueryTimeout),
     podName,

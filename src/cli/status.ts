@@ -94,6 +94,11 @@ export function formatStatus(status: StatusDocument): string {
   rows.push(...listRows('standbys', standbys));
   const certificates = status.certificates.map((file) => `${file.name}: ${file.mode}, expires ${file.notAfter} (${file.daysLeft} days left)`);
   rows.push(...listRows('certificates', certificates));
+  // A manager from before the roles field answers without it.
+  const managed = (status.roles as StatusDocument['roles'] | undefined) ?? [];
+  const roles = managed.map(({ name, state, lastError }) =>
+    (lastError === null ? `${name}: ${state}` : `${name}: ${state} (${lastError})`));
+  rows.push(...listRows('roles', roles));
   rows.push(['manager', status.instanceManagerVersion]);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;
   return rows.map(([label, value]) => `${label ? `${label}:`.padEnd(width) : ' '.repeat(width)}${value}\n`).join('');

@@ -8,7 +8,18 @@ export const IDENT_MAP = 'local';
 /** The login role `/metrics` queries PostgreSQL as: a member of pg_monitor, never the superuser. */
 export const METRICS_USER = 'metrics_monitor';
 
-export function renderHba(userRules: readonly string[]): string {
+export interface HbaAccess {
+  /** The superuser's name, refused over TCP by the fallback unless `superuserOverTcp`. */
+  superuser: string;
+  /** A password for the superuser is mounted (`superuser/`): it may log in over TLS like anyone. */
+  superuserOverTcp: boolean;
+}
+
+/** Without `access`, the superuser `postgres` is refused over TCP: the safe default. */
+export function renderHba(
+  userRules: readonly string[],
+  access: HbaAccess = { superuser: 'postgres', superuserOverTcp: false },
+): string {
   return [
     '# Written by instance-manager: do not edit. Put your rules in the --hba file.',
     `local all all peer map=${IDENT_MAP}`,
@@ -17,6 +28,7 @@ export function renderHba(userRules: readonly string[]): string {
     '# --hba',
     ...userRules,
     '# fallback: passwords over TLS only, and nothing without TLS',
+    ...(!access.superuserOverTcp ? [`host all ${access.superuser} all reject`] : []),
     'hostssl all all all scram-sha-256',
     'host all all all reject',
     '',

@@ -8,6 +8,7 @@
  */
 import { UsageError } from '../errors.js';
 import { withoutComment } from './comments.js';
+import { parseLibraryList } from './preload.js';
 import type { Parameters } from './settings.js';
 
 /** The manager fixes `ssl_min_protocol_version` to TLS 1.3: a lower maximum leaves no protocol at all. */
@@ -27,11 +28,7 @@ export function locateKey(text: string, source: string, key: string): string {
 /** The library names a preload setting lists (`$libdir/` stripped, double quotes removed). */
 export function preloadLibraries(parameters: Parameters): { key: string; library: string }[] {
   return PRELOAD_SETTINGS.flatMap((key) =>
-    (parameters.get(key) ?? '')
-      .split(',')
-      .map((entry) => entry.trim().replace(/^"(.*)"$/, '$1'))
-      .filter((entry) => entry !== '')
-      .map((library) => ({ key, library })),
+    parseLibraryList(parameters.get(key) ?? '').map((library) => ({ key, library })),
   );
 }
 

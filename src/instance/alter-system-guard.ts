@@ -38,10 +38,11 @@ export function guardAutoConf({ pgdata, runAs, allowAlterSystem, logger }: Alter
     current = EMPTY_AUTO_CONF;
   }
   const { text, removed } = withoutFixedSettings(current);
+  const changed = writeFileAtomically(file, text, runAs, mode);
+  if (!changed) fs.chmodSync(file, mode);
+  // Said once it is done: whoever reads the file after the line finds it without them.
   for (const { name, line } of removed) {
     logger.warning('a fixed setting in postgresql.auto.conf has no effect; removed it', { setting: name, file, line });
   }
-  const changed = writeFileAtomically(file, text, runAs, mode);
-  if (!changed) fs.chmodSync(file, mode);
   return changed;
 }

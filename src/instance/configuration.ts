@@ -10,6 +10,7 @@ import {
   CUSTOM_CONF,
   managedSettings,
   parseHbaRules,
+  preloadLibrariesFor,
   parseUserParameters,
   renderCustomConf,
   renderHba,
@@ -17,11 +18,10 @@ import {
   withCustomConfInclude,
   type RenderContext,
 } from '../config/index.js';
-import { UsageError } from '../errors.js';
-import { SUPERUSER, type PgBinaries } from '../postgres/index.js';
+import { errorMessage, UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { configurationErrors, pendingRestartSettings, SUPERUSER, type SocketAddress } from '../postgres/index.js';
 import { readRegularFile, UnreadableFile, writeFileAtomically, type RunAs } from '../process/index.js';
-import { CERTIFICATE_FILES, type CertificateStore } from '../secrets/index.js';
-import type { RunOptions } from './options.js';
 
 /** What the rendering depends on, read from the flags, the mounted files and the instance's state. */
 export interface ConfigurationInputs {
@@ -33,44 +33,21 @@ export interface ConfigurationInputs {
   userHba: { text: string; file: string } | undefined;
   /** OS users mapped to the database superuser in pg_ident.conf. */
   superuserOsUsers: string[];
-}
-
-export interface RenderContextInputs {
-  options: RunOptions;
-  bin: PgBinaries;
-  runDirs: { socket: string; log: string };
-  certificates: CertificateStore;
-  /** Fixed settings other concerns supply (standby settings, archiving). */
-  supplied: ReadonlyMap<string, string>;
-}
-
-/** What the settings table's values are computed from, out of the instance's inputs and state. */
-export function renderContext({ options, bin, runDirs, certificates, supplied }: RenderContextInputs): RenderContext {
-  return {
-    pgdata: options.pgdata,
-    port: options.port,
-    listen: options.listen,
-    socketDir: runDirs.socket,
-    logDirectory: runDirs.log,
-    tls: {
-      certFile: certificates.path(CERTIFICATE_FILES.serverCert),
-      keyFile: certificates.path(CERTIFICATE_FILES.serverKey),
-      clientCaFile: certificates.path(CERTIFICATE_FILES.clientCa),
-    },
-    pgMajor: bin.major,
-    allowAlterSystem: options.allowAlterSystem,
-    supplied,
-  };
+  /** A superuser password is mounted: pg_hba lets the superuser in over TLS. */
+  superuserOverTcp: boolean;
 }
 
 /** Every file the manager writes into PGDATA but postgresql.conf; throws UsageError on bad input. */
 export function renderConfiguration(inputs: ConfigurationInputs): Map<string, string> {
-  const user = inputs.userConfig ? parseUserParameters(inputs.userConfig.text, inputs.userConfig.file) : new Map<string, string>();
+  // pgaudit.*, pg_stat_statements.* or auto_explain.* settings bring their library into shared_preload_libraries.
+  const { userConfig } = inputs;
+  const parsed = userConfig ? parseUserParameters(userConfig.text, userConfig.file) : new Map<string, string>();
+  const user = preloadLibrariesFor(parsed);
   const hbaRules = inputs.userHba ? parseHbaRules(inputs.userHba.text, inputs.userHba.file) : [];
   const custom = renderCustomConf(managedSettings(inputs.settings), user);
   return new Map([
     [CUSTOM_CONF, custom],
-    ['pg_hba.conf', renderHba(hbaRules)],
+    ['pg_hba.conf', renderHba(hbaRules, { superuser: SUPERUSER, superuserOverTcp: inputs.superuserOverTcp })],
     ['pg_ident.conf', renderIdent(inputs.superuserOsUsers, SUPERUSER)],
   ]);
 }
@@ -97,4 +74,19 @@ export function writeConfiguration(pgdata: string, files: Map<string, string>, r
   const all = new Map(files);
   all.set('postgresql.conf', withCustomConfInclude(fs.readFileSync(path.join(pgdata, 'postgresql.conf'), 'utf8')));
   return [...all].filter(([name, content]) => writeFileAtomically(path.join(pgdata, name), content, runAs)).map(([name]) => name);
+}
+
+/**
+ * After a reload: PostgreSQL skips the lines it cannot use and only says so in its own log, and a
+ * setting that needs a restart waits silently; both are said here.
+ */
+export async function reportConfiguration(address: SocketAddress, logger: Logger): Promise<void> {
+  try {
+    const errors = await configurationErrors(address);
+    for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
+    const settings = await pendingRestartSettings(address);
+    if (settings.length > 0) logger.warning('PostgreSQL needs a restart to apply changed settings', { settings });
+  } catch (error) {
+    logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
+  }
 }

@@ -10,7 +10,6 @@ import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
 import {
   clearStalePostmasterPid,
-  configurationErrors,
   ensureWritableDataDir,
   initdb,
   inspectDataDir,
@@ -30,11 +29,13 @@ import {
   type PrimaryConnection,
   type Role,
 } from '../replication/index.js';
-import { CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
+import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
+import { Access } from './access.js';
 import { guardAutoConf } from './alter-system-guard.js';
 import { InstanceBackups } from './backups.js';
-import { readInputFile, renderConfiguration, renderContext, writeConfiguration } from './configuration.js';
+import { readInputFile, renderConfiguration, reportConfiguration, writeConfiguration } from './configuration.js';
+import { renderContext } from './render-context.js';
 import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
 import { connectionTo, setUpRole } from './role-setup.js';
@@ -69,6 +70,8 @@ export class Instance {
   private readonly supervisor: Supervisor;
   /** The certificates PostgreSQL serves; the status API reads `certificates.status()`. */
   readonly certificates: CertificateStore;
+  /** The application database, roles and passwords, and the extensions settings switch on. */
+  readonly access: Access;
   /** Backups and WAL archiving; undefined without --backup-repo. */
   readonly backups: InstanceBackups | undefined;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
@@ -84,11 +87,11 @@ export class Instance {
     this.role = options.replicaOf ? 'replica' : 'primary';
     this.primary = options.replicaOf;
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
-    if (options.backup) {
-      const { runDir, pgdata } = options;
-      const socketAddress = this.socketAddress;
-      this.backups = new InstanceBackups({ options: options.backup, runDir, pgdata, socketAddress, runAs, logger });
-    }
+    const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
+    this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
+    const { backup } = options;
+    const socketAddress = this.socketAddress;
+    this.backups = backup && new InstanceBackups({ ...options, options: backup, socketAddress, runAs, logger });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -155,7 +158,8 @@ export class Instance {
    */
   async prepare(beforeLongStep?: () => Promise<void>): Promise<void> {
     const { options, runAs, logger } = this.deps;
-    // Render once before touching anything, so bad input is refused before initdb runs.
+    // Read and render once before touching anything, so bad input is refused before initdb runs.
+    await this.access.prepare();
     this.renderConfiguration();
     this.backups?.render();
     try {
@@ -164,6 +168,7 @@ export class Instance {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
     await this.checkedConfiguration();
+    if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     this.backups?.writeConfig();
     await this.certificates.prepare();
@@ -265,6 +270,7 @@ export class Instance {
     const { logger } = this.deps;
     let accepted = true;
     const changed: string[] = [];
+    this.access.refresh();
     try {
       changed.push(...(await this.certificates.refresh()));
       if (changed.length > 0) this.deps.onCertificatesChanged?.();
@@ -282,10 +288,13 @@ export class Instance {
     }
     const postmaster = this.currentPostmaster;
     // A refused configuration with no new certificate leaves PostgreSQL nothing new to read.
-    if (!postmaster || (changed.length === 0 && !(always && accepted))) return accepted;
-    postmaster.signal('SIGHUP');
-    logger.info('configuration reloaded', { reason, changedFiles: changed });
-    await this.reportConfigurationErrors();
+    if (postmaster && (changed.length > 0 || (always && accepted))) {
+      postmaster.signal('SIGHUP');
+      logger.info('configuration reloaded', { reason, changedFiles: changed });
+      await reportConfiguration(this.socketAddress, logger);
+    }
+    // Passwords and roles apply without a restart, whether or not a file changed.
+    if (this.role === 'primary' && this.acceptingConnectionsSince !== undefined) await this.access.apply(reason);
     return accepted;
   }
 
@@ -295,7 +304,8 @@ export class Instance {
    */
   watchInputs(): () => Promise<void> {
     const { options, logger } = this.deps;
-    const files = [options.configFile, options.hbaFile, options.backup?.repoFile].filter((file) => file !== undefined);
+    const files = [options.configFile, options.hbaFile, options.rolesFile, options.backup?.repoFile]
+      .filter((file) => file !== undefined);
     const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
     const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
     renewal.unref();
@@ -303,17 +313,6 @@ export class Instance {
       clearInterval(renewal);
       await watcher.close();
     };
-  }
-
-  /** PostgreSQL skips the lines it cannot use on a reload and only says so in its own log. */
-  private async reportConfigurationErrors(): Promise<void> {
-    const { logger } = this.deps;
-    try {
-      const errors = await configurationErrors(this.socketAddress);
-      for (const error of errors) logger.error('PostgreSQL found an error in its configuration', { error });
-    } catch (error) {
-      logger.warning('could not check the configuration after the reload', { err: errorMessage(error) });
-    }
   }
 
   /** Restarts PostgreSQL (smart, then fast); resolves once the next postmaster is spawned. */
@@ -352,6 +351,7 @@ export class Instance {
     this.everAcceptedConnections = true;
     this.backups?.onAcceptingConnections(this.role === 'primary', this.stopping.signal);
     setUpRole(status, this.socketAddress, logger);
+    if (status === 'ready') void this.access.apply('PostgreSQL accepts connections');
   }
 
   /** The manager's own OS user is mapped to the superuser (pg_ident.conf), so this works as is. */
@@ -374,6 +374,7 @@ export class Instance {
       userConfig,
       userHba: readInputFile(options.hbaFile, '--hba'),
       superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
+      superuserOverTcp: this.access.superuserOverTcp,
     });
   }
 

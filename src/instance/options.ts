@@ -25,6 +25,12 @@ export interface RunOptions {
   /** ALTER SYSTEM works, for the default settings only (fixed ones stay on the command line). */
   allowAlterSystem: boolean;
   hbaFile: string | undefined;
+  /** The application database created on a primary; undefined (`--app-database ''`): none. */
+  appDatabase: string | undefined;
+  /** Its owner, a plain LOGIN role whose password comes from `app-user/` or is generated. */
+  appOwner: string;
+  /** `--roles`: the declared roles, watched. */
+  rolesFile: string | undefined;
   /** postgres_exporter-format queries served on /metrics beside the defaults; re-read when it changes. */
   metricsQueriesFile: string | undefined;
   metricsQueryTimeoutSeconds: number;

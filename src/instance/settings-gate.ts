@@ -7,7 +7,13 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkUserParameters, explainRefusal, parseUserParameters, preloadLibraries } from '../config/index.js';
+import {
+  checkUserParameters,
+  explainRefusal,
+  parseUserParameters,
+  preloadLibraries,
+  preloadLibrariesFor,
+} from '../config/index.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installedLibraries, settingsRefusal, type PgBinaries } from '../postgres/index.js';
@@ -37,7 +43,9 @@ export class SettingsGate {
    */
   async check(userConfig: { text: string; file: string } | undefined, rendered: string): Promise<void> {
     if (userConfig === undefined) return;
-    const user = { text: userConfig.text, source: userConfig.file, parameters: parseUserParameters(userConfig.text, userConfig.file) };
+    // With the libraries pgaudit.* and the like bring in: one that is not installed would stop PostgreSQL starting.
+    const parameters = preloadLibrariesFor(parseUserParameters(userConfig.text, userConfig.file));
+    const user = { text: userConfig.text, source: userConfig.file, parameters };
     if (user.parameters.size === 0) return;
     const { bin, runAs, logger, scratchDir } = this.options;
     const digest = this.digest(rendered);

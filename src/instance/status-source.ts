@@ -19,6 +19,7 @@ import type {
   ManagerPhase,
   PostmasterFacts,
   Role,
+  RoleStatus,
   StatusSource,
   TlsMaterial,
 } from '../status/index.js';
@@ -62,6 +63,10 @@ export class InstanceStatusSource implements StatusSource {
 
   certificates(): CertificateStatus[] {
     return this.instance.certificates.status().map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
+  }
+
+  roles(): RoleStatus[] {
+    return this.instance.access.roles();
   }
 
   logCounters(): LogCounters {

@@ -46,8 +46,10 @@ export async function withConnection<T>(
   address: SocketAddress,
   work: (client: pg.Client) => Promise<T>,
   statementTimeoutMs = 10_000,
+  database?: string,
 ): Promise<T> {
-  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000));
+  const session = database === undefined ? SUPERUSER_SESSION : { ...SUPERUSER_SESSION, database };
+  const client = new (await loadPg()).Client(socketConfig(address, statementTimeoutMs, 5_000, session));
   // A backend that goes away between two queries (the postmaster was killed) is reported as an
   // 'error' event, which would otherwise take the whole manager down; the work's own queries
   // reject by themselves.

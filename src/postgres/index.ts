@@ -11,3 +11,4 @@ export { initdb, SUPERUSER } from './initdb.js';
 export { describeExit, Postmaster, type PostmasterOptions } from './postmaster.js';
 export { stopPostmaster, type ShutdownMode, type ShutdownOptions } from './shutdown.js';
 export { configurationErrors, installedLibraries, settingsRefusal, type SettingsFileCheck } from './settings-check.js';
+export { ensureExtensions, pendingRestartSettings, type ExtensionsResult } from './extensions.js';

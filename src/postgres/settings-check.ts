@@ -17,7 +17,9 @@ export async function configurationErrors(address: SocketAddress): Promise<strin
   return withConnection(address, async (client) => {
     const hba = await client.query<{ line_number: number | null; error: string }>('SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number');
     const settings = await client.query<{ sourcefile: string | null; sourceline: number | null; name: string | null; error: string }>(
-      'SELECT sourcefile, sourceline, name, error FROM pg_file_settings WHERE error IS NOT NULL ORDER BY seqno',
+      // A setting that waits for a restart is not an error: it is reported as pending instead.
+      `SELECT sourcefile, sourceline, name, error FROM pg_file_settings
+        WHERE error IS NOT NULL AND name NOT IN (SELECT name FROM pg_settings WHERE pending_restart) ORDER BY seqno`,
     );
     return [
       ...hba.rows.map((row) => `pg_hba.conf line ${row.line_number ?? '?'}: ${row.error}`),

@@ -5,7 +5,8 @@
 import type { BackupStatus } from '../backup/index.js';
 import type { PgReading, PgSnapshot, StandbyStatus } from './pg-state.js';
 import type { ControlData, FenceRecord } from '../lifecycle/index.js';
-import type { CertificateStatus, DemotionFacts, LifecycleFacts, ManagerPhase, PostmasterFacts, Role } from './source.js';
+import type { CertificateStatus, DemotionFacts, LifecycleFacts, ManagerPhase } from './source.js';
+import type { PostmasterFacts, Role, RoleStatus } from './source.js';
 
 export interface ManagerFacts {
   phase: ManagerPhase;
@@ -17,6 +18,7 @@ export interface ManagerFacts {
   port: number;
   lifecycle: LifecycleFacts;
   certificates: CertificateStatus[];
+  roles: RoleStatus[];
   /** Undefined without a backup repository. */
   backup: BackupStatus | undefined;
   instanceManagerVersion: string;
@@ -64,6 +66,7 @@ export interface StatusDocument {
   replication: StandbyEntry[];
   pendingRestart: boolean | null;
   certificates: CertificateStatus[];
+  roles: RoleStatus[];
   restarts: number;
   /** Backups and WAL archiving (issue 15); null without a backup repository. */
   backup: BackupStatus | null;
@@ -109,6 +112,7 @@ export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, las
     replication: (snapshot?.replication ?? []).map(standbyEntry),
     pendingRestart: snapshot?.pendingRestart ?? null,
     certificates: facts.certificates,
+    roles: facts.roles,
     restarts: facts.restarts,
     backup: facts.backup ?? null,
     instanceManagerVersion: facts.instanceManagerVersion,

@@ -327,6 +327,7 @@ export class StatusServer {
       port: source.port,
       lifecycle: source.lifecycle(),
       certificates: source.certificates(),
+      roles: source.roles(),
       backup: source.backup(),
       instanceManagerVersion: VERSION,
     };

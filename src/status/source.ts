@@ -30,6 +30,14 @@ export interface LogCounters {
   bufferedBytes: number;
 }
 
+/** A role the manager keeps (the application owner, the declared ones). */
+export interface RoleStatus {
+  name: string;
+  /** pending: not applied yet; present/absent: as declared; failed: see lastError. */
+  state: 'pending' | 'present' | 'absent' | 'failed';
+  lastError: string | null;
+}
+
 /** PEM material for the HTTPS listener and for verifying operators' client certificates. */
 export interface TlsMaterial {
   cert: string;
@@ -90,6 +98,7 @@ export interface StatusSource {
   readonly restarts: number;
   readonly socketAddress: SocketAddress;
   certificates(): CertificateStatus[];
+  roles(): RoleStatus[];
   logCounters(): LogCounters;
   /** Undefined while no server certificate exists yet. */
   tlsMaterial(): TlsMaterial | undefined;

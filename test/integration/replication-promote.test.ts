@@ -39,7 +39,8 @@ describe('promotion', () => {
       pgdata: path.join(dir, 'pgdata'), runDir: path.join(dir, 'run'), secretsDir: secrets, pgBin: undefined, port: await freePort(), listen: '127.0.0.1',
       statusPort: 0, statusInsecure: false, operatorNames: ['instance-manager-operator'], replicaOf: { host: '127.0.0.1', port: primary.port },
       serverNames: ['127.0.0.1'], configFile: undefined, allowAlterSystem: false, hbaFile: undefined,
-      metricsQueriesFile: undefined, metricsQueryTimeoutSeconds: 5, podName: 'pg-3', user: 'postgres',
+      metricsQueriesFile: undefined, metricsQueryTimeoutSeconds: 5, appDatabase: 'app', appOwner: 'app', rolesFile: undefined,
+      podName: 'pg-3', user: 'postgres',
       smartShutdownTimeoutSeconds: 2, stopTimeoutSeconds: 10, logLevel: 'info', backup: undefined,
     };
     instance = new Instance({ options, logger, sink, bin: await findBinaries(undefined), runAs: resolveRunAs('postgres') });

@@ -10,6 +10,7 @@ describe('renderHba', () => {
       'hostssl replication streaming_replica all cert',
       'hostssl postgres streaming_replica all cert',
       'hostssl app alice all cert',
+      'host all postgres all reject',
       'hostssl all all all scram-sha-256',
       'host all all all reject',
     ]);
@@ -17,7 +18,15 @@ describe('renderHba', () => {
 
   it('refuses TCP without TLS when the user adds nothing', () => {
     const lines = rules(renderHba([]));
-    expect(lines.filter((line) => line.startsWith('host '))).toEqual(['host all all all reject']);
+    expect(lines.filter((line) => line.startsWith('host ') && !line.includes('postgres'))).toEqual(['host all all all reject']);
+  });
+
+  it('keeps the superuser off TCP unless its password is mounted, after the user rules', () => {
+    const closed = rules(renderHba(['hostssl all postgres all cert'], { superuser: 'postgres', superuserOverTcp: false }));
+    expect(closed.indexOf('host all postgres all reject')).toBe(closed.indexOf('hostssl all postgres all cert') + 1);
+    expect(closed.indexOf('host all postgres all reject')).toBeLessThan(closed.indexOf('hostssl all all all scram-sha-256'));
+    const open = rules(renderHba([], { superuser: 'postgres', superuserOverTcp: true }));
+    expect(open.some((line) => line.includes('postgres all reject'))).toBe(false);
   });
 });
 

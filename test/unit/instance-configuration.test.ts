@@ -20,6 +20,7 @@ const inputs = (overrides: Partial<ConfigurationInputs> = {}): ConfigurationInpu
   userConfig: undefined,
   userHba: undefined,
   superuserOsUsers: ['postgres', 'root'],
+  superuserOverTcp: false,
   ...overrides,
 });
 
@@ -38,6 +39,19 @@ describe('renderConfiguration (what a start or a reload writes, without a postma
     ).get('custom.conf')!;
     expect(custom.indexOf("primary_conninfo = 'host=p'")).toBeLessThan(custom.indexOf('# --config'));
     expect(custom.trimEnd().endsWith("work_mem = '8MB'")).toBe(true);
+  });
+
+  it('preloads the libraries the user configures, after the user\'s own list', () => {
+    const custom = renderConfiguration(
+      inputs({ userConfig: { text: "shared_preload_libraries = 'pg_cron'\npgaudit.log = 'ddl'\nauto_explain.log_min_duration = 1s\n", file: '/etc/im/pg.conf' } }),
+    ).get('custom.conf')!;
+    expect(custom).toContain("shared_preload_libraries = 'pg_cron,pgaudit,auto_explain'");
+    expect(custom.match(/shared_preload_libraries/g)).toHaveLength(1);
+  });
+
+  it('refuses the superuser over TCP unless its password is mounted', () => {
+    expect(renderConfiguration(inputs()).get('pg_hba.conf')).toContain('host all postgres all reject');
+    expect(renderConfiguration(inputs({ superuserOverTcp: true })).get('pg_hba.conf')).not.toContain('postgres all reject');
   });
 
   it('refuses bad user input by file and line, before anything is written', () => {

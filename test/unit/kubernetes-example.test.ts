@@ -9,18 +9,20 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Secret, Service } from 'kubernetes-models/v1';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
 import type { IContainer, IEnvVar, IPodSpec, IProbe } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/cli/run.js';
 import { ROOT } from '../support/manager.js';
 
 const DIR = path.join(ROOT, 'examples', 'kubernetes');
-const MODELS = { 'v1/Secret': Secret, 'v1/Service': Service, 'apps/v1/StatefulSet': StatefulSet } as const;
+const MODELS = { 'v1/Secret': Secret, 'v1/Service': Service, 'apps/v1/StatefulSet': StatefulSet, 'batch/v1/Job': Job } as const;
 const SECRET_FILES: Record<string, string[]> = {
   'server-tls': ['tls.crt', 'tls.key'],
   'server-ca': ['ca.crt', 'ca.key'],
   'client-ca': ['ca.crt', 'ca.key'],
   'replication-tls': ['tls.crt', 'tls.key'],
+  'app-user': ['password', 'username'],
 };
 
 interface Manifest {
@@ -41,6 +43,7 @@ const manifests: { file: string; object: Manifest }[] = fs
     }),
   );
 const statefulSets = manifests.filter(({ object }) => object.kind === 'StatefulSet').map(({ object }) => new StatefulSet(object as ConstructorParameters<typeof StatefulSet>[0]));
+const jobs = manifests.filter(({ object }) => object.kind === 'Job').map(({ object }) => new Job(object as ConstructorParameters<typeof Job>[0]));
 const secrets = manifests.filter(({ object }) => object.kind === 'Secret').map(({ object }) => new Secret(object as ConstructorParameters<typeof Secret>[0]));
 
 /** The run command's own default for a flag, so the manifests follow the CLI, not a copy of it. */
@@ -157,5 +160,27 @@ describe('examples/kubernetes', () => {
     // The replica clones and streams with sslmode=verify-full: libpq checks the host it connects
     // to against the primary's certificate, which carries the primary's --server-name names.
     expect(envValue(primaryContainer, 'IM_SERVER_NAME')!.split(',')).toContain(host);
+  });
+
+  it('has a client Job that logs in as the app owner from pg-app-user with verify-full against pg-rw', () => {
+    expect(jobs).toHaveLength(1);
+    const pod = jobs[0]!.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    const env = (name: string) => container.env?.find((entry) => entry.name === name);
+    expect(env('PGSSLMODE')?.value).toBe('verify-full');
+    const appUser = secrets.find((secret) => secret.metadata!.name === 'pg-app-user')!;
+    expect(appUser.type).toBe('kubernetes.io/basic-auth');
+    expect(appUser.stringData?.username).toBe(cliDefault('--app-owner'));
+    expect(env('PGDATABASE')?.value).toBe(cliDefault('--app-database'));
+    expect(env('PGUSER')?.valueFrom?.secretKeyRef).toEqual({ name: 'pg-app-user', key: 'username' });
+    expect(env('PGPASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'pg-app-user', key: 'password' });
+    // The host is a name the primary's certificate carries, and the root is the server CA's certificate only.
+    const primary = statefulSets.find((statefulSet) => statefulSet.metadata!.name === 'pg-primary')!;
+    expect(envValue(podOf(primary).container, 'IM_SERVER_NAME')!.split(',')).toContain(env('PGHOST')?.value);
+    const mount = container.volumeMounts!.find((entry) => env('PGSSLROOTCERT')?.value?.startsWith(`${entry.mountPath}/`));
+    const source = pod.volumes!.find((volume) => volume.name === mount?.name)?.secret;
+    expect(source?.secretName).toBe('pg-server-ca');
+    expect(source?.items).toEqual([{ key: 'ca.crt', path: 'ca.crt' }]);
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
   });
 });

@@ -23,6 +23,7 @@ const replica: StatusDocument = {
   ],
   pendingRestart: true,
   certificates: [],
+  roles: [],
   restarts: 2,
   backup: null,
   instanceManagerVersion: '0.1.0',
@@ -45,6 +46,7 @@ describe('formatStatus', () => {
         'standbys:        pg-3: streaming, async, sent 0/4FFFF00, replayed 0/4FFFF00, lag 0.012 s',
         '                 pg-4: catchup, async, sent ?, replayed ?, lag -',
         'certificates:    none',
+        'roles:           none',
         'manager:         0.1.0',
         '',
       ].join('\n'),
@@ -73,6 +75,15 @@ describe('formatStatus', () => {
     expect(text).toMatch(/^current LSN: +unknown$/m);
     expect(text).toMatch(/^pending restart: +unknown$/m);
     expect(text).not.toMatch(/received LSN/);
+  });
+
+  it('lists the managed roles with the error of one that is not as declared', () => {
+    const roles: StatusDocument['roles'] = [
+      { name: 'app', state: 'present', lastError: null },
+      { name: 'etl', state: 'failed', lastError: 'role "etl" cannot be dropped because some objects depend on it' },
+    ];
+    const text = formatStatus({ ...replica, roles });
+    expect(text).toMatch(/^roles: +app: present\n +etl: failed \(role "etl" cannot be dropped because some objects depend on it\)$/m);
   });
 
   it('says who fenced it, the primary it follows and a demotion under way', () => {

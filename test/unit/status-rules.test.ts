@@ -81,6 +81,7 @@ const facts: ManagerFacts = {
   port: 5432,
   lifecycle: { fence: undefined, following: undefined, demotion: undefined },
   certificates: [{ name: 'server.crt', notAfter: '2027-02-27T16:00:00Z', daysLeft: 90, mode: 'automatic' }],
+  roles: [{ name: 'app', state: 'present', lastError: null }],
   backup: undefined,
   instanceManagerVersion: '0.1.0',
 };
@@ -119,6 +120,7 @@ describe('buildStatusDocument', () => {
       replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, syncState: 'async' }],
       pendingRestart: true,
       certificates: facts.certificates,
+      roles: facts.roles,
       restarts: 1,
       backup: null,
       instanceManagerVersion: '0.1.0',
@@ -157,6 +159,7 @@ describe('buildStatusDocument', () => {
       replication: [],
       pendingRestart: null,
       certificates: facts.certificates,
+      roles: facts.roles,
       restarts: 1,
       backup: null,
       instanceManagerVersion: '0.1.0',
