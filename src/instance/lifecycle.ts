@@ -8,14 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
+  checkDemotionTarget,
   decideStart,
   formatAddress,
-  parseAddress,
+  parseDemoteBody,
   probeTarget,
   readControlData,
   readState,
   rewind,
-  sameAddress,
   writeState,
   type ControlData,
   type FenceRecord,
@@ -178,7 +178,11 @@ export class Lifecycle {
       return { ok: true, status: 202, detail: `rejoining ${formatAddress(primary)}${reclone ? ' with a fresh clone' : ''} (see /pg/status)` };
     }
     if (this.host.acceptingConnectionsSince === undefined) return { ok: false, status: 409, detail: 'PostgreSQL is not running; nothing to demote' };
-    const refused = await this.checkTarget(primary);
+    const { options, bin, runAs, logger } = this.deps;
+    const refused = await checkDemotionTarget({
+      bin, runAs, logger, primary, socketAddress: this.host.socketAddress, connection: this.host.connectionTo(primary),
+      ownNames: [...options.serverNames, ...options.listen.split(',').map((name) => name.trim())], ownPort: options.port,
+    });
     if (refused) return refused;
     this.record({ role: 'replica', primary, rejoin: { reclone } });
     this.pendingRejoin = { reclone };
@@ -200,31 +204,6 @@ export class Lifecycle {
   controlData(): Promise<ControlData> {
     const { bin, options, runAs, logger } = this.deps;
     return readControlData(bin, options.pgdata, runAs, logger);
-  }
-
-  /** Refuses a target that is this instance, unreachable, of another cluster, or a replica not streaming from here. */
-  private async checkTarget(primary: PrimaryAddress): Promise<ActionOutcome | undefined> {
-    const { options, bin, runAs, logger } = this.deps;
-    const own = [...options.serverNames, 'localhost', '127.0.0.1', '::1', ...options.listen.split(',').map((name) => name.trim())];
-    if (primary.port === options.port && own.some((name) => sameAddress({ host: name, port: primary.port }, primary))) {
-      return { ok: false, status: 422, detail: `${formatAddress(primary)} is this instance` };
-    }
-    const target = await probeTarget({ bin, runAs, logger, connection: this.host.connectionTo(primary) });
-    if (!target.reachable) return { ok: false, status: 422, detail: `cannot reach ${formatAddress(primary)} as streaming_replica over verified TLS: ${target.error}` };
-    const own_ = await withConnection(this.host.socketAddress, async (client) => {
-      const result = await client.query<{ started: string; system: string; streaming: boolean }>(
-        `SELECT pg_postmaster_start_time()::text AS started, (SELECT system_identifier::text FROM pg_control_system()) AS system,
-                EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming' AND host(client_addr) = $1) AS streaming`,
-        [target.serverAddress ?? ''],
-      );
-      return result.rows[0]!;
-    });
-    if (own_.started === target.postmasterStartTime && own_.system === target.systemIdentifier) return { ok: false, status: 422, detail: `${formatAddress(primary)} is this instance` };
-    if (own_.system !== target.systemIdentifier) return { ok: false, status: 422, detail: `${formatAddress(primary)} belongs to another cluster (system ${target.systemIdentifier}, here ${own_.system})` };
-    if (target.inRecovery && !own_.streaming) {
-      return { ok: false, status: 409, detail: `${formatAddress(primary)} is neither a primary nor a replica streaming from this one: it could not take over without losing transactions` };
-    }
-    return undefined;
   }
 
   private startRejoin(primary: PrimaryAddress, reclone: boolean): void {
@@ -319,15 +298,4 @@ export class Lifecycle {
 
 function readAside(pgdata: string): LifecycleState | undefined {
   return fs.existsSync(asideDirFor(pgdata)) ? readState(asideDirFor(pgdata)) : undefined;
-}
-
-/** `{"primary":"HOST[:PORT]","reclone":false}`; a string says what is wrong. */
-export function parseDemoteBody(body: unknown): { primary: PrimaryAddress; reclone: boolean } | string {
-  if (typeof body !== 'object' || body === null) return 'the body must be {"primary":"HOST[:PORT]"}';
-  const { primary, reclone } = body as Record<string, unknown>;
-  if (typeof primary !== 'string') return '"primary" must be a string HOST[:PORT]';
-  const address = parseAddress(primary);
-  if (!address) return `"primary": "${primary}" is not HOST[:PORT]`;
-  if (reclone !== undefined && typeof reclone !== 'boolean') return '"reclone" must be true or false';
-  return { primary: address, reclone: reclone ?? false };
 }

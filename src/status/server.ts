@@ -12,12 +12,13 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { PostgresMetrics } from '../metrics/index.js';
 import { VERSION } from '../version.js';
-import { decideOperator, type PeerCertificate } from './auth.js';
+import { decideOperator } from './auth.js';
 import { backupStateReply, parseBackupRequest } from './backup-request.js';
 import { ConnectionSlots } from './connections.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
+import { announcesBody, peerCertificate, readBody, sameMaterial, secureContextOptions, send, type Reply } from './http.js';
 import { RouteTable, type RouteRow } from './routes.js';
 import type { ActionOutcome, ActionRequest, StatusSource, TlsMaterial } from './source.js';
 
@@ -61,7 +62,6 @@ export interface StatusServerOptions {
   postgresMetrics: { queriesFile: string | undefined; queryTimeoutMs: number };
 }
 
-type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
 
 /**
  * One row a path: reads are open to anyone (probes, status, metrics), actions run only for a
@@ -339,57 +339,4 @@ export class StatusServer {
     if (reading.ok) this.lastKnown = { pgVersion: reading.snapshot.pgVersion, systemId: reading.snapshot.systemId };
     return reading;
   }
-}
-
-function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
-  return { cert: material.cert, key: material.key, ca: material.clientCa };
-}
-
-function sameMaterial(a: TlsMaterial, b: TlsMaterial | undefined): boolean {
-  return b !== undefined && a.cert === b.cert && a.key === b.key && a.clientCa === b.clientCa;
-}
-
-function peerCertificate(request: http.IncomingMessage): PeerCertificate {
-  const socket = request.socket;
-  if (!(socket instanceof tls.TLSSocket)) return { presented: false, verified: false, verifyError: undefined, commonName: undefined };
-  const certificate = socket.getPeerCertificate();
-  // Node gives an empty object when the client sent no certificate.
-  const presented = certificate !== null && Object.keys(certificate).length > 0;
-  const commonName = presented && typeof certificate.subject?.CN === 'string' ? certificate.subject.CN : undefined;
-  const verifyError = socket.authorizationError === null || socket.authorizationError === undefined ? undefined : String(socket.authorizationError);
-  return { presented, verified: presented && socket.authorized, verifyError, commonName };
-}
-
-function send(response: http.ServerResponse, reply: Reply): void {
-  // An explicit length: without it Node sends chunked encoding, several TLS records per answer.
-  response.writeHead(reply.status, {
-    'Content-Type': reply.contentType ?? 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(reply.body),
-    'Cache-Control': 'no-store',
-    ...reply.headers,
-  });
-  response.end(reply.body);
-}
-
-function announcesBody(request: http.IncomingMessage): boolean {
-  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
-}
-
-/**
- * Reads a request body of at most `limit` bytes; stops reading as soon as it passes the limit. A body
- * that trickles in is cut off by the server's request timeout.
- */
-async function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limit) return 'too-large';
-  // The usual case (an action without body) costs nothing to read.
-  if (!announcesBody(request)) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of request) {
-    received += (chunk as Buffer).length;
-    if (received > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDemoteBody } from '../../src/instance/lifecycle.js';
+import { parseDemoteBody } from '../../src/lifecycle/index.js';
 import { decideStart, parseAddress, parseControlData, parseProbe, parseState, renderState, rewindOutcome, type LifecycleState, type StartFacts } from '../../src/lifecycle/index.js';
 
 const P = { host: '10.0.0.1', port: 5432 };

@@ -1,0 +1,63 @@
+/**
+ * The HTTP side of the status API, apart from its routes: reading a request's body within a limit,
+ * writing a reply, the peer's client certificate and the TLS material served.
+ */
+import type http from 'node:http';
+import tls from 'node:tls';
+import type { PeerCertificate } from './auth.js';
+import type { TlsMaterial } from './source.js';
+
+export type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
+
+export function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
+  return { cert: material.cert, key: material.key, ca: material.clientCa };
+}
+
+export function sameMaterial(a: TlsMaterial, b: TlsMaterial | undefined): boolean {
+  return b !== undefined && a.cert === b.cert && a.key === b.key && a.clientCa === b.clientCa;
+}
+
+export function peerCertificate(request: http.IncomingMessage): PeerCertificate {
+  const socket = request.socket;
+  if (!(socket instanceof tls.TLSSocket)) return { presented: false, verified: false, verifyError: undefined, commonName: undefined };
+  const certificate = socket.getPeerCertificate();
+  // Node gives an empty object when the client sent no certificate.
+  const presented = certificate !== null && Object.keys(certificate).length > 0;
+  const commonName = presented && typeof certificate.subject?.CN === 'string' ? certificate.subject.CN : undefined;
+  const verifyError = socket.authorizationError === null || socket.authorizationError === undefined ? undefined : String(socket.authorizationError);
+  return { presented, verified: presented && socket.authorized, verifyError, commonName };
+}
+
+export function send(response: http.ServerResponse, reply: Reply): void {
+  // An explicit length: without it Node sends chunked encoding, several TLS records per answer.
+  response.writeHead(reply.status, {
+    'Content-Type': reply.contentType ?? 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(reply.body),
+    'Cache-Control': 'no-store',
+    ...reply.headers,
+  });
+  response.end(reply.body);
+}
+
+export function announcesBody(request: http.IncomingMessage): boolean {
+  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Reads a request body of at most `limit` bytes; stops reading as soon as it passes the limit. A body
+ * that trickles in is cut off by the server's request timeout.
+ */
+export async function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) return 'too-large';
+  // The usual case (an action without body) costs nothing to read.
+  if (!announcesBody(request)) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of request) {
+    received += (chunk as Buffer).length;
+    if (received > limit) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
