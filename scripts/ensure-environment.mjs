@@ -83,6 +83,8 @@ const wanted = [];
 let majors = postgresMajors();
 if (majors.length === 0) wanted.push('postgresql', 'postgresql-contrib');
 if (!has('openssl')) wanted.push('openssl');
+// Backups and WAL archiving run it (issue 15); the runtime needs it as much as the tests.
+if (!has('pgbackrest')) wanted.push('pgbackrest');
 if (forTests) {
   if (!has('psql')) wanted.push('postgresql-client');
   // The programs the tests use as judges or drive, by the Debian package that brings each.

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage, UsageError } from '../errors.js';
 import { runInstance } from '../instance/index.js';
+import { backupCommand } from './backup.js';
 import { certificateCommand } from './certificate.js';
 import { logsCommand } from './logs.js';
 import { operatorCommands } from './operator.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: () => undefined });
   program.addCommand(runCommand(runInstance));
   program.addCommand(statusCommand());
+  program.addCommand(backupCommand());
   program.addCommand(logsCommand());
   program.addCommand(certificateCommand());
   for (const command of operatorCommands()) program.addCommand(command);

@@ -27,7 +27,7 @@ interface ActionFlags extends ClientFlags {
   reclone?: boolean;
 }
 
-function withClientOptions(command: Command, urlFlag?: string): Command {
+export function withClientOptions(command: Command, urlFlag?: string): Command {
   const withUrl = urlFlag === undefined
     ? command.option('--url <url>', 'status API address, e.g. https://pg-1.pg:8000 (default: the local run\'s)', defaultStatusUrl())
     : command.requiredOption(urlFlag, 'status API address, e.g. https://pg-1.pg:8000');

@@ -4,9 +4,10 @@ import { Command, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { RunOptions } from '../instance/options.js';
 import { parseLevel } from '../log.js';
+import { addBackupFlags, resolveBackupOptions, type BackupFlags } from './backup-flags.js';
 import { parseHostPort, parseList, parseListen, parsePort, parseSeconds, parseSqlName, parseSwitch } from './parse.js';
 
-interface RunFlags {
+interface RunFlags extends BackupFlags {
   pgdata: string;
   runDir: string;
   secretsDir: string;
@@ -38,7 +39,7 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     const option = new Option(flags, description).env(env);
     return fallback === undefined ? option : option.default(fallback);
   };
-  return new Command('run')
+  const command = new Command('run')
     .description('start and supervise PostgreSQL (the container entrypoint)')
     .addOption(flag('--pgdata <dir>', 'data directory', 'PGDATA', '/var/lib/postgresql/data/pgdata'))
     .addOption(flag('--run-dir <dir>', 'manager-owned scratch directory', 'IM_RUN_DIR', '/controller'))
@@ -67,10 +68,10 @@ export function runCommand(start: (options: RunOptions) => Promise<number>): Com
     .addOption(flag('--user <name>', 'OS user running PostgreSQL when started as root', 'IM_USER', 'postgres'))
     .addOption(flag('--smart-shutdown-timeout <s>', 'seconds of smart shutdown before fast', 'IM_SMART_SHUTDOWN_TIMEOUT', '180'))
     .addOption(flag('--stop-timeout <s>', 'seconds of fast shutdown before immediate', 'IM_STOP_TIMEOUT', '1800'))
-    .addOption(flag('--log-level <level>', 'error, warning, info or debug', 'IM_LOG_LEVEL', 'info'))
-    .action(async (flags: RunFlags) => {
-      process.exitCode = await start(resolveRunOptions(flags));
-    });
+    .addOption(flag('--log-level <level>', 'error, warning, info or debug', 'IM_LOG_LEVEL', 'info'));
+  return addBackupFlags(command).action(async (flags: RunFlags) => {
+    process.exitCode = await start(resolveRunOptions(flags));
+  });
 }
 
 export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunOptions {
@@ -78,6 +79,7 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
   if (!logLevel) throw new UsageError(`--log-level: "${flags.logLevel}" is not one of error, warning, info, debug`);
   const hostname = os.hostname();
   const serverNames = flags.serverName === undefined ? [hostname] : parseList('--server-name', flags.serverName);
+  const podName = flags.podName ?? hostname;
   return {
     pgdata: path.resolve(flags.pgdata),
     runDir: path.resolve(flags.runDir),
@@ -100,10 +102,11 @@ export function resolveRunOptions(flags: RunFlags, env: NodeJS.ProcessEnv = proc
     rolesFile: flags.roles === undefined ? undefined : path.resolve(flags.roles),
     metricsQueriesFile: flags.metricsQueries === undefined ? undefined : path.resolve(flags.metricsQueries),
     metricsQueryTimeoutSeconds: parseSeconds('--metrics-query-timeout', flags.metricsQueryTimeout),
-    podName: flags.podName ?? hostname,
+    podName,
     user: flags.user,
     smartShutdownTimeoutSeconds: parseSeconds('--smart-shutdown-timeout', flags.smartShutdownTimeout),
     stopTimeoutSeconds: parseSeconds('--stop-timeout', flags.stopTimeout),
     logLevel,
+    backup: resolveBackupOptions(flags, podName, flags.replicaOf !== undefined, env),
   };
 }

@@ -33,7 +33,9 @@ import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '
 import { watchInputs } from '../watch/index.js';
 import { Access } from './access.js';
 import { guardAutoConf } from './alter-system-guard.js';
+import { InstanceBackups } from './backups.js';
 import { readInputFile, renderConfiguration, reportConfiguration, writeConfiguration } from './configuration.js';
+import { renderContext } from './render-context.js';
 import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
 import { connectionTo, setUpRole } from './role-setup.js';
@@ -70,6 +72,8 @@ export class Instance {
   readonly certificates: CertificateStore;
   /** The application database, roles and passwords, and the extensions settings switch on. */
   readonly access: Access;
+  /** Backups and WAL archiving; undefined without --backup-repo. */
+  readonly backups: InstanceBackups | undefined;
   /** Aborted when a stop is asked for: a clone in progress is abandoned. */
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
@@ -85,6 +89,9 @@ export class Instance {
     this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
     this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
+    const { backup } = options;
+    const socketAddress = this.socketAddress;
+    this.backups = backup && new InstanceBackups({ ...options, options: backup, socketAddress, runAs, logger });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -97,6 +104,7 @@ export class Instance {
       postmasterOptions: () => postmasterOptions(managedSettings(this.settingsContext())),
       onPhase: (phase) => (this.phase = phase),
       onAcceptingConnections: (status) => this.onAcceptingConnections(status),
+      reasonToGiveUp: () => this.backups?.reasonToGiveUp(),
     });
     this.lifecycle = new Lifecycle(deps, this, this.supervisor, this.stopping.signal);
   }
@@ -153,6 +161,7 @@ export class Instance {
     // Read and render once before touching anything, so bad input is refused before initdb runs.
     await this.access.prepare();
     this.renderConfiguration();
+    this.backups?.render();
     try {
       for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
     } catch (error) {
@@ -161,10 +170,12 @@ export class Instance {
     await this.checkedConfiguration();
     if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
+    this.backups?.writeConfig();
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();
     ensureWritableDataDir(options.pgdata);
     const state = inspectDataDir(options.pgdata);
+    this.backups?.refuseNonEmpty(state);
     chownTreeToRunAs(options.pgdata, runAs);
     const decision = this.lifecycle.decideStart(state === 'cluster');
     this.role = decision.role;
@@ -184,6 +195,9 @@ export class Instance {
         logger.info('clone abandoned: stop requested');
         return;
       }
+    } else if (this.backups?.restoreRequested) {
+      await beforeLongStep?.();
+      await this.backups.restore(this.stopping.signal);
     } else {
       await beforeLongStep?.();
       logger.info('initializing a new data directory', { pgdata: options.pgdata });
@@ -231,6 +245,7 @@ export class Instance {
     this.stopping.abort();
     this.following.abort();
     this.certificateRetry.cancel();
+    this.backups?.stop();
   }
 
   /**
@@ -289,7 +304,8 @@ export class Instance {
    */
   watchInputs(): () => Promise<void> {
     const { options, logger } = this.deps;
-    const files = [options.configFile, options.hbaFile, options.rolesFile].filter((file) => file !== undefined);
+    const files = [options.configFile, options.hbaFile, options.rolesFile, options.backup?.repoFile]
+      .filter((file) => file !== undefined);
     const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
     const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
     renewal.unref();
@@ -316,6 +332,7 @@ export class Instance {
     this.following.abort();
     this.lifecycle.checkpointAfterPromotion();
     await this.reload('promoted');
+    this.backups?.onPrimary();
   }
 
   /** How this replica reaches its primary. */
@@ -332,6 +349,7 @@ export class Instance {
     const { logger } = this.deps;
     if (!this.everAcceptedConnections) logger.info('connect locally with psql', { command: this.localPsqlCommand() });
     this.everAcceptedConnections = true;
+    this.backups?.onAcceptingConnections(this.role === 'primary', this.stopping.signal);
     setUpRole(status, this.socketAddress, logger);
     if (status === 'ready') void this.access.apply('PostgreSQL accepts connections');
   }
@@ -343,23 +361,9 @@ export class Instance {
 
   /** What the settings table's values come from now: a promotion takes the standby settings out. */
   private settingsContext(): RenderContext {
-    const { options, bin } = this.deps;
-    const store = this.certificates;
-    return {
-      pgdata: options.pgdata,
-      port: options.port,
-      listen: options.listen,
-      socketDir: this.runDirs.socket,
-      logDirectory: this.runDirs.log,
-      tls: {
-        certFile: store.path(CERTIFICATE_FILES.serverCert),
-        keyFile: store.path(CERTIFICATE_FILES.serverKey),
-        clientCaFile: store.path(CERTIFICATE_FILES.clientCa),
-      },
-      pgMajor: bin.major,
-      allowAlterSystem: options.allowAlterSystem,
-      supplied: this.role === 'replica' ? standbySettings(this.primaryConnection()!) : new Map(),
-    };
+    const standby = this.role === 'replica' ? standbySettings(this.primaryConnection()!) : [];
+    const supplied = new Map([...standby, ...(this.backups?.settings() ?? [])]);
+    return renderContext({ ...this.deps, runDirs: this.runDirs, certificates: this.certificates, supplied });
   }
 
   /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
@@ -388,6 +392,7 @@ export class Instance {
     const changed = writeConfiguration(options.pgdata, await this.checkedConfiguration(), runAs);
     const { pgdata, allowAlterSystem } = options;
     if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
+    if (this.backups?.writeConfig()) changed.push('pgbackrest.conf');
     return changed;
   }
 }

@@ -1,3 +1,4 @@
+import type { RecoveryTarget } from '../backup/index.js';
 import type { Level } from '../log.js';
 
 export interface HostPort {
@@ -38,4 +39,15 @@ export interface RunOptions {
   smartShutdownTimeoutSeconds: number;
   stopTimeoutSeconds: number;
   logLevel: Level;
+  /** Backups and WAL archiving through pgBackRest; undefined without --backup-repo. */
+  backup: BackupOptions | undefined;
+}
+
+export interface BackupOptions {
+  /** The --backup-repo file: repository options, watched. */
+  repoFile: string;
+  /** The stanza this instance archives to. */
+  clusterName: string;
+  /** --restore-from-backup: what an empty PGDATA is restored from. */
+  restore: { sourceStanza: string; set: string | undefined; target: RecoveryTarget | undefined } | undefined;
 }

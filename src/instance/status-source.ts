@@ -3,6 +3,7 @@
  * Instance so the status folder depends on an interface of its own, never on the orchestration.
  */
 import fs from 'node:fs';
+import type { BackupStatus, BackupType } from '../backup/index.js';
 import { errorMessage } from '../errors.js';
 import type { Logger, OutputSink } from '../log.js';
 import type { SocketAddress } from '../postgres/index.js';
@@ -153,5 +154,23 @@ export class InstanceStatusSource implements StatusSource {
 
   unfence(): Promise<ActionOutcome> {
     return this.instance.lifecycle.exclusive('unfence', () => this.instance.lifecycle.unfence());
+  }
+
+  backup(): BackupStatus | undefined {
+    return this.instance.backups?.service.status();
+  }
+
+  async startBackup(type: BackupType): Promise<ActionOutcome> {
+    const backups = this.instance.backups;
+    if (!backups) return { ok: false, status: 409, detail: 'no backup repository is configured (--backup-repo)' };
+    const refused = this.instance.lifecycle.refusal();
+    if (refused) return refused;
+    if (this.instance.role !== 'primary' || this.instance.phase !== 'running') {
+      const { role, phase } = this.instance;
+      return { ok: false, status: 409, detail: `backups are taken on the running primary; this instance is a ${role} and ${phase}` };
+    }
+    const started = backups.service.start(type);
+    if (!started) return { ok: false, status: 409, detail: 'a backup is already running' };
+    return { ok: true, status: 202, detail: `${type} backup started`, json: started };
   }
 }

@@ -44,6 +44,8 @@ export interface SupervisorDeps {
   onPhase: (phase: Phase) => void;
   /** Told once a postmaster accepts connections (`ready` on a primary, `standby` on a replica). */
   onAcceptingConnections: (status: 'ready' | 'standby', postmaster: Postmaster) => void;
+  /** Asked after an unexpected exit: a reason why starting again can only fail the same way. */
+  reasonToGiveUp?: () => string | undefined;
 }
 
 export class Supervisor {
@@ -239,6 +241,12 @@ export class Supervisor {
     this.setPhase('restarting');
     logger.error('PostgreSQL exited unexpectedly', { postmasterPid: postmaster.pid, exitCode: exit.code, signal: exit.signal, how: describeExit(exit) });
     await this.clearOrphans();
+    const hopeless = this.deps.reasonToGiveUp?.();
+    if (hopeless !== undefined) {
+      logger.error('PostgreSQL cannot start; exiting', { reason: hopeless });
+      this.setPhase('stopped');
+      return undefined;
+    }
     const decision = this.crashPolicy.recordCrash(Date.now());
     if (decision.action === 'give-up') {
       logger.error('PostgreSQL crashed too often; exiting so the container is restarted', { crashesInWindow: decision.crashesInWindow });

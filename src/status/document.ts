@@ -2,6 +2,7 @@
  * The answers of the probes and of `/pg/status`, decided from plain facts: what the manager knows
  * (always) and what PostgreSQL said (when it could be asked). Pure, so every case is a table row.
  */
+import type { BackupStatus } from '../backup/index.js';
 import type { PgReading, PgSnapshot, StandbyStatus } from './pg-state.js';
 import type { ControlData, FenceRecord } from '../lifecycle/index.js';
 import type { CertificateStatus, DemotionFacts, LifecycleFacts, ManagerPhase } from './source.js';
@@ -18,6 +19,8 @@ export interface ManagerFacts {
   lifecycle: LifecycleFacts;
   certificates: CertificateStatus[];
   roles: RoleStatus[];
+  /** Undefined without a backup repository. */
+  backup: BackupStatus | undefined;
   instanceManagerVersion: string;
 }
 
@@ -65,6 +68,8 @@ export interface StatusDocument {
   certificates: CertificateStatus[];
   roles: RoleStatus[];
   restarts: number;
+  /** Backups and WAL archiving (issue 15); null without a backup repository. */
+  backup: BackupStatus | null;
   instanceManagerVersion: string;
   /** Not in the contract's list: why PostgreSQL could not be asked, when it could not. */
   error?: string;
@@ -109,6 +114,7 @@ export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, las
     certificates: facts.certificates,
     roles: facts.roles,
     restarts: facts.restarts,
+    backup: facts.backup ?? null,
     instanceManagerVersion: facts.instanceManagerVersion,
     ...(reading.ok ? {} : { error: reading.error }),
   };

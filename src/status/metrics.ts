@@ -4,6 +4,7 @@
  * else registered there). prom-client's default collectors give the manager's RSS and event-loop lag.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { BackupStatus } from '../backup/index.js';
 import { lsnToBytes, type ManagerFacts } from './document.js';
 import type { PgReading } from './pg-state.js';
 import type { LogCounters, Role } from './source.js';
@@ -30,6 +31,20 @@ export class StatusMetrics {
   private readonly logBuffer = this.gauge('log_buffer_bytes', 'Log bytes accepted for stdout and not yet taken by the reader');
   private readonly certificateExpiry = this.gauge('certificate_expiry_timestamp_seconds',
     'When each certificate file expires (notAfter), as Unix seconds', ['file']);
+  private readonly backupRunning = this.gauge('backup_running', 'A pgBackRest backup runs now (1) or not (0)');
+  private readonly backupLast = this.gauge('backup_last_timestamp_seconds',
+    'When the last backup started and stopped, as Unix seconds', ['type', 'event']);
+  private readonly backupLastSize = this.gauge('backup_last_size_bytes',
+    'Database size the last backup covers, and what it added to the repository', ['size']);
+  private readonly backupLastFailed = this.gauge('backup_last_failed', 'The last backup failed (1) or succeeded (0)');
+  private readonly archived = this.gauge('wal_archived_count',
+    'WAL segments archived since the statistics were reset (pg_stat_archiver)');
+  private readonly archiveFailed = this.gauge('wal_archive_failed_count',
+    'Failed archive_command runs since the statistics were reset (pg_stat_archiver)');
+  private readonly archiveTime = this.gauge('wal_archive_last_timestamp_seconds',
+    'When the last WAL segment was archived or failed to be, as Unix seconds', ['outcome']);
+  private readonly archiveFailing = this.gauge('wal_archive_failing',
+    'The last archive attempt failed and none succeeded since (1) or not (0)');
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -79,7 +94,30 @@ export class StatusMetrics {
     for (const certificate of facts.certificates) {
       this.certificateExpiry.set({ file: certificate.name }, Date.parse(certificate.notAfter) / 1_000);
     }
+    if (facts.backup) this.renderBackup(facts.backup);
     return this.registry.metrics();
+  }
+
+  private renderBackup(backup: BackupStatus): void {
+    this.backupRunning.set(backup.running ? 1 : 0);
+    this.backupLast.reset();
+    this.backupLastSize.reset();
+    const last = backup.last;
+    if (last) {
+      this.backupLast.set({ type: last.type, event: 'start' }, unixSeconds(last.startedAt));
+      if (last.stoppedAt !== null) this.backupLast.set({ type: last.type, event: 'stop' }, unixSeconds(last.stoppedAt));
+      if (last.sizeBytes !== null) this.backupLastSize.set({ size: 'database' }, last.sizeBytes);
+      if (last.repositorySizeBytes !== null) this.backupLastSize.set({ size: 'repository' }, last.repositorySizeBytes);
+      this.backupLastFailed.set(last.error === null ? 0 : 1);
+    }
+    const archive = backup.archive;
+    if (!archive) return;
+    this.archived.set(archive.archivedCount);
+    this.archiveFailed.set(archive.failedCount);
+    this.archiveTime.reset();
+    if (archive.lastArchivedAt !== null) this.archiveTime.set({ outcome: 'archived' }, unixSeconds(archive.lastArchivedAt));
+    if (archive.lastFailedAt !== null) this.archiveTime.set({ outcome: 'failed' }, unixSeconds(archive.lastFailedAt));
+    this.archiveFailing.set(archive.failing ? 1 : 0);
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
@@ -89,6 +127,10 @@ export class StatusMetrics {
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
     return new Counter({ name: PREFIX + name, help, labelNames, registers: [this.registry] });
   }
+}
+
+function unixSeconds(iso: string): number {
+  return Date.parse(iso) / 1000;
 }
 
 /** The manager owns these counts; the metric mirrors them rather than counting twice. */

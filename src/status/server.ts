@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { PostgresMetrics } from '../metrics/index.js';
 import { VERSION } from '../version.js';
 import { decideOperator } from './auth.js';
+import { backupStateReply, parseBackupRequest } from './backup-request.js';
 import { ConnectionSlots } from './connections.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
@@ -95,6 +96,8 @@ export class StatusServer {
     { path: '/pg/demote', method: 'POST', access: 'operator', action: (request) => this.options.source.demote(request) },
     { path: '/pg/fence', method: 'POST', access: 'operator', action: (request) => this.options.source.fence(request) },
     { path: '/pg/unfence', method: 'POST', access: 'operator', action: (request) => this.options.source.unfence(request) },
+    { path: '/pg/backup', method: 'GET', access: 'open', read: () => backupStateReply(this.options.source.backup()) },
+    { path: '/pg/backup', method: 'POST', access: 'operator', action: ({ body }) => this.startBackup(body) },
   ]);
 
   constructor(private readonly options: StatusServerOptions) {
@@ -312,6 +315,12 @@ export class StatusServer {
     return this.options.source.promote(reason);
   }
 
+  private async startBackup(body: unknown): Promise<ActionOutcome> {
+    const request = parseBackupRequest(body);
+    if (!request.ok) return { ok: false, status: 400, detail: request.detail };
+    return this.options.source.startBackup(request.type);
+  }
+
   private facts(): ManagerFacts {
     const { source } = this.options;
     return {
@@ -324,6 +333,7 @@ export class StatusServer {
       lifecycle: source.lifecycle(),
       certificates: source.certificates(),
       roles: source.roles(),
+      backup: source.backup(),
       instanceManagerVersion: VERSION,
     };
   }

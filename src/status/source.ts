@@ -2,6 +2,7 @@
  * What the status API needs from the rest of the manager. The instance implements it, so this folder
  * never reaches up into the orchestration: it only reads facts and asks for actions.
  */
+import type { BackupStatus, BackupType } from '../backup/index.js';
 import type { ControlData, FenceRecord } from '../lifecycle/index.js';
 import type { SocketAddress } from '../postgres/index.js';
 
@@ -113,4 +114,8 @@ export interface StatusSource {
   demote(request: ActionRequest): Promise<ActionOutcome>;
   fence(request: ActionRequest): Promise<ActionOutcome>;
   unfence(request: ActionRequest): Promise<ActionOutcome>;
+  /** Backups and WAL archiving; undefined without a backup repository. */
+  backup(): BackupStatus | undefined;
+  /** Starts a backup of that type in the background (202), or says why not (409). */
+  startBackup(type: BackupType): Promise<ActionOutcome>;
 }

@@ -41,7 +41,7 @@ describe('promotion', () => {
       serverNames: ['127.0.0.1'], configFile: undefined, allowAlterSystem: false, hbaFile: undefined,
       metricsQueriesFile: undefined, metricsQueryTimeoutSeconds: 5, appDatabase: 'app', appOwner: 'app', rolesFile: undefined,
       podName: 'pg-3', user: 'postgres',
-      smartShutdownTimeoutSeconds: 2, stopTimeoutSeconds: 10, logLevel: 'info',
+      smartShutdownTimeoutSeconds: 2, stopTimeoutSeconds: 10, logLevel: 'info', backup: undefined,
     };
     instance = new Instance({ options, logger, sink, bin: await findBinaries(undefined), runAs: resolveRunAs('postgres') });
     await instance.prepare();

@@ -32,6 +32,8 @@ export interface NodeOptions {
   /** Serve the status API (see ManagerOptions.status). */
   status?: 'http' | 'https';
   statusPort?: number;
+  /** More flags for `run`. */
+  args?: string[];
 }
 
 export function clusterDir(prefix: string): { dir: string; authorities: Authorities } {
@@ -76,6 +78,7 @@ export async function startNode(options: NodeOptions): Promise<Manager> {
       '--pod-name', options.podName,
       ...(options.replicaOf ? ['--replica-of', options.replicaOf] : []),
       ...FAST_STOP,
+      ...(options.args ?? []),
     ],
   });
 }

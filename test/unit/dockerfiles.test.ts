@@ -138,6 +138,14 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     expect(ubiRun).toContain('microdnf clean all');
   });
 
+  it('install pgBackRest, which archive_command and the backups run, with PostgreSQL', () => {
+    for (const file of ['Dockerfile.debian', 'Dockerfile.ubi'] as const) {
+      const steps = args(finalStage(file), 'RUN').join(';').split(/;\s*/);
+      const install = steps.find((step) => /install .*pgaudit/.test(step)) ?? '';
+      expect(install, file).toMatch(/\spgbackrest\s/);
+    }
+  });
+
   it('Dockerfile.debian installs a PG_MAJOR Debian lacks from apt.postgresql.org, signed by the key Debian ships', () => {
     const debian = finalStage('Dockerfile.debian');
     expect(args(debian, 'ARG')).toContain('PGDG_KEYRING=/usr/share/postgresql-common/pgdg/apt.postgresql.org.gpg');

@@ -25,6 +25,7 @@ const replica: StatusDocument = {
   certificates: [],
   roles: [],
   restarts: 2,
+  backup: null,
   instanceManagerVersion: '0.1.0',
 };
 

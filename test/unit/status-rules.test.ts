@@ -10,6 +10,8 @@ describe('RouteTable', () => {
     { path: '/startupz', method: 'GET', name: 'startupz' },
     { path: '/pg/status', method: 'GET', name: 'status' },
     { path: '/pg/promote', method: 'POST', name: 'promote' },
+    { path: '/pg/backup', method: 'GET', name: 'backup state' },
+    { path: '/pg/backup', method: 'POST', name: 'backup' },
   ] as const);
   it.each([
     ['GET', '/healthz', { found: true, name: 'healthz' }],
@@ -22,13 +24,17 @@ describe('RouteTable', () => {
     ['GET', '/pg/status/', { found: false, status: 404 }],
     ['GET', '/', { found: false, status: 404 }],
     ['POST', '/pg/switchover', { found: false, status: 404 }],
+    ['GET', '/pg/backup', { found: true, name: 'backup state' }],
+    ['HEAD', '/pg/backup', { found: true, name: 'backup state' }],
+    ['POST', '/pg/backup', { found: true, name: 'backup' }],
+    ['DELETE', '/pg/backup', { found: false, status: 405, allow: 'GET, HEAD, POST' }],
   ])('%s %s', (method, url, expected) => {
     const route = table.match(method, url);
     expect(route.found ? { found: true, name: route.row.name } : route).toEqual(expected);
   });
 
-  it('refuses two rows for one path', () => {
-    expect(() => new RouteTable([{ path: '/x', method: 'GET' }, { path: '/x', method: 'POST' }])).toThrow(/two routes/);
+  it('refuses two rows for one path and method', () => {
+    expect(() => new RouteTable([{ path: '/x', method: 'GET' }, { path: '/x', method: 'GET' }])).toThrow('the status API has two GET routes for /x');
   });
 });
 
@@ -76,6 +82,7 @@ const facts: ManagerFacts = {
   lifecycle: { fence: undefined, following: undefined, demotion: undefined },
   certificates: [{ name: 'server.crt', notAfter: '2027-02-27T16:00:00Z', daysLeft: 90, mode: 'automatic' }],
   roles: [{ name: 'app', state: 'present', lastError: null }],
+  backup: undefined,
   instanceManagerVersion: '0.1.0',
 };
 const ok = (snapshot: PgSnapshot): PgReading => ({ ok: true, snapshot });
@@ -115,6 +122,7 @@ describe('buildStatusDocument', () => {
       certificates: facts.certificates,
       roles: facts.roles,
       restarts: 1,
+      backup: null,
       instanceManagerVersion: '0.1.0',
     });
   });
@@ -153,6 +161,7 @@ describe('buildStatusDocument', () => {
       certificates: facts.certificates,
       roles: facts.roles,
       restarts: 1,
+      backup: null,
       instanceManagerVersion: '0.1.0',
       error: NOT_ASKED.ok ? '' : NOT_ASKED.error,
     });
