@@ -177,3 +177,27 @@ describe('README.md', () => {
     expect(unlinked).toEqual([]);
   });
 });
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchorsOf(file: string): Set<string> {
+  const headings = fs.readFileSync(file, 'utf8').split('\n').filter((line) => /^#+ /.test(line));
+  return new Set(headings.map((line) => line.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')));
+}
+
+describe('links between the pages', () => {
+  it('every relative link of README.md, CONTRIBUTING.md and docs/ reaches a file and a heading', () => {
+    const pages = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+    const broken = pages.flatMap((page) => {
+      const text = fs.readFileSync(path.join(ROOT, page), 'utf8');
+      return [...text.matchAll(/\]\(([^)\s]+)\)/g)].flatMap(([, link]) => {
+        if (/^[a-z]+:/.test(link!)) return [];
+        const [target, anchor] = link!.split('#', 2) as [string, string | undefined];
+        const file = target === '' ? path.join(ROOT, page) : path.resolve(path.dirname(path.join(ROOT, page)), target);
+        if (!fs.existsSync(file)) return [`${page}: ${link}`];
+        if (anchor !== undefined && file.endsWith('.md') && !anchorsOf(file).has(anchor)) return [`${page}: ${link}`];
+        return [];
+      });
+    });
+    expect(broken).toEqual([]);
+  });
+});
