@@ -4,14 +4,12 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
-import { AUTO_CONF, CUSTOM_CONF, managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
+import { managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LogPipe, type LogPipeStatus, type PipeSink } from '../logpipe/index.js';
 import {
-  clearStalePostmasterPid,
   ensureWritableDataDir,
-  initdb,
   inspectDataDir,
   SUPERUSER,
   type PgBinaries,
@@ -20,7 +18,6 @@ import {
 } from '../postgres/index.js';
 import { chownTreeToRunAs, ensureOwnedDirectory, type RunAs } from '../process/index.js';
 import {
-  cloneFromPrimary,
   ensureSlotOnPrimary,
   hasStandbySignal,
   standbySettings,
@@ -32,14 +29,14 @@ import {
 import { CERTIFICATE_FILES, CertificateStore, RENEWAL_CHECK_INTERVAL_MS } from '../secrets/index.js';
 import { watchInputs } from '../watch/index.js';
 import { Access } from './access.js';
-import { guardAutoConf } from './alter-system-guard.js';
 import { InstanceBackups } from './backups.js';
-import { readInputFile, renderConfiguration, reportConfiguration, writeConfiguration } from './configuration.js';
+import { ConfigurationWriter } from './config-writer.js';
+import { provideDataDirectory } from './data-directory.js';
+import { reportConfiguration } from './configuration.js';
 import { renderContext } from './render-context.js';
 import { Lifecycle } from './lifecycle.js';
 import { Backoff } from './retry.js';
 import { connectionTo, setUpRole } from './role-setup.js';
-import { SettingsGate } from './settings-gate.js';
 import type { RunOptions } from './options.js';
 import { Supervisor, type Phase } from './supervisor.js';
 
@@ -78,7 +75,8 @@ export class Instance {
   private readonly stopping = new AbortController();
   /** Aborted at a stop or a promotion: work that follows the primary (the slot check) ends. */
   private readonly following = new AbortController();
-  private readonly settingsGate: SettingsGate;
+  /** PostgreSQL's files, rendered, checked and written. */
+  private readonly configuration: ConfigurationWriter;
   private readonly certificateRetry = new Backoff(() => void this.reload('retry of a failed certificate refresh'));
 
   constructor(private readonly deps: InstanceDeps) {
@@ -86,12 +84,18 @@ export class Instance {
     this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, operatorName: options.operatorNames[0], logger });
     this.role = options.replicaOf ? 'replica' : 'primary';
     this.primary = options.replicaOf;
-    this.settingsGate = new SettingsGate({ bin, runAs, logger, runDir: options.runDir, scratchDir: this.runDirs.socket });
     const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
     this.access = new Access({ options, logger, socketAddress: this.socketAddress, serverCaFile });
     const { backup } = options;
     const socketAddress = this.socketAddress;
     this.backups = backup && new InstanceBackups({ ...options, options: backup, socketAddress, runAs, logger });
+    this.configuration = new ConfigurationWriter({
+      ...deps,
+      scratchDir: this.runDirs.socket,
+      settings: () => this.settingsContext(),
+      superuserOverTcp: () => this.access.superuserOverTcp,
+      backups: this.backups,
+    });
     this.supervisor = new Supervisor({
       bin,
       pgdata: options.pgdata,
@@ -160,14 +164,14 @@ export class Instance {
     const { options, runAs, logger } = this.deps;
     // Read and render once before touching anything, so bad input is refused before initdb runs.
     await this.access.prepare();
-    this.renderConfiguration();
+    this.configuration.render();
     this.backups?.render();
     try {
       for (const dir of [options.runDir, this.runDirs.socket, this.runDirs.log]) ensureOwnedDirectory(dir, runAs);
     } catch (error) {
       throw new UsageError(`--run-dir ${options.runDir}: not writable (${(error as NodeJS.ErrnoException).code})`);
     }
-    await this.checkedConfiguration();
+    await this.configuration.checked();
     if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
     this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
     this.backups?.writeConfig();
@@ -180,36 +184,25 @@ export class Instance {
     const decision = this.lifecycle.decideStart(state === 'cluster');
     this.role = decision.role;
     this.primary = decision.primary;
-    if (state === 'cluster') {
-      const { livePid, removedStalePid } = clearStalePostmasterPid(options.pgdata);
-      if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${options.pgdata}; not starting a second one`);
-      if (removedStalePid !== undefined) logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
-      logger.info('reusing the existing data directory', { pgdata: options.pgdata });
-    } else if (this.role === 'replica') {
-      await beforeLongStep?.();
-      try {
-        await cloneFromPrimary({ ...this.deps, pgdata: options.pgdata, connection: this.primaryConnection()!, signal: this.stopping.signal });
-        this.lifecycle.cloned();
-      } catch (error) {
-        if (!this.supervisor.stopping) throw error;
-        logger.info('clone abandoned: stop requested');
-        return;
-      }
-    } else if (this.backups?.restoreRequested) {
-      await beforeLongStep?.();
-      await this.backups.restore(this.stopping.signal);
-    } else {
-      await beforeLongStep?.();
-      logger.info('initializing a new data directory', { pgdata: options.pgdata });
-      await initdb(this.deps.bin, options.pgdata, runAs, logger);
-    }
+    const provided = await provideDataDirectory({
+      ...this.deps,
+      pgdata: options.pgdata,
+      state,
+      role: this.role,
+      primaryConnection: () => this.primaryConnection()!,
+      backups: this.backups,
+      beforeLongStep,
+      stopping: this.stopping.signal,
+    });
+    if (provided === 'abandoned') return;
+    if (provided === 'cloned') this.lifecycle.cloned();
     if (this.role === 'replica') {
       if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
       if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
     }
-    await this.writeConfiguration();
+    await this.configuration.write();
     if (decision.fenced || (decision.rejoin && state === 'cluster')) {
       await this.supervisor.holdStopped(decision.fenced ? 'fenced' : 'a demotion to finish');
       this.lifecycle.resume();
@@ -221,7 +214,7 @@ export class Instance {
     this.role = 'replica';
     this.primary = primary;
     writeStandbySignal(this.deps.options.pgdata, this.deps.runAs);
-    await this.writeConfiguration();
+    await this.configuration.write();
   }
 
   /**
@@ -281,7 +274,7 @@ export class Instance {
       logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
     }
     try {
-      changed.push(...(await this.writeConfiguration()));
+      changed.push(...(await this.configuration.write()));
     } catch (error) {
       accepted = false;
       logger.error('reload refused; the previous configuration stays in force', { reason, err: errorMessage(error) });
@@ -364,35 +357,5 @@ export class Instance {
     const standby = this.role === 'replica' ? standbySettings(this.primaryConnection()!) : [];
     const supplied = new Map([...standby, ...(this.backups?.settings() ?? [])]);
     return renderContext({ ...this.deps, runDirs: this.runDirs, certificates: this.certificates, supplied });
-  }
-
-  /** Every file PostgreSQL reads from the manager, rendered from the current inputs. */
-  private renderConfiguration(userConfig = readInputFile(this.deps.options.configFile, '--config')): Map<string, string> {
-    const { options, runAs } = this.deps;
-    return renderConfiguration({
-      settings: this.settingsContext(),
-      userConfig,
-      userHba: readInputFile(options.hbaFile, '--hba'),
-      superuserOsUsers: [runAs.name, process.getuid?.() === 0 ? 'root' : runAs.name],
-      superuserOverTcp: this.access.superuserOverTcp,
-    });
-  }
-
-  /** The rendered files, once PostgreSQL's own parser accepted the user's settings in them. */
-  private async checkedConfiguration(): Promise<Map<string, string>> {
-    const userConfig = readInputFile(this.deps.options.configFile, '--config');
-    const files = this.renderConfiguration(userConfig);
-    await this.settingsGate.check(userConfig, files.get(CUSTOM_CONF)!);
-    return files;
-  }
-
-  /** Writes what changed; returns the names of the files that did. */
-  private async writeConfiguration(): Promise<string[]> {
-    const { options, runAs, logger } = this.deps;
-    const changed = writeConfiguration(options.pgdata, await this.checkedConfiguration(), runAs);
-    const { pgdata, allowAlterSystem } = options;
-    if (guardAutoConf({ pgdata, runAs, allowAlterSystem, logger })) changed.push(AUTO_CONF);
-    if (this.backups?.writeConfig()) changed.push('pgbackrest.conf');
-    return changed;
   }
 }
