@@ -33,7 +33,10 @@ export default tseslint.config(
   {
     // bin/ is CommonJS (bin/package.json): Node starts a CommonJS entry point faster.
     files: ['bin/*'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -54,13 +54,36 @@ function say(line) {
 }
 
 function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', resolve));
 }
 
 /** A manager whose JSON lines are watched for one message at a time. */
 function startManager(args, pgdata = path.join(node, 'pgdata'), managerRunDir = runDir, managerPort = port) {
-  const child = spawn(process.execPath, [BIN, 'run', '--pgdata', pgdata, '--run-dir', managerRunDir, '--port', String(managerPort), '--listen', '127.0.0.1',
-    '--secrets-dir', path.join(dir, 'no-secrets'), '--pod-name', `${stanza}-1`, '--smart-shutdown-timeout', '5', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--pgdata',
+      pgdata,
+      '--run-dir',
+      managerRunDir,
+      '--port',
+      String(managerPort),
+      '--listen',
+      '127.0.0.1',
+      '--secrets-dir',
+      path.join(dir, 'no-secrets'),
+      '--pod-name',
+      `${stanza}-1`,
+      '--smart-shutdown-timeout',
+      '5',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const waiters = [];
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => {
@@ -78,10 +101,11 @@ function startManager(args, pgdata = path.join(node, 'pgdata'), managerRunDir = 
   });
   return {
     child,
-    waitFor: (msg) => new Promise((resolve, reject) => {
-      waiters.push({ msg, resolve });
-      void exited(child).then(() => reject(new Error(`the manager exited before "${msg}"`)));
-    }),
+    waitFor: (msg) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ msg, resolve });
+        void exited(child).then(() => reject(new Error(`the manager exited before "${msg}"`)));
+      }),
     async stop() {
       child.kill('SIGTERM');
       await exited(child);
@@ -90,7 +114,9 @@ function startManager(args, pgdata = path.join(node, 'pgdata'), managerRunDir = 
 }
 
 function psql(sql) {
-  return execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', ...connection, '-c', sql], { encoding: 'utf8' }).trim();
+  return execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', ...connection, '-c', sql], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** The operator's certificate, issued from the client CA the manager created in automatic mode. */
@@ -100,7 +126,11 @@ function operatorCertificate() {
   fs.copyFileSync(path.join(runDir, 'pki', 'client-ca.crt'), path.join(caDir, 'ca.crt'));
   fs.copyFileSync(path.join(runDir, 'pki', 'client-ca.key'), path.join(caDir, 'ca.key'));
   const out = path.join(dir, 'operator');
-  execFileSync(process.execPath, [BIN, 'certificate', 'client', '--ca', caDir, '--user', 'instance-manager-operator', '--out', out], { stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    [BIN, 'certificate', 'client', '--ca', caDir, '--user', 'instance-manager-operator', '--out', out],
+    { stdio: 'ignore' },
+  );
   return {
     ca: fs.readFileSync(path.join(runDir, 'certificates', 'server-ca.crt')),
     cert: fs.readFileSync(path.join(out, 'tls.crt')),
@@ -111,11 +141,15 @@ function operatorCertificate() {
 
 function api(tls, method, apiPath, body) {
   return new Promise((resolve, reject) => {
-    const request = https.request(`https://127.0.0.1:${statusPort}${apiPath}`, { ...tls, method, agent: false }, (response) => {
-      let text = '';
-      response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode, body: text }));
-    });
+    const request = https.request(
+      `https://127.0.0.1:${statusPort}${apiPath}`,
+      { ...tls, method, agent: false },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode, body: text }));
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -138,7 +172,11 @@ async function backupThroughManager(tls) {
 
 function backupByHand() {
   const began = performance.now();
-  runAsPostgres('pgbackrest', [`--config=${pgbackrestConf}`, `--stanza=${stanza}`, '--log-level-console=warn', 'backup', '--type=full'], { cwd: '/' });
+  runAsPostgres(
+    'pgbackrest',
+    [`--config=${pgbackrestConf}`, `--stanza=${stanza}`, '--log-level-console=warn', 'backup', '--type=full'],
+    { cwd: '/' },
+  );
   return (performance.now() - began) / 1000;
 }
 
@@ -150,8 +188,21 @@ async function restoreThroughManager() {
   const target = path.join(dir, 'restore-manager');
   fs.rmSync(target, { recursive: true, force: true });
   const began = performance.now();
-  const manager = startManager(['--status-port', '0', '--backup-repo', repoFile, '--restore-from-cluster', stanza, '--cluster-name', `${stanza}-restored`],
-    path.join(target, 'pgdata'), path.join(target, 'run'), await freePort());
+  const manager = startManager(
+    [
+      '--status-port',
+      '0',
+      '--backup-repo',
+      repoFile,
+      '--restore-from-cluster',
+      stanza,
+      '--cluster-name',
+      `${stanza}-restored`,
+    ],
+    path.join(target, 'pgdata'),
+    path.join(target, 'run'),
+    await freePort(),
+  );
   const finished = await manager.waitFor('restore finished; PostgreSQL replays the archive next');
   const wholeStart = (performance.now() - began) / 1000;
   await manager.stop();
@@ -168,14 +219,29 @@ function restoreByHand() {
   fs.mkdirSync(target, { mode: 0o700 });
   fs.chownSync(target, uid, gid);
   const began = performance.now();
-  runAsPostgres('pgbackrest', [`--config=${pgbackrestConf}`, `--stanza=${stanza}`, '--log-level-console=warn', `--pg1-path=${target}`, '--type=preserve', 'restore'], { cwd: '/' });
+  runAsPostgres(
+    'pgbackrest',
+    [
+      `--config=${pgbackrestConf}`,
+      `--stanza=${stanza}`,
+      '--log-level-console=warn',
+      `--pg1-path=${target}`,
+      '--type=preserve',
+      'restore',
+    ],
+    { cwd: '/' },
+  );
   const seconds = (performance.now() - began) / 1000;
   fs.rmSync(target, { recursive: true, force: true });
   return seconds;
 }
 
 function pgbench() {
-  const output = execFileSync('pgbench', ['-n', '-c', values.clients, '-j', values.clients, '-T', values.seconds, ...connection], { encoding: 'utf8' });
+  const output = execFileSync(
+    'pgbench',
+    ['-n', '-c', values.clients, '-j', values.clients, '-T', values.seconds, ...connection],
+    { encoding: 'utf8' },
+  );
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(output)[1]);
 }
 
@@ -196,7 +262,12 @@ function summary(values) {
   return `median ${median(values).toFixed(2)} (min ${Math.min(...values).toFixed(2)}, max ${Math.max(...values).toFixed(2)})`;
 }
 
-say(`load average at start: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+say(
+  `load average at start: ${os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')} (${os.cpus().length} cores)`,
+);
 
 // The database, once, through the manager with archiving on.
 let manager = startManager(['--status-port', String(statusPort), '--backup-repo', repoFile]);
@@ -208,21 +279,58 @@ say(`database size: ${psql("SELECT pg_size_pretty(pg_database_size('postgres'))"
 const tls = operatorCertificate();
 
 say('1. full backup, seconds');
-const backups = await paired('backup', { name: 'manager', run: () => backupThroughManager(tls) }, { name: 'by hand', run: async () => backupByHand() });
-say(`  manager ${summary(backups.manager)}; by hand ${summary(backups['by hand'])}; ratio ${(median(backups.manager) / median(backups['by hand'])).toFixed(3)} (goal <= 1.05)`);
+const backups = await paired(
+  'backup',
+  { name: 'manager', run: () => backupThroughManager(tls) },
+  { name: 'by hand', run: async () => backupByHand() },
+);
+say(
+  `  manager ${summary(backups.manager)}; by hand ${summary(backups['by hand'])}; ratio ${(median(backups.manager) / median(backups['by hand'])).toFixed(3)} (goal <= 1.05)`,
+);
 
 say('2. restore of the latest backup, seconds');
-const restores = await paired('restore', { name: 'manager', run: restoreThroughManager }, { name: 'by hand', run: async () => restoreByHand() });
-say(`  manager ${summary(restores.manager)}; by hand ${summary(restores['by hand'])}; ratio ${(median(restores.manager) / median(restores['by hand'])).toFixed(3)} (goal <= 1.05)`);
+const restores = await paired(
+  'restore',
+  { name: 'manager', run: restoreThroughManager },
+  { name: 'by hand', run: async () => restoreByHand() },
+);
+say(
+  `  manager ${summary(restores.manager)}; by hand ${summary(restores['by hand'])}; ratio ${(median(restores.manager) / median(restores['by hand'])).toFixed(3)} (goal <= 1.05)`,
+);
 say(`  manager from spawn to the end of the restore (Node start, automatic PKI, restore): ${summary(wholeStarts)}`);
 await manager.stop();
 
 say(`3. pgbench TPS, ${values.clients} clients, ${values.seconds} s`);
 const tps = await paired(
   'pgbench',
-  { name: 'archiving on', run: async () => { const m = startManager(['--status-port', '0', '--backup-repo', repoFile]); await m.waitFor('PostgreSQL accepts connections'); const t = pgbench(); await m.stop(); return t; } },
-  { name: 'archiving off', run: async () => { const m = startManager(['--status-port', '0']); await m.waitFor('PostgreSQL accepts connections'); const t = pgbench(); await m.stop(); return t; } },
+  {
+    name: 'archiving on',
+    run: async () => {
+      const m = startManager(['--status-port', '0', '--backup-repo', repoFile]);
+      await m.waitFor('PostgreSQL accepts connections');
+      const t = pgbench();
+      await m.stop();
+      return t;
+    },
+  },
+  {
+    name: 'archiving off',
+    run: async () => {
+      const m = startManager(['--status-port', '0']);
+      await m.waitFor('PostgreSQL accepts connections');
+      const t = pgbench();
+      await m.stop();
+      return t;
+    },
+  },
 );
-say(`  on ${summary(tps['archiving on'])}; off ${summary(tps['archiving off'])}; ratio ${(median(tps['archiving on']) / median(tps['archiving off'])).toFixed(3)} (goal >= 0.95)`);
-say(`load average at end: ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`);
+say(
+  `  on ${summary(tps['archiving on'])}; off ${summary(tps['archiving off'])}; ratio ${(median(tps['archiving on']) / median(tps['archiving off'])).toFixed(3)} (goal >= 0.95)`,
+);
+say(
+  `load average at end: ${os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')}`,
+);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -8,5 +8,8 @@ import fs from 'node:fs';
 import https from 'node:https';
 
 const [cert, key] = process.argv.slice(2);
-const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key), minVersion: 'TLSv1.3' }, (request, response) => response.end('ok\n'));
+const server = https.createServer(
+  { cert: fs.readFileSync(cert), key: fs.readFileSync(key), minVersion: 'TLSv1.3' },
+  (request, response) => response.end('ok\n'),
+);
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));

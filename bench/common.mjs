@@ -40,7 +40,10 @@ export function managerEnvNote(whom) {
 // --- statistics and printing --------------------------------------------------------------------
 
 export function loadAverage() {
-  return `load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`;
+  return `load average ${os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')} on ${os.cpus().length} CPUs`;
 }
 
 /** Prints what is measured and the load average now, and the load average again when the process exits. */
@@ -110,7 +113,9 @@ export async function freePort() {
 }
 
 export function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', resolve));
 }
 
 /** Calls `onLine` with every whole line of a readable stream (utf8). */
@@ -149,11 +154,19 @@ export function timeCommand(command, args) {
   return new Promise((resolve, reject) => {
     const out = fs.openSync('/dev/null', 'w');
     const report = path.join(os.tmpdir(), `im-bench-time-${process.pid}`);
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', report, command, ...args], { stdio: ['ignore', out, 'inherit'] });
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', report, command, ...args], {
+      stdio: ['ignore', out, 'inherit'],
+    });
     child.once('error', reject);
     child.once('exit', (code) => {
       fs.closeSync(out);
-      const [wall, user, system, maxKiB] = fs.readFileSync(report, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+      const [wall, user, system, maxKiB] = fs
+        .readFileSync(report, 'utf8')
+        .trim()
+        .split('\n')
+        .at(-1)
+        .split(' ')
+        .map(Number);
       fs.rmSync(report, { force: true });
       if (code !== 0) reject(new Error(`${command} exited ${code}`));
       else resolve({ wall, cpu: user + system, rss: maxKiB / 1024 });
@@ -164,12 +177,18 @@ export function timeCommand(command, args) {
 // --- PostgreSQL -----------------------------------------------------------------------------------
 
 export function pgBin() {
-  const versions = fs.readdirSync('/usr/lib/postgresql').filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
+  const versions = fs
+    .readdirSync('/usr/lib/postgresql')
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(b) - Number(a));
   return path.join('/usr/lib/postgresql', versions[0], 'bin');
 }
 
 export function postgresUser() {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'));
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -219,8 +238,27 @@ const openssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', '
 /** A P-256 CA valid two days: `{ crt, key }` files in `dir`. */
 export function certificateAuthority(dir, name) {
   const ca = { crt: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', ca.key, '-out', ca.crt, '-subj', `/CN=${name}`, '-days', '2',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    ca.key,
+    '-out',
+    ca.crt,
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   return ca;
 }
 
@@ -228,9 +266,45 @@ export function certificateAuthority(dir, name) {
 export function leaf(ca, outDir, cn, names) {
   fs.mkdirSync(outDir, { recursive: true });
   const ext = path.join(outDir, 'ext.cnf');
-  fs.writeFileSync(ext, names ? `extendedKeyUsage=serverAuth\nsubjectAltName=${names.map((n) => `IP:${n}`).join(',')}\n` : 'extendedKeyUsage=clientAuth\n');
-  openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(outDir, 'tls.key'), '-out', path.join(outDir, 'tls.csr'), '-subj', `/CN=${cn}`);
-  openssl('x509', '-req', '-in', path.join(outDir, 'tls.csr'), '-CA', ca.crt, '-CAkey', ca.key, '-set_serial', String(Date.now()), '-days', '2', '-extfile', ext, '-out', path.join(outDir, 'tls.crt'));
+  fs.writeFileSync(
+    ext,
+    names
+      ? `extendedKeyUsage=serverAuth\nsubjectAltName=${names.map((n) => `IP:${n}`).join(',')}\n`
+      : 'extendedKeyUsage=clientAuth\n',
+  );
+  openssl(
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    path.join(outDir, 'tls.key'),
+    '-out',
+    path.join(outDir, 'tls.csr'),
+    '-subj',
+    `/CN=${cn}`,
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    path.join(outDir, 'tls.csr'),
+    '-CA',
+    ca.crt,
+    '-CAkey',
+    ca.key,
+    '-set_serial',
+    String(Date.now()),
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    path.join(outDir, 'tls.crt'),
+  );
   for (const file of ['ext.cnf', 'tls.csr']) fs.rmSync(path.join(outDir, file));
   return { cert: path.join(outDir, 'tls.crt'), key: path.join(outDir, 'tls.key') };
 }
@@ -240,7 +314,10 @@ export function secretsDir(dir, name, serverCa, clientCa) {
   const secrets = path.join(dir, name, 'secrets');
   leaf(serverCa, path.join(secrets, 'server-tls'), '127.0.0.1', ['127.0.0.1']);
   leaf(clientCa, path.join(secrets, 'replication-tls'), 'streaming_replica');
-  for (const [sub, ca] of [['server-ca', serverCa], ['client-ca', clientCa]]) {
+  for (const [sub, ca] of [
+    ['server-ca', serverCa],
+    ['client-ca', clientCa],
+  ]) {
     fs.mkdirSync(path.join(secrets, sub), { recursive: true });
     fs.copyFileSync(ca.crt, path.join(secrets, sub, 'ca.crt'));
   }

@@ -23,7 +23,8 @@ function writeRecord(tag, body) {
 }
 
 function writeLine(line) {
-  for (; line.length > MAX_LINE_BYTES; line = line.subarray(MAX_LINE_BYTES)) writeRecord('P', line.subarray(0, MAX_LINE_BYTES));
+  for (; line.length > MAX_LINE_BYTES; line = line.subarray(MAX_LINE_BYTES))
+    writeRecord('P', line.subarray(0, MAX_LINE_BYTES));
   writeRecord('F', line);
   lines++;
 }

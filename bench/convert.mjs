@@ -16,10 +16,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  alternate, announce, BIN, describe, freePort, pgBin, postgresUser, printRatio, ROOT, runAsPostgres, scratch, timeCommand, waitForFile,
+  alternate,
+  announce,
+  BIN,
+  describe,
+  freePort,
+  pgBin,
+  postgresUser,
+  printRatio,
+  ROOT,
+  runAsPostgres,
+  scratch,
+  timeCommand,
+  waitForFile,
 } from './common.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, records: { type: 'string', default: '1000000' }, csvlog: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    records: { type: 'string', default: '1000000' },
+    csvlog: { type: 'string' },
+  },
+});
 const rounds = Number(values.rounds);
 const wantedRecords = Number(values.records);
 const RSS_GOAL_MIB = 60;
@@ -31,10 +49,32 @@ async function makeCsvlog(target) {
   fs.chownSync(dir, uid, gid);
   const pgdata = path.join(dir, 'pgdata');
   const logDir = path.join(dir, 'log');
-  runAsPostgres(path.join(bin, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--no-sync'], { stdio: 'ignore' });
+  runAsPostgres(path.join(bin, 'initdb'), ['-D', pgdata, '-U', 'postgres', '--auth=trust', '--no-sync'], {
+    stdio: 'ignore',
+  });
   const port = await freePort();
-  const settings = { listen_addresses: '', logging_collector: 'on', log_destination: 'csvlog', log_directory: logDir, log_filename: 'pgbench', log_statement: 'all', log_timezone: 'UTC' };
-  const postmaster = spawn(path.join(bin, 'postgres'), ['-D', pgdata, '-p', String(port), '-k', dir, ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`])], { uid, gid, stdio: 'ignore' });
+  const settings = {
+    listen_addresses: '',
+    logging_collector: 'on',
+    log_destination: 'csvlog',
+    log_directory: logDir,
+    log_filename: 'pgbench',
+    log_statement: 'all',
+    log_timezone: 'UTC',
+  };
+  const postmaster = spawn(
+    path.join(bin, 'postgres'),
+    [
+      '-D',
+      pgdata,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
+    ],
+    { uid, gid, stdio: 'ignore' },
+  );
   try {
     await waitForFile(path.join(dir, `.s.PGSQL.${port}`));
     const connection = ['-h', dir, '-p', String(port), '-U', 'postgres', 'postgres'];
@@ -76,7 +116,9 @@ function buildGoPeer(dir) {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) return undefined;
   const binary = path.join(dir, 'csvlog2json');
-  execFileSync('go', ['build', '-o', binary, path.join(ROOT, 'bench', 'peers', 'csvlog2json.go')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('go', ['build', '-o', binary, path.join(ROOT, 'bench', 'peers', 'csvlog2json.go')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return { binary, version: go.stdout.trim() };
 }
 
@@ -94,9 +136,14 @@ async function convertLoopCpu(file) {
   const data = fs.readFileSync(file);
   const seconds = [];
   for (let round = 0; round <= rounds; round++) {
-    const converter = new CsvlogConverter({ write: () => true, bufferedBytes: 0 }, new LineFormatter('bench'), newCounters());
+    const converter = new CsvlogConverter(
+      { write: () => true, bufferedBytes: 0 },
+      new LineFormatter('bench'),
+      newCounters(),
+    );
     const started = process.cpuUsage();
-    for (let offset = 0; offset < data.length; offset += 1 << 20) converter.push(data.subarray(offset, offset + (1 << 20)));
+    for (let offset = 0; offset < data.length; offset += 1 << 20)
+      converter.push(data.subarray(offset, offset + (1 << 20)));
     converter.finish();
     const used = process.cpuUsage(started);
     if (round > 0) seconds.push((used.user + used.system) / 1e6);
@@ -118,15 +165,22 @@ try {
   const contenders = { 'instance-manager': () => timeCommand(process.execPath, [BIN, 'logs', 'convert', file]) };
   const goPeer = buildGoPeer(dir);
   if (goPeer) contenders['go (CloudNativePG way)'] = () => timeCommand(goPeer.binary, [file]);
-  if (has('mlr')) contenders.miller = () => timeCommand('mlr', ['--icsv', '--implicit-csv-header', '--allow-ragged-csv-input', '--ojsonl', 'cat', file]);
+  if (has('mlr'))
+    contenders.miller = () =>
+      timeCommand('mlr', ['--icsv', '--implicit-csv-header', '--allow-ragged-csv-input', '--ojsonl', 'cat', file]);
   contenders.python3 = () => timeCommand('python3', [path.join(ROOT, 'bench', 'csvlog_to_json.py'), file]);
 
-  announce(`logs convert against its peers: ${records} records (${source} repeated; ${counted.unparsable} unparsable), ${megabytes.toFixed(0)} MB, ${rounds} rounds, output to /dev/null; busy shared machine`);
+  announce(
+    `logs convert against its peers: ${records} records (${source} repeated; ${counted.unparsable} unparsable), ${megabytes.toFixed(0)} MB, ${rounds} rounds, output to /dev/null; busy shared machine`,
+  );
   if (!goPeer) console.log('  (no Go toolchain: the CloudNativePG peer is left out; apt-get install golang-go)');
   if (!has('mlr')) console.log('  (no Miller: left out; apt-get install miller)');
   const names = Object.keys(contenders);
   const runs = await alternate(contenders, rounds, {
-    onRound: (round, result) => console.log(`  round ${round + 1}: ${names.map((name) => `${name} ${result[name].wall.toFixed(2)} s, cpu ${result[name].cpu.toFixed(2)} s, ${result[name].rss.toFixed(0)} MiB`).join('; ')}`),
+    onRound: (round, result) =>
+      console.log(
+        `  round ${round + 1}: ${names.map((name) => `${name} ${result[name].wall.toFixed(2)} s, cpu ${result[name].cpu.toFixed(2)} s, ${result[name].rss.toFixed(0)} MiB`).join('; ')}`,
+      ),
   });
 
   for (const name of names) {
@@ -145,9 +199,16 @@ try {
     printRatio(`peak RSS, ${ours} / ${peer}`, of(ours, 'rss'), of(peer, 'rss'));
   }
   const ourRss = of(ours, 'rss');
-  console.log(`${ours} peak RSS ${describe(ourRss, 0, ' MiB')}; goal <= ${RSS_GOAL_MIB} MiB (${Math.max(...ourRss) <= RSS_GOAL_MIB ? 'meets' : 'MISSES'})`);
+  console.log(
+    `${ours} peak RSS ${describe(ourRss, 0, ' MiB')}; goal <= ${RSS_GOAL_MIB} MiB (${Math.max(...ourRss) <= RSS_GOAL_MIB ? 'meets' : 'MISSES'})`,
+  );
   const loop = await convertLoopCpu(file);
-  console.log(`convert loop alone (in process, warm, output discarded), µs a record: ${describe(loop.map((seconds) => (seconds * 1e6) / records), 2)}`);
+  console.log(
+    `convert loop alone (in process, warm, output discarded), µs a record: ${describe(
+      loop.map((seconds) => (seconds * 1e6) / records),
+      2,
+    )}`,
+  );
   if (goPeer) console.log(`(${goPeer.version})`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

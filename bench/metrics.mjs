@@ -38,7 +38,10 @@ const agent = new http.Agent({ keepAlive: true });
 
 /** The process's user + system CPU seconds so far (/proc/PID/stat, clock ticks). */
 function cpuSeconds(pid) {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = fs
+    .readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
@@ -49,7 +52,11 @@ function get(url) {
       .get(url, { agent }, (response) => {
         let body = '';
         response.setEncoding('utf8').on('data', (chunk) => (body += chunk));
-        response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: ${response.statusCode} ${body.slice(0, 200)}`))));
+        response.on('end', () =>
+          response.statusCode === 200
+            ? resolve(body)
+            : reject(new Error(`${url}: ${response.statusCode} ${body.slice(0, 200)}`)),
+        );
       })
       .on('error', reject);
   });
@@ -70,12 +77,33 @@ async function waitFor(what, check, timeoutMs = 120_000) {
 
 function psql(socketDir, port, sql) {
   return new Promise((resolve, reject) => {
-    const child = spawn('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'psql',
+      [
+        '-X',
+        '-At',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        socketDir,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-c',
+        sql,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => (err += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql exited ${code}: ${err.trim()}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`psql exited ${code}: ${err.trim()}`)),
+    );
   });
 }
 
@@ -100,30 +128,58 @@ async function run(url, pid) {
   return { wallMs, cpuMs };
 }
 
-const summary = (values) => `median ${median(values).toFixed(1)}  min ${Math.min(...values).toFixed(1)}  max ${Math.max(...values).toFixed(1)}`;
+const summary = (values) =>
+  `median ${median(values).toFixed(1)}  min ${Math.min(...values).toFixed(1)}  max ${Math.max(...values).toFixed(1)}`;
 
 const dir = scratch('metrics');
 const children = [];
 try {
   const loadBefore = os.loadavg();
   const [port, statusPort, exporterPort] = [await freePort(), await freePort(), await freePort()];
-  const manager = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--secrets-dir', path.join(dir, 'none'),
-    '--port', String(port), '--listen', '127.0.0.1', '--status-port', String(statusPort), '--status-insecure', '--log-level', 'warning'],
-  { stdio: ['ignore', 'ignore', 'inherit'], env: managerEnv });
+  const manager = spawn(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--secrets-dir',
+      path.join(dir, 'none'),
+      '--port',
+      String(port),
+      '--listen',
+      '127.0.0.1',
+      '--status-port',
+      String(statusPort),
+      '--status-insecure',
+      '--log-level',
+      'warning',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: managerEnv },
+  );
   children.push(manager);
   const socketDir = path.join(dir, 'run', 'run');
   const managerUrl = `http://127.0.0.1:${statusPort}/metrics`;
-  await waitFor('PostgreSQL under the manager', async () => (await psql(socketDir, port, "SELECT count(*) FROM pg_roles WHERE rolname = 'metrics_monitor'")) === '1');
+  await waitFor(
+    'PostgreSQL under the manager',
+    async () =>
+      (await psql(socketDir, port, "SELECT count(*) FROM pg_roles WHERE rolname = 'metrics_monitor'")) === '1',
+  );
   for (let i = 1; i <= DATABASES; i++) await psql(socketDir, port, `CREATE DATABASE bench_${i}`);
 
   const exporter = spawn(EXPORTER, [`--web.listen-address=127.0.0.1:${exporterPort}`, '--log.level=warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DATA_SOURCE_NAME: `host=${socketDir} port=${port} user=postgres dbname=postgres sslmode=disable` },
+    env: {
+      ...process.env,
+      DATA_SOURCE_NAME: `host=${socketDir} port=${port} user=postgres dbname=postgres sslmode=disable`,
+    },
   });
   children.push(exporter);
   const exporterUrl = `http://127.0.0.1:${exporterPort}/metrics`;
   await waitFor('the exporter', async () => (await get(exporterUrl)).includes('\npg_up 1'));
-  await waitFor('the manager\'s /metrics', async () => (await get(managerUrl)).includes('\npg_up 1'));
+  await waitFor("the manager's /metrics", async () => (await get(managerUrl)).includes('\npg_up 1'));
 
   const ours = await get(managerUrl);
   const theirs = await get(exporterUrl);
@@ -134,25 +190,38 @@ try {
   const results = { manager: [], exporter: [] };
   for (let i = 0; i < RUNS; i++) {
     const order = i % 2 === 0 ? ['manager', 'exporter'] : ['exporter', 'manager'];
-    for (const who of order) results[who].push(await run(who === 'manager' ? managerUrl : exporterUrl, who === 'manager' ? manager.pid : exporter.pid));
+    for (const who of order)
+      results[who].push(
+        await run(who === 'manager' ? managerUrl : exporterUrl, who === 'manager' ? manager.pid : exporter.pid),
+      );
   }
   const loadAfter = os.loadavg();
 
-  console.log(`/metrics with ${DATABASES} extra databases: ${RUNS} paired runs of ${SCRAPES} sequential scrapes each, alternating`);
+  console.log(
+    `/metrics with ${DATABASES} extra databases: ${RUNS} paired runs of ${SCRAPES} sequential scrapes each, alternating`,
+  );
   const envNote = managerEnvNote('the manager');
   if (envNote) console.log(envNote);
-  console.log(`load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+  console.log(
+    `load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')} (${os.cpus().length} cores)`,
+  );
   for (const who of ['manager', 'exporter']) {
-    console.log(`${who.padEnd(8)} wall ms/scrape: ${summary(results[who].map((r) => r.wallMs))}   CPU ms/scrape: ${summary(results[who].map((r) => r.cpuMs))}`);
+    console.log(
+      `${who.padEnd(8)} wall ms/scrape: ${summary(results[who].map((r) => r.wallMs))}   CPU ms/scrape: ${summary(results[who].map((r) => r.cpuMs))}`,
+    );
   }
   const ratio = median(results.manager.map((r) => r.wallMs)) / median(results.exporter.map((r) => r.wallMs));
   console.log(`manager/exporter wall time (medians): ${ratio.toFixed(2)} (goal <= 1)`);
-  console.log(`series: manager ${ours.split('\n').filter((line) => line.startsWith('pg_')).length}, exporter ${theirs.split('\n').filter((line) => line.startsWith('pg_')).length}; pg_ families: manager ${families(ours).size}, exporter ${families(theirs).size}`);
+  console.log(
+    `series: manager ${ours.split('\n').filter((line) => line.startsWith('pg_')).length}, exporter ${theirs.split('\n').filter((line) => line.startsWith('pg_')).length}; pg_ families: manager ${families(ours).size}, exporter ${families(theirs).size}`,
+  );
   console.log(`exporter families the manager lacks: ${missing.length === 0 ? 'none' : missing.join(', ')}`);
 } finally {
   for (const child of children.reverse()) {
     child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+    await new Promise((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve),
+    );
   }
   agent.destroy();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alternate, announce, BIN, describe, eachLine, exited, firstConnection, freePort, managerEnv, managerEnvNote, printRatio, ROOT, scratch } from './common.mjs';
+import {
+  alternate,
+  announce,
+  BIN,
+  describe,
+  eachLine,
+  exited,
+  firstConnection,
+  freePort,
+  managerEnv,
+  managerEnvNote,
+  printRatio,
+  ROOT,
+  scratch,
+} from './common.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const dir = scratch('npm-start');
@@ -19,7 +33,18 @@ const statusPort = await freePort();
 const socketDir = path.join(dir, 'run', 'run');
 // Appended to `npm start`'s own flags: the last value of a flag wins, so this runs in scratch
 // directories and on ports the OS handed out, not in ./.data on 5432 and 8000.
-const flags = ['--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--port', String(port), '--status-port', String(statusPort), '--secrets-dir', path.join(dir, 'none')];
+const flags = [
+  '--pgdata',
+  path.join(dir, 'pgdata'),
+  '--run-dir',
+  path.join(dir, 'run'),
+  '--port',
+  String(port),
+  '--status-port',
+  String(statusPort),
+  '--secrets-dir',
+  path.join(dir, 'none'),
+];
 // Each in a process group of its own, so that npm, its shell and the manager are stopped together.
 const options = { cwd: ROOT, env: managerEnv, detached: true, stdio: ['ignore', 'pipe', 'ignore'] };
 const launch = {
@@ -57,14 +82,25 @@ async function measure(start) {
 
 // The first start: the build made if anything changed, the data directory created.
 const first = await measure(launch.npmStart);
-announce(`launch to first connection, existing PGDATA, TLS automatic, status API on: ${rounds} rounds of a second npm start and the manager alone; busy shared machine`);
-const times = await alternate({ npmStart: () => measure(launch.npmStart), managerAlone: () => measure(launch.managerAlone) }, rounds);
+announce(
+  `launch to first connection, existing PGDATA, TLS automatic, status API on: ${rounds} rounds of a second npm start and the manager alone; busy shared machine`,
+);
+const times = await alternate(
+  { npmStart: () => measure(launch.npmStart), managerAlone: () => measure(launch.managerAlone) },
+  rounds,
+);
 fs.rmSync(dir, { recursive: true, force: true });
 
 console.log(`  first npm start (build if needed, initdb): ${first.toFixed(0)} ms`);
 console.log(`  second npm start : ${describe(times.npmStart, 0, ' ms')}`);
 console.log(`  manager alone    : ${describe(times.managerAlone, 0, ' ms')}`);
-console.log(`  npm start adds (per round): ${describe(times.npmStart.map((value, i) => value - times.managerAlone[i]), 0, ' ms')} (npm, the environment checks, the build found up to date)`);
+console.log(
+  `  npm start adds (per round): ${describe(
+    times.npmStart.map((value, i) => value - times.managerAlone[i]),
+    0,
+    ' ms',
+  )} (npm, the environment checks, the build found up to date)`,
+);
 printRatio('  ratio npm start / manager alone', times.npmStart, times.managerAlone);
 console.log(`  non-JSON lines on npm start's stdout, all runs: ${strayStdoutLines} (must be 0)`);
 const envNote = managerEnvNote('npm start and the manager');

@@ -16,9 +16,29 @@ import path from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { alternate, announce, BIN, cpuSeconds, describe, exited, freePort, pgBin, postgresUser, printRatio, ROOT, rssMiB, scratch } from './common.mjs';
+import {
+  alternate,
+  announce,
+  BIN,
+  cpuSeconds,
+  describe,
+  exited,
+  freePort,
+  pgBin,
+  postgresUser,
+  printRatio,
+  ROOT,
+  rssMiB,
+  scratch,
+} from './common.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '4' }, seconds: { type: 'string', default: '15' }, clients: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '15' },
+    clients: { type: 'string', default: '2' },
+  },
+});
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const TPS_GOAL = 0.97;
@@ -48,10 +68,37 @@ async function startManager() {
   // would wake that watcher at every line (a cost no pod has).
   const logFile = path.join(dir, 'container', 'container.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const runtime = spawn(process.execPath, [path.join(ROOT, 'bench', 'container-log.mjs'), logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const runtime = spawn(process.execPath, [path.join(ROOT, 'bench', 'container-log.mjs'), logFile], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let summary = '';
   runtime.stdout.setEncoding('utf8').on('data', (text) => (summary += text));
-  const manager = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', path.join(dir, 'no-secrets'), '--config', config, '--pod-name', 'bench', '--smart-shutdown-timeout', '5'], { stdio: ['ignore', runtime.stdin, 'inherit'] });
+  const manager = spawn(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--port',
+      String(port),
+      '--listen',
+      '127.0.0.1',
+      '--status-port',
+      '0',
+      '--secrets-dir',
+      path.join(dir, 'no-secrets'),
+      '--config',
+      config,
+      '--pod-name',
+      'bench',
+      '--smart-shutdown-timeout',
+      '5',
+    ],
+    { stdio: ['ignore', runtime.stdin, 'inherit'] },
+  );
   runtime.stdin.destroy(); // the manager holds the write end now
   await waitUntilAccepting();
   return {
@@ -72,7 +119,11 @@ async function startPlainPostgres() {
   const logDir = path.join(dir, 'filelog');
   fs.mkdirSync(logDir, { recursive: true });
   fs.chownSync(logDir, uid, gid);
-  const postmaster = spawn(path.join(pgBin(), 'postgres'), ['-D', path.join(dir, 'pgdata'), '-c', `log_directory=${logDir}`, '-c', 'log_filename=bench'], { uid, gid, stdio: 'ignore' });
+  const postmaster = spawn(
+    path.join(pgBin(), 'postgres'),
+    ['-D', path.join(dir, 'pgdata'), '-c', `log_directory=${logDir}`, '-c', 'log_filename=bench'],
+    { uid, gid, stdio: 'ignore' },
+  );
   await waitUntilAccepting();
   return {
     async stop() {
@@ -89,7 +140,11 @@ async function startPlainPostgres() {
 function pgbench(onTick) {
   return new Promise((resolve, reject) => {
     let output = '';
-    const child = spawn('pgbench', ['-n', '-c', values.clients, '-j', values.clients, '-T', String(seconds), ...connection], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'pgbench',
+      ['-n', '-c', values.clients, '-j', values.clients, '-T', String(seconds), ...connection],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     child.stdout.setEncoding('utf8').on('data', (text) => (output += text));
     const timer = setInterval(onTick, 200);
     child.once('exit', (code) => {
@@ -108,7 +163,9 @@ async function throughPipe(round) {
   const tps = await pgbench(() => (peak = Math.max(peak, rssMiB(manager.pid))));
   const cpuPer10s = ((cpuSeconds(manager.pid) - cpuBefore) * 10) / seconds;
   const written = await manager.stop();
-  console.log(`  round ${round + 1} pipe: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s, peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB in the container log`);
+  console.log(
+    `  round ${round + 1} pipe: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s, peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB in the container log`,
+  );
   return { tps, cpuPer10s, peak };
 }
 
@@ -127,13 +184,27 @@ try {
     execFileSync('pgbench', ['-q', '-i', '-s', '1', ...connection], { stdio: 'ignore' });
     await manager.stop();
   }
-  announce(`pgbench with log_statement=all, ${values.clients} clients, ${seconds} s a run, ${rounds} rounds of pipe then file; busy shared machine`);
+  announce(
+    `pgbench with log_statement=all, ${values.clients} clients, ${seconds} s a run, ${rounds} rounds of pipe then file; busy shared machine`,
+  );
   const runs = await alternate({ pipe: throughPipe, file: toFile }, rounds);
   const tps = (setup) => runs[setup].map((run) => run.tps);
   console.log(`TPS through the pipe: ${describe(tps('pipe'), 0)}; to a file: ${describe(tps('file'), 0)}`);
   printRatio('TPS ratio pipe / file', tps('pipe'), tps('file'), `>= ${TPS_GOAL}`);
-  console.log(`manager CPU seconds per 10 s of pgbench: ${describe(runs.pipe.map((run) => run.cpuPer10s), 2, ' s')}`);
-  console.log(`manager peak RSS: ${describe(runs.pipe.map((run) => run.peak), 0, ' MiB')}; goal <= ${RSS_GOAL_MIB} MiB`);
+  console.log(
+    `manager CPU seconds per 10 s of pgbench: ${describe(
+      runs.pipe.map((run) => run.cpuPer10s),
+      2,
+      ' s',
+    )}`,
+  );
+  console.log(
+    `manager peak RSS: ${describe(
+      runs.pipe.map((run) => run.peak),
+      0,
+      ' MiB',
+    )}; goal <= ${RSS_GOAL_MIB} MiB`,
+  );
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }

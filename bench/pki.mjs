@@ -31,8 +31,13 @@ if (process.argv[2] === '--cold-once') {
     await Promise.all(Array.from({ length: 5 }, () => generate('rsa', { modulusLength: 2048 })));
   } else if (process.argv[3] === 'keys-at-once') {
     const pki = await import(pkiModule);
-    const [serverCaKey, clientCaKey, serverKey, replicationKey, clientKey] = await Promise.all(Array.from({ length: 5 }, () => pki.generateKey()));
-    const [serverCa, clientCa] = await Promise.all([pki.createCa({ commonName: 'server CA', now, keyPem: serverCaKey }), pki.createCa({ commonName: 'client CA', now, keyPem: clientCaKey })]);
+    const [serverCaKey, clientCaKey, serverKey, replicationKey, clientKey] = await Promise.all(
+      Array.from({ length: 5 }, () => pki.generateKey()),
+    );
+    const [serverCa, clientCa] = await Promise.all([
+      pki.createCa({ commonName: 'server CA', now, keyPem: serverCaKey }),
+      pki.createCa({ commonName: 'client CA', now, keyPem: clientCaKey }),
+    ]);
     await Promise.all([
       pki.issueServerCertificate(serverCa, { names: ['pg-1'], now, includeLocalhost: true, keyPem: serverKey }),
       pki.issueClientCertificate(clientCa, { user: 'streaming_replica', now, keyPem: replicationKey }),
@@ -40,7 +45,10 @@ if (process.argv[2] === '--cold-once') {
     ]);
   } else {
     const pki = await import(pkiModule);
-    const [serverCa, clientCa] = await Promise.all([pki.createCa({ commonName: 'server CA', now }), pki.createCa({ commonName: 'client CA', now })]);
+    const [serverCa, clientCa] = await Promise.all([
+      pki.createCa({ commonName: 'server CA', now }),
+      pki.createCa({ commonName: 'client CA', now }),
+    ]);
     await Promise.all([
       pki.issueServerCertificate(serverCa, { names: ['pg-1'], now, includeLocalhost: true }),
       pki.issueClientCertificate(clientCa, { user: 'streaming_replica', now }),
@@ -58,17 +66,34 @@ const rounds = Number(process.argv[3] ?? 3);
 const seconds = Number(process.argv[4] ?? 5);
 
 function coldStart(way) {
-  const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cold-once', way], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cold-once', way], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(result.stderr);
   return JSON.parse(result.stdout);
 }
 
-announce(`PKI: automatic cold start, ${coldRuns} rounds; TLS connections per second, ${rounds} rounds of ${seconds} s; busy shared machine (RSA key generation is CPU-bound: read the CPU figures)`);
-const cold = await alternate({ floor: () => coldStart('node-crypto-keys'), atOnce: () => coldStart('keys-at-once'), perCall: () => coldStart('key-per-call') }, coldRuns);
+announce(
+  `PKI: automatic cold start, ${coldRuns} rounds; TLS connections per second, ${rounds} rounds of ${seconds} s; busy shared machine (RSA key generation is CPU-bound: read the CPU figures)`,
+);
+const cold = await alternate(
+  {
+    floor: () => coldStart('node-crypto-keys'),
+    atOnce: () => coldStart('keys-at-once'),
+    perCall: () => coldStart('key-per-call'),
+  },
+  coldRuns,
+);
 console.log('automatic cold start (Node start excluded; module load, 2 CAs, server, streaming_replica, 1 client):');
 const of = (way, key) => cold[way].map((run) => run[key]);
-for (const [way, label] of [['floor', 'node:crypto, 5 keys at once'], ['atOnce', 'keys started at once '], ['perCall', 'key made in each call']]) {
-  console.log(`  ${label}: wall ${describe(of(way, 'wall'), 0, ' ms')}, CPU ${describe(of(way, 'cpu'), 0, ' ms')}${way === 'floor' ? '' : '; goal <= 1000 ms wall'}`);
+for (const [way, label] of [
+  ['floor', 'node:crypto, 5 keys at once'],
+  ['atOnce', 'keys started at once '],
+  ['perCall', 'key made in each call'],
+]) {
+  console.log(
+    `  ${label}: wall ${describe(of(way, 'wall'), 0, ' ms')}, CPU ${describe(of(way, 'cpu'), 0, ' ms')}${way === 'floor' ? '' : '; goal <= 1000 ms wall'}`,
+  );
 }
 printRatio('  keys at once / node:crypto floor, CPU', of('atOnce', 'cpu'), of('floor', 'cpu'));
 printRatio('  key per call / node:crypto floor, CPU', of('perCall', 'cpu'), of('floor', 'cpu'));
@@ -77,7 +102,10 @@ printRatio('  key per call / node:crypto floor, CPU', of('perCall', 'cpu'), of('
 const pki = await import(pkiModule);
 const dir = scratch('pki');
 const pgdata = path.join(dir, 'pgdata');
-const asPostgres = (program, args) => execFileSync('runuser', ['-u', 'postgres', '--', path.join(pgBin(), program), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+const asPostgres = (program, args) =>
+  execFileSync('runuser', ['-u', 'postgres', '--', path.join(pgBin(), program), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const port = await freePort();
 const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -85,30 +113,100 @@ const now = new Date();
 const rsaCa = await pki.createCa({ commonName: 'bench RSA CA', now });
 const rsaServer = await pki.issueServerCertificate(rsaCa, { names: ['127.0.0.1'], now });
 fs.writeFileSync(path.join(dir, 'rsa-ca.crt'), rsaCa.certPem);
-fs.writeFileSync(path.join(dir, 'ec.ext'), '[ext]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[leaf]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ec-ca.key', '-out', 'ec-ca.crt', '-subj', '/CN=bench ECDSA CA', '-days', '2', '-config', 'ec.ext', '-extensions', 'ext');
-openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ec-server.key', '-out', 'ec-server.csr', '-subj', '/CN=127.0.0.1');
-openssl('x509', '-req', '-in', 'ec-server.csr', '-CA', 'ec-ca.crt', '-CAkey', 'ec-ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'ec.ext', '-extensions', 'leaf', '-out', 'ec-server.crt');
+fs.writeFileSync(
+  path.join(dir, 'ec.ext'),
+  '[ext]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[leaf]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+);
+openssl(
+  'req',
+  '-x509',
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  'ec-ca.key',
+  '-out',
+  'ec-ca.crt',
+  '-subj',
+  '/CN=bench ECDSA CA',
+  '-days',
+  '2',
+  '-config',
+  'ec.ext',
+  '-extensions',
+  'ext',
+);
+openssl(
+  'req',
+  '-new',
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  'ec-server.key',
+  '-out',
+  'ec-server.csr',
+  '-subj',
+  '/CN=127.0.0.1',
+);
+openssl(
+  'x509',
+  '-req',
+  '-in',
+  'ec-server.csr',
+  '-CA',
+  'ec-ca.crt',
+  '-CAkey',
+  'ec-ca.key',
+  '-CAcreateserial',
+  '-days',
+  '2',
+  '-extfile',
+  'ec.ext',
+  '-extensions',
+  'leaf',
+  '-out',
+  'ec-server.crt',
+);
 const certificates = {
-  'RSA 2048 (issued here)': { certPem: pki.certificateFile(rsaServer), keyPem: rsaServer.keyPem, rootFile: path.join(dir, 'rsa-ca.crt') },
-  'ECDSA P-256 (openssl)': { certPem: fs.readFileSync(path.join(dir, 'ec-server.crt'), 'utf8'), keyPem: fs.readFileSync(path.join(dir, 'ec-server.key'), 'utf8'), rootFile: path.join(dir, 'ec-ca.crt') },
+  'RSA 2048 (issued here)': {
+    certPem: pki.certificateFile(rsaServer),
+    keyPem: rsaServer.keyPem,
+    rootFile: path.join(dir, 'rsa-ca.crt'),
+  },
+  'ECDSA P-256 (openssl)': {
+    certPem: fs.readFileSync(path.join(dir, 'ec-server.crt'), 'utf8'),
+    keyPem: fs.readFileSync(path.join(dir, 'ec-server.key'), 'utf8'),
+    rootFile: path.join(dir, 'ec-ca.crt'),
+  },
 };
 
 function install({ certPem, keyPem }) {
-  for (const [name, content, mode] of [['server.crt', certPem, 0o644], ['server.key', keyPem, 0o600]]) {
+  for (const [name, content, mode] of [
+    ['server.crt', certPem, 0o644],
+    ['server.key', keyPem, 0o600],
+  ]) {
     const file = path.join(pgdata, name);
     fs.writeFileSync(file, content, { mode });
     execFileSync('chown', ['postgres:postgres', file]);
   }
 }
 
-const conninfo = (rootFile) => `host=127.0.0.1 port=${port} dbname=postgres user=postgres sslmode=verify-full sslrootcert=${rootFile}`;
+const conninfo = (rootFile) =>
+  `host=127.0.0.1 port=${port} dbname=postgres user=postgres sslmode=verify-full sslrootcert=${rootFile}`;
 
 fs.writeFileSync(path.join(dir, 'select1.sql'), 'SELECT 1;\n');
 fs.mkdirSync(pgdata, { mode: 0o700 });
 execFileSync('chown', ['postgres:postgres', dir, pgdata]);
 asPostgres('initdb', ['-D', pgdata, '-U', 'postgres', '--auth-local', 'trust', '--no-sync', '--no-instructions']);
-fs.appendFileSync(path.join(pgdata, 'postgresql.conf'), `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nssl = on\nssl_min_protocol_version = 'TLSv1.3'\nmax_connections = 50\n`);
+fs.appendFileSync(
+  path.join(pgdata, 'postgresql.conf'),
+  `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nssl = on\nssl_min_protocol_version = 'TLSv1.3'\nmax_connections = 50\n`,
+);
 fs.writeFileSync(path.join(pgdata, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n');
 install(Object.values(certificates)[0]);
 asPostgres('pg_ctl', ['-D', pgdata, '-l', path.join(dir, 'server.log'), '-w', 'start']);
@@ -118,23 +216,48 @@ async function connectionsPerSecond(name) {
   install(certificate);
   asPostgres('pg_ctl', ['-D', pgdata, 'reload']);
   // The reload is asynchronous: wait until verify-full against this certificate's CA succeeds.
-  for (let tries = 0; spawnSync('psql', ['-X', '-Atc', 'select 1', conninfo(certificate.rootFile)]).status !== 0; tries++) {
+  for (
+    let tries = 0;
+    spawnSync('psql', ['-X', '-Atc', 'select 1', conninfo(certificate.rootFile)]).status !== 0;
+    tries++
+  ) {
     if (tries > 100) throw new Error(`PostgreSQL did not take the ${name} certificate`);
     await sleep(50);
   }
-  const output = execFileSync('pgbench', ['-n', '-C', '-f', path.join(dir, 'select1.sql'), '-c', '2', '-j', '2', '-T', String(seconds), conninfo(certificate.rootFile)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = execFileSync(
+    'pgbench',
+    [
+      '-n',
+      '-C',
+      '-f',
+      path.join(dir, 'select1.sql'),
+      '-c',
+      '2',
+      '-j',
+      '2',
+      '-T',
+      String(seconds),
+      conninfo(certificate.rootFile),
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   return Number(/tps = ([\d.]+)/.exec(output)[1]);
 }
 
 let tps;
 try {
-  tps = await alternate(Object.fromEntries(Object.keys(certificates).map((name) => [name, () => connectionsPerSecond(name)])), rounds);
+  tps = await alternate(
+    Object.fromEntries(Object.keys(certificates).map((name) => [name, () => connectionsPerSecond(name)])),
+    rounds,
+  );
 } finally {
   asPostgres('pg_ctl', ['-D', pgdata, '-m', 'fast', '-w', 'stop']);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`TLS connections per second, pgbench -C -c 2 -j 2 (SELECT 1), verify-full, TLS 1.3, ${rounds} alternating ${seconds} s runs each`);
+console.log(
+  `TLS connections per second, pgbench -C -c 2 -j 2 (SELECT 1), verify-full, TLS 1.3, ${rounds} alternating ${seconds} s runs each`,
+);
 for (const [name, values] of Object.entries(tps)) console.log(`  ${name.padEnd(24)}: ${describe(values, 1, ' tps')}`);
 const [rsa, ec] = Object.values(tps);
 printRatio('  ECDSA P-256 / RSA 2048 connections per second', ec, rsa);

@@ -15,7 +15,23 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basebackupArgs, slotNameFor } from '../dist/replication/index.js';
-import { alternate, announce, BIN, certificateAuthority, describe, eachLine, exited, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, scratch, secretsDir as secretsOf } from './common.mjs';
+import {
+  alternate,
+  announce,
+  BIN,
+  certificateAuthority,
+  describe,
+  eachLine,
+  exited,
+  freePort,
+  managerEnv,
+  managerEnvNote,
+  pgBin,
+  postgresUser,
+  printRatio,
+  scratch,
+  secretsDir as secretsOf,
+} from './common.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
 const gib = Number(process.argv[3] ?? 1);
@@ -32,27 +48,83 @@ async function startManager(name, extra = []) {
   const port = await freePort();
   const secrets = fs.existsSync(path.join(base, 'secrets')) ? path.join(base, 'secrets') : secretsDir(name);
   const began = performance.now();
-  const child = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(base, 'pgdata'), '--run-dir', path.join(base, 'run'),
-    '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', secrets, '--pod-name', name, '--smart-shutdown-timeout', '2', ...extra], { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--pgdata',
+      path.join(base, 'pgdata'),
+      '--run-dir',
+      path.join(base, 'run'),
+      '--port',
+      String(port),
+      '--listen',
+      '127.0.0.1',
+      '--status-port',
+      '0',
+      '--secrets-dir',
+      secrets,
+      '--pod-name',
+      name,
+      '--smart-shutdown-timeout',
+      '2',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv },
+  );
   const waiters = [];
   eachLine(child.stdout, (text) => {
     const line = JSON.parse(text);
     // A replica stopped by the benchmark logs its walreceiver's 57P01 (admin shutdown): not news.
-    if ((line.level === 'error' && line.record?.sql_state_code !== '57P01') || line.msg === 'clone failed; retrying') console.error(text);
-    for (const waiter of waiters.filter((w) => w.msg === line.msg)) waiter.resolve({ elapsed: performance.now() - began, line });
+    if ((line.level === 'error' && line.record?.sql_state_code !== '57P01') || line.msg === 'clone failed; retrying')
+      console.error(text);
+    for (const waiter of waiters.filter((w) => w.msg === line.msg))
+      waiter.resolve({ elapsed: performance.now() - began, line });
   });
   return {
-    port, base, began,
+    port,
+    base,
+    began,
     socket: path.join(base, 'run', 'run'),
     when: (msg) => new Promise((resolve) => waiters.push({ msg, resolve })),
-    stop: async () => { child.kill('SIGTERM'); await exited(child); },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited(child);
+    },
   };
 }
 
-const psql = (node, sql) => execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', node.socket, '-p', String(node.port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { encoding: 'utf8' }).trim();
-const dropSlot = (primary, pod) => psql(primary, `SELECT pg_drop_replication_slot('${slotNameFor(pod)}') FROM pg_replication_slots WHERE slot_name = '${slotNameFor(pod)}'`);
+const psql = (node, sql) =>
+  execFileSync(
+    'psql',
+    [
+      '-X',
+      '-At',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      node.socket,
+      '-p',
+      String(node.port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-c',
+      sql,
+    ],
+    { encoding: 'utf8' },
+  ).trim();
+const dropSlot = (primary, pod) =>
+  psql(
+    primary,
+    `SELECT pg_drop_replication_slot('${slotNameFor(pod)}') FROM pg_replication_slots WHERE slot_name = '${slotNameFor(pod)}'`,
+  );
 
-announce(`replication: clone of ~${gib} GiB, ${runs} rounds of plain pg_basebackup then the manager; first streamed row, ${runs} runs; busy shared machine`);
+announce(
+  `replication: clone of ~${gib} GiB, ${runs} rounds of plain pg_basebackup then the manager; first streamed row, ${runs} runs; busy shared machine`,
+);
 const primary = await startManager('primary');
 await primary.when('PostgreSQL accepts connections');
 await sleep(500); // the replication role is created right after readiness
@@ -74,14 +146,21 @@ for (let i = 0; i < runs; i++) {
 
 // 1. Clone of ~1 GiB through the manager vs plain pg_basebackup.
 console.error(`loading ${gib} GiB...`);
-psql(primary, `CREATE TABLE big AS SELECT g, repeat(md5(g::text), 30) AS filler FROM generate_series(1, ${Math.round(gib * 1_050_000)}) g; CHECKPOINT`);
+psql(
+  primary,
+  `CREATE TABLE big AS SELECT g, repeat(md5(g::text), 30) AS filler FROM generate_series(1, ${Math.round(gib * 1_050_000)}) g; CHECKPOINT`,
+);
 const size = Number(psql(primary, 'SELECT pg_database_size(current_database())'));
 
 // The plain baseline gets the very command line the manager builds, with the same certificates.
 const plainSecrets = secretsDir('plain');
 const plainCerts = path.join(dir, 'plain', 'certificates');
 fs.mkdirSync(plainCerts, { recursive: true });
-for (const [from, to] of [['server-ca/ca.crt', 'server-ca.crt'], ['replication-tls/tls.crt', 'streaming_replica.crt'], ['replication-tls/tls.key', 'streaming_replica.key']]) {
+for (const [from, to] of [
+  ['server-ca/ca.crt', 'server-ca.crt'],
+  ['replication-tls/tls.crt', 'streaming_replica.crt'],
+  ['replication-tls/tls.key', 'streaming_replica.key'],
+]) {
   fs.copyFileSync(path.join(plainSecrets, from), path.join(plainCerts, to));
   fs.chmodSync(path.join(plainCerts, to), 0o600);
 }
@@ -93,11 +172,20 @@ async function plainClone(i) {
   const connection = {
     primary: { host: '127.0.0.1', port: primary.port },
     applicationName: pod,
-    tls: { serverCaFile: path.join(plainCerts, 'server-ca.crt'), certFile: path.join(plainCerts, 'streaming_replica.crt'), keyFile: path.join(plainCerts, 'streaming_replica.key') },
+    tls: {
+      serverCaFile: path.join(plainCerts, 'server-ca.crt'),
+      certFile: path.join(plainCerts, 'streaming_replica.crt'),
+      keyFile: path.join(plainCerts, 'streaming_replica.key'),
+    },
   };
   const began = performance.now();
   await new Promise((resolve, reject) => {
-    const child = spawn(path.join(pgBin(), 'pg_basebackup'), basebackupArgs(target, connection, true), { uid, gid, cwd: '/', stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(path.join(pgBin(), 'pg_basebackup'), basebackupArgs(target, connection, true), {
+      uid,
+      gid,
+      cwd: '/',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child.stderr.resume();
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_basebackup exit ${code}`))));
   });
@@ -110,7 +198,10 @@ async function plainClone(i) {
 async function managerClone(i) {
   const pod = `managed-${i}`;
   const replica = await startManager(pod, ['--replica-of', `127.0.0.1:${primary.port}`]);
-  const [finished, cloning] = await Promise.all([replica.when('clone finished'), replica.when('cloning the primary with pg_basebackup')]);
+  const [finished, cloning] = await Promise.all([
+    replica.when('clone finished'),
+    replica.when('cloning the primary with pg_basebackup'),
+  ]);
   overheads.push(cloning.elapsed);
   insideManager.push(finished.line.elapsedMs);
   await replica.stop();
@@ -129,7 +220,10 @@ const settled = async (measure) => {
 const overheads = [];
 const insideManager = [];
 await settled(() => plainClone('warm-up'));
-const { plain, managed } = await alternate({ plain: (i) => settled(() => plainClone(i)), managed: (i) => settled(() => managerClone(i)) }, runs);
+const { plain, managed } = await alternate(
+  { plain: (i) => settled(() => plainClone(i)), managed: (i) => settled(() => managerClone(i)) },
+  runs,
+);
 await primary.stop();
 fs.rmSync(dir, { recursive: true, force: true });
 
@@ -137,8 +231,12 @@ console.log(`database size: ${(size / 2 ** 30).toFixed(2)} GiB`);
 console.log(`clone, plain pg_basebackup:      ${describe(plain, 0, ' ms')}`);
 console.log(`clone, through instance-manager: ${describe(managed, 0, ' ms')}`);
 printRatio('ratio manager / plain', managed, plain, '<= 1.05');
-console.log(`  of which manager start to pg_basebackup spawn: ${describe(overheads, 0, ' ms')} (Node.js start-up, secrets)`);
+console.log(
+  `  of which manager start to pg_basebackup spawn: ${describe(overheads, 0, ' ms')} (Node.js start-up, secrets)`,
+);
 printRatio('  and pg_basebackup spawn to clone in place, over plain', insideManager, plain);
 const envNote = managerEnvNote('the manager');
 if (envNote) console.log(envNote);
-console.log(`replica start to first streamed row (empty PGDATA, small database; no baseline): ${describe(firstRow, 0, ' ms')}`);
+console.log(
+  `replica start to first streamed row (empty PGDATA, small database; no baseline): ${describe(firstRow, 0, ' ms')}`,
+);

@@ -13,7 +13,22 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alternate, announce, describe, eachLine, exited, firstConnection, freePort, managerEnv, managerEnvNote, pgBin, postgresUser, printRatio, ROOT, scratch } from './common.mjs';
+import {
+  alternate,
+  announce,
+  describe,
+  eachLine,
+  exited,
+  firstConnection,
+  freePort,
+  managerEnv,
+  managerEnvNote,
+  pgBin,
+  postgresUser,
+  printRatio,
+  ROOT,
+  scratch,
+} from './common.mjs';
 
 const runs = Number(process.argv[2] ?? 10);
 const dir = scratch('startup');
@@ -23,15 +38,37 @@ const statusPort = await freePort();
 const pgdata = path.join(dir, 'pgdata');
 const socketDir = path.join(dir, 'run', 'run');
 
-const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)] : [process.execPath, path.join(ROOT, 'bin/instance-manager')];
+const [command, ...commandArgs] = process.env.IM_BENCH_EXECUTABLE
+  ? [path.resolve(process.env.IM_BENCH_EXECUTABLE)]
+  : [process.execPath, path.join(ROOT, 'bin/instance-manager')];
 
 // The manager logs when it spawned the postmaster: that splits its overhead into what it does
 // before the spawn and what comes after (PostgreSQL's own start-up, competing for the CPU).
 function startManager() {
   const began = Date.now();
-  const child = spawn(command, [...commandArgs, 'run', '--pgdata', pgdata, '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', String(statusPort), '--secrets-dir', path.join(dir, 'none')], { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
+  const child = spawn(
+    command,
+    [
+      ...commandArgs,
+      'run',
+      '--pgdata',
+      pgdata,
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--port',
+      String(port),
+      '--listen',
+      '127.0.0.1',
+      '--status-port',
+      String(statusPort),
+      '--secrets-dir',
+      path.join(dir, 'none'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv },
+  );
   eachLine(child.stdout, (line) => {
-    if (child.spawnedPostmasterAfterMs === undefined && line.includes('"msg":"PostgreSQL started"')) child.spawnedPostmasterAfterMs = Date.parse(JSON.parse(line).ts) - began;
+    if (child.spawnedPostmasterAfterMs === undefined && line.includes('"msg":"PostgreSQL started"'))
+      child.spawnedPostmasterAfterMs = Date.parse(JSON.parse(line).ts) - began;
   });
   return child;
 }
@@ -42,7 +79,11 @@ function startManager() {
 function drainLogFifos() {
   const logDir = path.join(dir, 'run', 'log');
   return fs.readdirSync(logDir).map((name) => {
-    const socket = new net.Socket({ fd: fs.openSync(path.join(logDir, name), fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
+    const socket = new net.Socket({
+      fd: fs.openSync(path.join(logDir, name), fs.constants.O_RDWR | fs.constants.O_NONBLOCK),
+      readable: true,
+      writable: false,
+    });
     socket.resume();
     return socket;
   });
@@ -50,7 +91,11 @@ function drainLogFifos() {
 
 function startPostgresDirectly() {
   const readers = drainLogFifos();
-  const child = spawn(path.join(pgBin(), 'postgres'), ['-D', pgdata], { ...postgresUser(), cwd: pgdata, stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(path.join(pgBin(), 'postgres'), ['-D', pgdata], {
+    ...postgresUser(),
+    cwd: pgdata,
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   child.once('exit', () => readers.forEach((reader) => reader.destroy()));
   return child;
 }
@@ -80,9 +125,18 @@ function nodeBaseline() {
   await exited(child);
 }
 
-announce(`start to first connection (existing PGDATA; ${path.relative(ROOT, commandArgs[0] ?? command)}, TLS automatic, status API on), ${runs} rounds of manager, postgres -D directly, bare node -e 0; busy shared machine`);
+announce(
+  `start to first connection (existing PGDATA; ${path.relative(ROOT, commandArgs[0] ?? command)}, TLS automatic, status API on), ${runs} rounds of manager, postgres -D directly, bare node -e 0; busy shared machine`,
+);
 const spawnedAfter = [];
-const times = await alternate({ manager: () => measure(startManager, 'SIGTERM', spawnedAfter), direct: () => measure(startPostgresDirectly, 'SIGINT'), node: nodeBaseline }, runs);
+const times = await alternate(
+  {
+    manager: () => measure(startManager, 'SIGTERM', spawnedAfter),
+    direct: () => measure(startPostgresDirectly, 'SIGINT'),
+    node: nodeBaseline,
+  },
+  runs,
+);
 
 /**
  * RSS 3 s after the first connection, and once V8's memory reducer, which waits for some 8 s without
@@ -116,12 +170,25 @@ fs.rmSync(dir, { recursive: true, force: true });
 const { manager, direct, node } = times;
 console.log(`  postgres -D directly : ${describe(direct, 1, ' ms')}`);
 console.log(`  instance-manager run : ${describe(manager, 1, ' ms')}`);
-console.log(`  overhead (manager - direct, per round): ${describe(manager.map((value, i) => value - direct[i]), 1, ' ms')}; goal <= 150 ms`);
+console.log(
+  `  overhead (manager - direct, per round): ${describe(
+    manager.map((value, i) => value - direct[i]),
+    1,
+    ' ms',
+  )}; goal <= 150 ms`,
+);
 printRatio('  ratio manager / direct', manager, direct);
-console.log(`    the manager spawned the postmaster after ${describe(spawnedAfter, 0, ' ms')}; a bare \`node -e 0\` took ${describe(node, 1, ' ms')}`);
+console.log(
+  `    the manager spawned the postmaster after ${describe(spawnedAfter, 0, ' ms')}; a bare \`node -e 0\` took ${describe(node, 1, ' ms')}`,
+);
 const envNote = managerEnvNote('the manager and node -e 0');
 if (envNote) console.log(`  ${envNote}`);
-const line = (label, reading) => `${label} ${reading.rss.toFixed(1)} MiB (anon ${reading.anon.toFixed(1)}, executable and other files ${reading.file.toFixed(1)})`;
+const line = (label, reading) =>
+  `${label} ${reading.rss.toFixed(1)} MiB (anon ${reading.anon.toFixed(1)}, executable and other files ${reading.file.toFixed(1)})`;
 console.log(`idle RSS 15 s after the first connection: ${line('manager', rss.idle.manager)}; goal <= 60 MiB`);
-console.log(`  beside it, at the same moments: ${line('bare node', rss.idle.node)}; manager / bare node ${(rss.idle.manager.rss / rss.idle.node.rss).toFixed(2)}, difference ${(rss.idle.manager.rss - rss.idle.node.rss).toFixed(1)} MiB`);
-console.log(`  3 s after the first connection: ${line('manager', rss.early.manager)}; ${line('bare node', rss.early.node)}`);
+console.log(
+  `  beside it, at the same moments: ${line('bare node', rss.idle.node)}; manager / bare node ${(rss.idle.manager.rss / rss.idle.node.rss).toFixed(2)}, difference ${(rss.idle.manager.rss - rss.idle.node.rss).toFixed(1)} MiB`,
+);
+console.log(
+  `  3 s after the first connection: ${line('manager', rss.early.manager)}; ${line('bare node', rss.early.node)}`,
+);

@@ -16,9 +16,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
-import { alternate, announce, BIN, cpuSeconds, describe, eachLine, exited, freePort, printRatio, ROOT, rssMiB, scratch } from './common.mjs';
+import {
+  alternate,
+  announce,
+  BIN,
+  cpuSeconds,
+  describe,
+  eachLine,
+  exited,
+  freePort,
+  printRatio,
+  ROOT,
+  rssMiB,
+  scratch,
+} from './common.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '4' }, duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '4' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+  },
+});
 const ROUNDS = Number(values.rounds);
 const DURATION_S = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -36,15 +55,59 @@ function makeSecrets(dir) {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   for (const name of ['server-ca', 'client-ca']) {
     fs.mkdirSync(path.join(dir, name), { recursive: true });
-    openssl(['req', '-x509', ...ec, '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, name, 'ca.crt'), '-subj', `/CN=bench ${name}`, '-days', '2',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      path.join(dir, `${name}.key`),
+      '-out',
+      path.join(dir, name, 'ca.crt'),
+      '-subj',
+      `/CN=bench ${name}`,
+      '-days',
+      '2',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
   }
   const leaf = path.join(dir, 'server-tls');
   fs.mkdirSync(leaf);
-  fs.writeFileSync(path.join(dir, 'ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(['req', '-new', ...ec, '-keyout', path.join(leaf, 'tls.key'), '-out', path.join(dir, 'server.csr'), '-subj', '/CN=localhost']);
-  openssl(['x509', '-req', '-in', path.join(dir, 'server.csr'), '-CA', path.join(dir, 'server-ca', 'ca.crt'), '-CAkey', path.join(dir, 'server-ca.key'),
-    '-set_serial', '1', '-days', '2', '-extfile', path.join(dir, 'ext'), '-out', path.join(leaf, 'tls.crt')]);
+  fs.writeFileSync(
+    path.join(dir, 'ext'),
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
+  );
+  openssl([
+    'req',
+    '-new',
+    ...ec,
+    '-keyout',
+    path.join(leaf, 'tls.key'),
+    '-out',
+    path.join(dir, 'server.csr'),
+    '-subj',
+    '/CN=localhost',
+  ]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    path.join(dir, 'server.csr'),
+    '-CA',
+    path.join(dir, 'server-ca', 'ca.crt'),
+    '-CAkey',
+    path.join(dir, 'server-ca.key'),
+    '-set_serial',
+    '1',
+    '-days',
+    '2',
+    '-extfile',
+    path.join(dir, 'ext'),
+    '-out',
+    path.join(leaf, 'tls.crt'),
+  ]);
 }
 
 /** wrk's latency distribution, in milliseconds. */
@@ -65,7 +128,9 @@ function runWrk(url, pid, durationS) {
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(pid))), 100);
     const cpuBefore = cpuSeconds(pid);
-    const wrk = spawn('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${durationS}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const wrk = spawn('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${durationS}s`, '--latency', url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let output = '';
     wrk.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
     wrk.on('error', reject);
@@ -81,10 +146,28 @@ function runWrk(url, pid, durationS) {
 
 /** The manager with its status API on `statusPort`; resolves once PostgreSQL accepts connections. */
 async function startManager(dir, statusPort) {
-  const manager = spawn(process.execPath, [
-    BIN, 'run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--secrets-dir', path.join(dir, 'secrets'),
-    '--port', String(await freePort()), '--listen', '127.0.0.1', '--status-port', String(statusPort), '--smart-shutdown-timeout', '2',
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const manager = spawn(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--secrets-dir',
+      path.join(dir, 'secrets'),
+      '--port',
+      String(await freePort()),
+      '--listen',
+      '127.0.0.1',
+      '--status-port',
+      String(statusPort),
+      '--smart-shutdown-timeout',
+      '2',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise((resolve, reject) => {
     eachLine(manager.stdout, (line) => line.includes('"msg":"PostgreSQL accepts connections"') && resolve());
     manager.once('exit', (code) => reject(new Error(`the manager exited (${code}) before PostgreSQL was ready`)));
@@ -95,12 +178,17 @@ async function startManager(dir, statusPort) {
 /** The baseline server; resolves with it and the port the OS gave it. */
 async function startBareServer(dir) {
   const tls = path.join(dir, 'secrets', 'server-tls');
-  const bare = spawn(process.execPath, [path.join(ROOT, 'bench', 'bare-https-server.mjs'), path.join(tls, 'tls.crt'), path.join(tls, 'tls.key')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bare = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bench', 'bare-https-server.mjs'), path.join(tls, 'tls.crt'), path.join(tls, 'tls.key')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise((resolve) => eachLine(bare.stdout, (line) => resolve(Number(line))));
   return { bare, port };
 }
 
-const ms = (result) => `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${Math.round(result.rps)} req/s, ${result.cpuUs.toFixed(0)} µs CPU a request${result.errors ? `, ${result.errors}` : ''}`;
+const ms = (result) =>
+  `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${Math.round(result.rps)} req/s, ${result.cpuUs.toFixed(0)} µs CPU a request${result.errors ? `, ${result.errors}` : ''}`;
 
 const dir = scratch('status');
 makeSecrets(path.join(dir, 'secrets'));
@@ -108,7 +196,9 @@ const statusPort = await freePort();
 const manager = await startManager(dir, statusPort);
 const { bare, port: barePort } = await startBareServer(dir);
 try {
-  announce(`status API under wrk: ${CONNECTIONS} connections, HTTPS (TLS 1.3), ${ROUNDS} rounds of bare node:https, /healthz, /pg/status, ${DURATION_S} s each; ${execFileSync('psql', ['-V']).toString().trim()}; busy shared machine`);
+  announce(
+    `status API under wrk: ${CONNECTIONS} connections, HTTPS (TLS 1.3), ${ROUNDS} rounds of bare node:https, /healthz, /pg/status, ${DURATION_S} s each; ${execFileSync('psql', ['-V']).toString().trim()}; busy shared machine`,
+  );
   console.log(`  manager RSS idle: ${rssMiB(manager.pid).toFixed(1)} MiB`);
   const duration = (round) => (round < 0 ? WARM_UP_S : DURATION_S);
   const contenders = {
@@ -118,18 +208,42 @@ try {
   };
   const runs = await alternate(contenders, ROUNDS, {
     warmUp: 1,
-    onRound: (round, result) => console.log(`  round ${round + 1}: ${Object.entries(result).map(([name, run]) => `${name} ${ms(run)}`).join('; ')}`),
+    onRound: (round, result) =>
+      console.log(
+        `  round ${round + 1}: ${Object.entries(result)
+          .map(([name, run]) => `${name} ${ms(run)}`)
+          .join('; ')}`,
+      ),
   });
   const p99 = (name) => runs[name].map((run) => run.p99);
   console.log(`bare node:https p99: ${describe(p99('bare'), 2, ' ms')}`);
   for (const [endpoint, goal] of Object.entries(GOALS_MS)) {
     console.log(`${endpoint} p99: ${describe(p99(endpoint), 2, ' ms')}; goal <= ${goal} ms`);
-    printRatio(`${endpoint} p99 / bare node:https p99`, p99(endpoint), p99('bare'), endpoint === '/healthz' ? `<= ${HEALTHZ_RATIO_GOAL}` : undefined);
-    printRatio(`${endpoint} req/s / bare node:https req/s`, runs[endpoint].map((run) => run.rps), runs.bare.map((run) => run.rps));
+    printRatio(
+      `${endpoint} p99 / bare node:https p99`,
+      p99(endpoint),
+      p99('bare'),
+      endpoint === '/healthz' ? `<= ${HEALTHZ_RATIO_GOAL}` : undefined,
+    );
+    printRatio(
+      `${endpoint} req/s / bare node:https req/s`,
+      runs[endpoint].map((run) => run.rps),
+      runs.bare.map((run) => run.rps),
+    );
     const cpu = (name) => runs[name].map((run) => run.cpuUs);
-    printRatio(`${endpoint} server CPU per request / bare node:https (${describe(cpu(endpoint), 0, ' µs')} against ${describe(cpu('bare'), 0, ' µs')})`, cpu(endpoint), cpu('bare'));
+    printRatio(
+      `${endpoint} server CPU per request / bare node:https (${describe(cpu(endpoint), 0, ' µs')} against ${describe(cpu('bare'), 0, ' µs')})`,
+      cpu(endpoint),
+      cpu('bare'),
+    );
   }
-  console.log(`manager peak RSS under load: ${describe([...runs['/healthz'], ...runs['/pg/status']].map((run) => run.peakRss), 1, ' MiB')}`);
+  console.log(
+    `manager peak RSS under load: ${describe(
+      [...runs['/healthz'], ...runs['/pg/status']].map((run) => run.peakRss),
+      1,
+      ' MiB',
+    )}`,
+  );
 } finally {
   bare.kill('SIGTERM');
   manager.kill('SIGTERM');

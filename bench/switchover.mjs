@@ -13,7 +13,23 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { alternate, announce, BIN, certificateAuthority, describe, eachLine, exited, freePort, leaf, managerEnv, pgBin, postgresUser, runAsPostgres, scratch, secretsDir as secretsOf } from './common.mjs';
+import {
+  alternate,
+  announce,
+  BIN,
+  certificateAuthority,
+  describe,
+  eachLine,
+  exited,
+  freePort,
+  leaf,
+  managerEnv,
+  pgBin,
+  postgresUser,
+  runAsPostgres,
+  scratch,
+  secretsDir as secretsOf,
+} from './common.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
 const dir = scratch('switchover');
@@ -28,16 +44,69 @@ const secretsDir = (name) => secretsOf(dir, name, serverCa, clientCa);
 async function startManager(name, extra = []) {
   const base = path.join(dir, name);
   const [port, statusPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(base, 'pgdata'), '--run-dir', path.join(base, 'run'), '--port', String(port), '--listen', '127.0.0.1',
-    '--status-port', String(statusPort), '--secrets-dir', secretsDir(name), '--server-name', '127.0.0.1', '--pod-name', name, '--smart-shutdown-timeout', '2', ...extra],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'run',
+      '--pgdata',
+      path.join(base, 'pgdata'),
+      '--run-dir',
+      path.join(base, 'run'),
+      '--port',
+      String(port),
+      '--listen',
+      '127.0.0.1',
+      '--status-port',
+      String(statusPort),
+      '--secrets-dir',
+      secretsDir(name),
+      '--server-name',
+      '127.0.0.1',
+      '--pod-name',
+      name,
+      '--smart-shutdown-timeout',
+      '2',
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv },
+  );
   const seen = new Set();
   eachLine(child.stdout, (text) => seen.add(JSON.parse(text).msg));
   while (!seen.has('PostgreSQL accepts connections')) await sleep(50);
-  return { name, port, url: `https://127.0.0.1:${statusPort}`, socket: path.join(base, 'run', 'run'), stop: async () => { child.kill('SIGTERM'); await exited(child); } };
+  return {
+    name,
+    port,
+    url: `https://127.0.0.1:${statusPort}`,
+    socket: path.join(base, 'run', 'run'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited(child);
+    },
+  };
 }
 
-const psql = (socket, port, sql) => execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', socket, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', sql], { encoding: 'utf8' }).trim();
+const psql = (socket, port, sql) =>
+  execFileSync(
+    'psql',
+    [
+      '-X',
+      '-At',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      socket,
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-c',
+      sql,
+    ],
+    { encoding: 'utf8' },
+  ).trim();
 
 /** One client, one row a transaction, into whichever node accepts writes; the longest gap between acknowledged commits. */
 function writeLoad(nodes) {
@@ -50,7 +119,13 @@ function writeLoad(nodes) {
     while (running) {
       try {
         if (!client) {
-          client = new pg.Client({ host: nodes[target].socket, port: nodes[target].port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
+          client = new pg.Client({
+            host: nodes[target].socket,
+            port: nodes[target].port,
+            user: 'postgres',
+            database: 'postgres',
+            connectionTimeoutMillis: 2000,
+          });
           client.on('error', () => undefined);
           await client.connect();
         }
@@ -67,12 +142,21 @@ function writeLoad(nodes) {
     }
     await client?.end().catch(() => undefined);
   })();
-  return { stop: async () => { running = false; await done; return longestGap; } };
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return longestGap;
+    },
+  };
 }
 
 function cli(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, ...operatorFlags], { stdio: ['ignore', 'pipe', 'pipe'], env: managerEnv });
+    const child = spawn(process.execPath, [BIN, ...args, ...operatorFlags], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: managerEnv,
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -80,7 +164,9 @@ function cli(args) {
   });
 }
 
-announce(`switchover: write gap through instance-manager switchover vs plain pg_ctl promote on an idle pair, ${rounds} rounds; busy shared machine`);
+announce(
+  `switchover: write gap through instance-manager switchover vs plain pg_ctl promote on an idle pair, ${rounds} rounds; busy shared machine`,
+);
 const a = await startManager('a');
 await sleep(500); // the replication role is created right after readiness
 const b = await startManager('b', ['--replica-of', `127.0.0.1:${a.port}`]);
@@ -105,15 +191,41 @@ const plain = path.join(dir, 'plain');
 fs.mkdirSync(plain);
 fs.chownSync(plain, uid, gid);
 const plainPort = await freePort();
-runAsPostgres(path.join(pgBin(), 'initdb'), ['-D', path.join(plain, 'primary'), '-U', 'postgres', '--auth=trust', '--no-sync'], { stdio: 'ignore' });
-runAsPostgres(path.join(pgBin(), 'pg_ctl'), ['start', '-w', '-D', path.join(plain, 'primary'), '-l', path.join(plain, 'primary.log'), '-o', `-p ${plainPort} -k ${plain} -c listen_addresses=''`], { stdio: 'ignore' });
+runAsPostgres(
+  path.join(pgBin(), 'initdb'),
+  ['-D', path.join(plain, 'primary'), '-U', 'postgres', '--auth=trust', '--no-sync'],
+  { stdio: 'ignore' },
+);
+runAsPostgres(
+  path.join(pgBin(), 'pg_ctl'),
+  [
+    'start',
+    '-w',
+    '-D',
+    path.join(plain, 'primary'),
+    '-l',
+    path.join(plain, 'primary.log'),
+    '-o',
+    `-p ${plainPort} -k ${plain} -c listen_addresses=''`,
+  ],
+  { stdio: 'ignore' },
+);
 
 async function plainPromote(round) {
   const replica = path.join(plain, `replica-${round}`);
   const port = await freePort();
-  runAsPostgres(path.join(pgBin(), 'pg_basebackup'), ['-h', plain, '-p', String(plainPort), '-U', 'postgres', '-D', replica, '-R', '--checkpoint', 'fast'], { stdio: 'ignore' });
-  runAsPostgres(path.join(pgBin(), 'pg_ctl'), ['start', '-w', '-D', replica, '-l', `${replica}.log`, '-o', `-p ${port} -k ${plain} -c listen_addresses=''`], { stdio: 'ignore' });
-  while (psql(plain, port, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") !== '1') await sleep(20);
+  runAsPostgres(
+    path.join(pgBin(), 'pg_basebackup'),
+    ['-h', plain, '-p', String(plainPort), '-U', 'postgres', '-D', replica, '-R', '--checkpoint', 'fast'],
+    { stdio: 'ignore' },
+  );
+  runAsPostgres(
+    path.join(pgBin(), 'pg_ctl'),
+    ['start', '-w', '-D', replica, '-l', `${replica}.log`, '-o', `-p ${port} -k ${plain} -c listen_addresses=''`],
+    { stdio: 'ignore' },
+  );
+  while (psql(plain, port, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") !== '1')
+    await sleep(20);
   const began = performance.now();
   runAsPostgres(path.join(pgBin(), 'pg_ctl'), ['promote', '-w', '-D', replica], { stdio: 'ignore' });
   const elapsed = performance.now() - began;
@@ -123,14 +235,30 @@ async function plainPromote(round) {
 }
 
 const results = await alternate({ plain: plainPromote, managed: managedSwitchover }, rounds, {
-  onRound: (round, { plain: promoteMs, managed: { gap, total } }) => console.log(`  round ${round + 1}: write gap ${gap.toFixed(0)} ms (switchover ${total.toFixed(0)} ms), plain pg_ctl promote ${promoteMs.toFixed(0)} ms`),
+  onRound: (round, { plain: promoteMs, managed: { gap, total } }) =>
+    console.log(
+      `  round ${round + 1}: write gap ${gap.toFixed(0)} ms (switchover ${total.toFixed(0)} ms), plain pg_ctl promote ${promoteMs.toFixed(0)} ms`,
+    ),
 });
-runAsPostgres(path.join(pgBin(), 'pg_ctl'), ['stop', '-m', 'fast', '-D', path.join(plain, 'primary')], { stdio: 'ignore' });
+runAsPostgres(path.join(pgBin(), 'pg_ctl'), ['stop', '-m', 'fast', '-D', path.join(plain, 'primary')], {
+  stdio: 'ignore',
+});
 await Promise.all([a.stop(), b.stop()]);
 fs.rmSync(dir, { recursive: true, force: true });
 
 const gaps = results.managed.map((round) => round.gap);
 console.log(`write gap through instance-manager switchover: ${describe(gaps, 0, ' ms')}; goal < 3000 ms`);
-console.log(`whole switchover (demote .. old primary streaming): ${describe(results.managed.map((round) => round.total), 0, ' ms')}`);
+console.log(
+  `whole switchover (demote .. old primary streaming): ${describe(
+    results.managed.map((round) => round.total),
+    0,
+    ' ms',
+  )}`,
+);
 console.log(`plain pg_ctl promote -w on an idle pair:       ${describe(results.plain, 0, ' ms')}`);
-console.log(`paired ratio write gap / plain promote: ${describe(gaps.map((gap, i) => gap / results.plain[i]), 2)}`);
+console.log(
+  `paired ratio write gap / plain promote: ${describe(
+    gaps.map((gap, i) => gap / results.plain[i]),
+    2,
+  )}`,
+);

@@ -17,7 +17,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import pg from 'pg';
 import { createCa, issueClientCertificate, issueServerCertificate } from '../dist/pki/index.js';
-import { alternate, announce, BIN, describe, eachLine, exited, freePort, median, printRatio, scratch } from './common.mjs';
+import {
+  alternate,
+  announce,
+  BIN,
+  describe,
+  eachLine,
+  exited,
+  freePort,
+  median,
+  printRatio,
+  scratch,
+} from './common.mjs';
 
 const GOAL_MS = 2000;
 const rotations = Number(process.argv[2] ?? 10);
@@ -40,10 +51,12 @@ function swapVolume(volume, files) {
   }
   const stamp = `..bench_${generation++}`;
   fs.mkdirSync(path.join(volume, stamp));
-  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(volume, stamp, name), content, { mode: 0o640 });
+  for (const [name, content] of Object.entries(files))
+    fs.writeFileSync(path.join(volume, stamp, name), content, { mode: 0o640 });
   fs.symlinkSync(stamp, path.join(volume, '..data_tmp'));
   fs.renameSync(path.join(volume, '..data_tmp'), path.join(volume, '..data'));
-  for (const name of Object.keys(files)) if (!fs.existsSync(path.join(volume, name))) fs.symlinkSync(path.join('..data', name), path.join(volume, name));
+  for (const name of Object.keys(files))
+    if (!fs.existsSync(path.join(volume, name))) fs.symlinkSync(path.join('..data', name), path.join(volume, name));
   if (previous) fs.rmSync(path.join(volume, previous), { recursive: true, force: true });
 }
 
@@ -75,7 +88,28 @@ swapVolume(path.join(secrets, 'server-tls'), { 'tls.crt': first.certPem, 'tls.ke
 swapVolume(path.join(secrets, 'replication-tls'), { 'tls.crt': replication.certPem, 'tls.key': replication.keyPem });
 fs.writeFileSync(path.join(dir, 'server-ca.crt'), serverCa.certPem);
 
-const manager = spawn(process.execPath, [BIN, 'run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--port', String(port), '--listen', '127.0.0.1', '--status-port', '0', '--secrets-dir', secrets, '--server-name', 'localhost,127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const manager = spawn(
+  process.execPath,
+  [
+    BIN,
+    'run',
+    '--pgdata',
+    path.join(dir, 'pgdata'),
+    '--run-dir',
+    path.join(dir, 'run'),
+    '--port',
+    String(port),
+    '--listen',
+    '127.0.0.1',
+    '--status-port',
+    '0',
+    '--secrets-dir',
+    secrets,
+    '--server-name',
+    'localhost,127.0.0.1',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 let reloads = 0;
 let restarts = -1;
 eachLine(manager.stdout, (line) => {
@@ -95,14 +129,26 @@ for (;;) {
   }
 }
 
-const pgbenchEnv = { ...process.env, PGHOST: 'localhost', PGHOSTADDR: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: 'bench', PGDATABASE: 'postgres', PGSSLMODE: 'verify-full', PGSSLROOTCERT: path.join(dir, 'server-ca.crt') };
+const pgbenchEnv = {
+  ...process.env,
+  PGHOST: 'localhost',
+  PGHOSTADDR: '127.0.0.1',
+  PGPORT: String(port),
+  PGUSER: 'postgres',
+  PGPASSWORD: 'bench',
+  PGDATABASE: 'postgres',
+  PGSSLMODE: 'verify-full',
+  PGSSLROOTCERT: path.join(dir, 'server-ca.crt'),
+};
 const run = (args) =>
   new Promise((resolve, reject) => {
     const child = spawn('pgbench', args, { env: pgbenchEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`pgbench exited ${code}:\n${output}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`pgbench exited ${code}:\n${output}`)),
+    );
   });
 await run(['-i', '-q', '-s', '1']);
 
@@ -120,7 +166,10 @@ async function servedAfter(material, began) {
 async function reloadByHand(material) {
   const certificates = path.join(dir, 'run', 'certificates');
   const began = performance.now();
-  for (const [name, content] of [['server.crt', material.certPem], ['server.key', material.keyPem]]) {
+  for (const [name, content] of [
+    ['server.crt', material.certPem],
+    ['server.key', material.keyPem],
+  ]) {
     const file = path.join(certificates, name);
     const { uid, gid, mode } = fs.statSync(file);
     fs.writeFileSync(`${file}.bench`, content, { mode });
@@ -141,7 +190,9 @@ async function swapSecret(material) {
 const renewed = [];
 for (let i = 0; i < 2 * rotations; i++) renewed.push(await leaf());
 const benchSeconds = Math.ceil(rotations * 3.5) + 4;
-announce(`certificate rotation: ${rotations} rounds of a Secret swap then a reload by hand, pgbench over TLS all the while; busy shared machine`);
+announce(
+  `certificate rotation: ${rotations} rounds of a Secret swap then a reload by hand, pgbench over TLS all the while; busy shared machine`,
+);
 const reconnecting = run(['-n', '-C', '-c', '2', '-j', '1', '-T', String(benchSeconds)]);
 const persistent = run(['-n', '-c', '2', '-j', '1', '-T', String(benchSeconds)]);
 await sleep(1000);
@@ -151,7 +202,13 @@ const pause = (measure) => async (round) => {
   await sleep(500);
   return elapsed;
 };
-const latencies = await alternate({ swap: pause((round) => swapSecret(renewed[2 * round])), byHand: pause((round) => reloadByHand(renewed[2 * round + 1])) }, rotations);
+const latencies = await alternate(
+  {
+    swap: pause((round) => swapSecret(renewed[2 * round])),
+    byHand: pause((round) => reloadByHand(renewed[2 * round + 1])),
+  },
+  rotations,
+);
 const outputs = { 'new connection per transaction (-C)': await reconnecting, 'sessions kept open': await persistent };
 
 manager.kill('SIGTERM');

@@ -23,9 +23,13 @@ const TAG_OFFSET = '// build '.length;
 function compileBundle(cachedData) {
   const source = fs.readFileSync(BUNDLE, 'utf8');
   const tag = source.slice(TAG_OFFSET, TAG_OFFSET + TAG_LENGTH);
-  const matching = cachedData?.subarray(0, TAG_LENGTH).toString('latin1') === tag ? cachedData.subarray(TAG_LENGTH) : undefined;
+  const matching =
+    cachedData?.subarray(0, TAG_LENGTH).toString('latin1') === tag ? cachedData.subarray(TAG_LENGTH) : undefined;
   // The same wrapper Node's CommonJS loader puts around a module.
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData: matching });
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: BUNDLE,
+    cachedData: matching,
+  });
   return {
     script,
     tag,

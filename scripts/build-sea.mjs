@@ -59,13 +59,23 @@ try {
 const blob = path.join(work, 'sea-prep.blob');
 const seaConfig = path.join(work, 'sea-config.json');
 // useCodeCache: V8's code cache of the bundle goes into the blob (compiling it is most of loading it).
-fs.writeFileSync(seaConfig, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+fs.writeFileSync(
+  seaConfig,
+  JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
+);
 run(process.execPath, ['--experimental-sea-config', seaConfig]);
 
 // 3. The executable: a copy of this Node with the blob injected.
 fs.copyFileSync(process.execPath, executable);
 fs.chmodSync(executable, 0o755);
-run(process.execPath, [path.join(root, 'node_modules', 'postject', 'dist', 'cli.js'), executable, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
+run(process.execPath, [
+  path.join(root, 'node_modules', 'postject', 'dist', 'cli.js'),
+  executable,
+  'NODE_SEA_BLOB',
+  blob,
+  '--sentinel-fuse',
+  SEA_FUSE,
+]);
 
 const addon = path.join(root, 'build', 'Release', 'reaper.node');
 if (fs.existsSync(addon)) {
@@ -77,7 +87,9 @@ fs.rmSync(work, { recursive: true, force: true });
 // repository: the executable starts once here, from outside it.
 const started = spawnSync(executable, ['--help'], { cwd: outDir, encoding: 'utf8' });
 if (started.status !== 0) {
-  say(`${path.relative(root, executable)} --help failed (exit ${started.status ?? started.signal}): ${started.stderr.trim()}`);
+  say(
+    `${path.relative(root, executable)} --help failed (exit ${started.status ?? started.signal}): ${started.stderr.trim()}`,
+  );
   process.exit(1);
 }
 say(`${path.relative(root, executable)}: ${fs.statSync(executable).size} bytes`);

@@ -39,7 +39,9 @@ export async function build({ force = false } = {}) {
   const modules = await bundleDist(BUNDLE, tag);
   run(['--input-type=module', '-e', WRITE_CACHE], { ...process.env, NODE_OPTIONS: '' });
   fs.writeFileSync(stamp, inputs);
-  process.stderr.write(`build: ${modules} modules bundled into ${path.relative(root, BUNDLE)} (${fs.statSync(BUNDLE).size} bytes), code cache ${fs.statSync(CODE_CACHE).size} bytes\n`);
+  process.stderr.write(
+    `build: ${modules} modules bundled into ${path.relative(root, BUNDLE)} (${fs.statSync(BUNDLE).size} bytes), code cache ${fs.statSync(CODE_CACHE).size} bytes\n`,
+  );
 }
 
 // The cache is made the way bin/instance-manager runs: a fresh Node with no V8 flags (V8 rejects
@@ -72,11 +74,22 @@ function readIfThere(file) {
  */
 function inputsDigest() {
   const hash = crypto.createHash('sha256');
-  const files = ['package.json', 'package-lock.json', 'tsconfig.json', 'bin/load-bundle.cjs', 'scripts/build.mjs', 'scripts/bundle.mjs'];
+  const files = [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'bin/load-bundle.cjs',
+    'scripts/build.mjs',
+    'scripts/bundle.mjs',
+  ];
   for (const entry of fs.readdirSync(path.join(root, 'src'), { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) files.push(path.relative(root, path.join(entry.parentPath, entry.name)));
   }
-  for (const file of files.sort()) hash.update(`${file}\0`).update(fs.readFileSync(path.join(root, file))).update('\0');
+  for (const file of files.sort())
+    hash
+      .update(`${file}\0`)
+      .update(fs.readFileSync(path.join(root, file)))
+      .update('\0');
   hash.update(`${process.version} ${process.arch} ${sourceCommit()}`);
   return hash.digest('hex');
 }

@@ -89,8 +89,18 @@ export async function bundleCli({ entry, outfile, moduleUrl, banner = '', separa
   // a single executable has no node_modules to load from, and the point of the bundle is to read none.
   const leftOut = Object.values(result.metafile.outputs)
     .flatMap((output) => output.imports)
-    .filter((imported) => imported.external && !imported.path.startsWith('node:') && !isBuiltin(imported.path) && !NEVER_LOADED.includes(imported.path) && !separated.has(imported.path));
-  if (leftOut.length > 0) throw new Error(`the bundle would load these from node_modules at run time: ${[...new Set(leftOut.map((imported) => imported.path))].join(', ')}`);
+    .filter(
+      (imported) =>
+        imported.external &&
+        !imported.path.startsWith('node:') &&
+        !isBuiltin(imported.path) &&
+        !NEVER_LOADED.includes(imported.path) &&
+        !separated.has(imported.path),
+    );
+  if (leftOut.length > 0)
+    throw new Error(
+      `the bundle would load these from node_modules at run time: ${[...new Set(leftOut.map((imported) => imported.path))].join(', ')}`,
+    );
   return Object.keys(result.metafile.inputs).length;
 }
 
@@ -103,7 +113,16 @@ export async function bundleDist(outfile, tag) {
   const here = path.dirname(outfile);
   const vendor = (name) => path.join(here, 'vendor', `${name}.cjs`);
   const requireFromRoot = createRequire(path.join(root, 'package.json'));
-  await Promise.all(LOADED_LATER.map((name) => build({ ...commonOptions, entryPoints: [requireFromRoot.resolve(name)], outfile: vendor(name), external: NEVER_LOADED })));
+  await Promise.all(
+    LOADED_LATER.map((name) =>
+      build({
+        ...commonOptions,
+        entryPoints: [requireFromRoot.resolve(name)],
+        outfile: vendor(name),
+        external: NEVER_LOADED,
+      }),
+    ),
+  );
   return bundleCli({
     entry: "export { main } from './src/cli/main.ts';\n",
     outfile,
@@ -115,4 +134,3 @@ export async function bundleDist(outfile, tag) {
     separate: (name) => `./${path.relative(here, vendor(name))}`,
   });
 }
-

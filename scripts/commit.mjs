@@ -14,6 +14,17 @@ export function sourceCommit() {
   const head = git('rev-parse', 'HEAD');
   if (head.status !== 0) return process.env.REVISION || 'unknown';
   // Only what goes into the executable counts: an edited README does not make a build dirty.
-  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'scripts', 'package.json', 'package-lock.json').stdout.trim() !== '';
+  const dirty =
+    git(
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+      '--',
+      'src',
+      'bin',
+      'scripts',
+      'package.json',
+      'package-lock.json',
+    ).stdout.trim() !== '';
   return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
 }

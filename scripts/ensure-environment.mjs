@@ -40,7 +40,11 @@ function has(command) {
 
 function postgresMajors() {
   try {
-    return fs.readdirSync('/usr/lib/postgresql').filter((name) => fs.existsSync(`/usr/lib/postgresql/${name}/bin/postgres`)).map(Number).sort((a, b) => b - a);
+    return fs
+      .readdirSync('/usr/lib/postgresql')
+      .filter((name) => fs.existsSync(`/usr/lib/postgresql/${name}/bin/postgres`))
+      .map(Number)
+      .sort((a, b) => b - a);
   } catch {
     return [];
   }
@@ -63,7 +67,9 @@ function aptInstall(packages) {
 }
 
 function installedPackage(name) {
-  return spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' }).stdout?.includes('install ok installed');
+  return spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' }).stdout?.includes(
+    'install ok installed',
+  );
 }
 
 // 1. npm dependencies (npm ci also builds the reaper addon with node-gyp, which needs a compiler)
@@ -91,10 +97,17 @@ if (forTests) {
   const testTools = { unshare: 'util-linux', ip: 'iproute2', pgbadger: 'pgbadger', promtool: 'prometheus' };
   for (const [tool, pkg] of Object.entries(testTools)) if (!has(tool)) wanted.push(pkg);
   // The example queries.yaml of postgres_exporter's package, which the metrics tests read as is.
-  if (!fs.existsSync('/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml')) wanted.push('prometheus-postgres-exporter');
+  if (!fs.existsSync('/usr/share/doc/prometheus-postgres-exporter/examples/queries.yaml'))
+    wanted.push('prometheus-postgres-exporter');
 }
 if (forBench) {
-  for (const [tool, pkg] of [['/usr/bin/time', 'time'], ['wrk', 'wrk'], ['mlr', 'miller'], ['go', 'golang-go']]) if (!has(tool)) wanted.push(pkg);
+  for (const [tool, pkg] of [
+    ['/usr/bin/time', 'time'],
+    ['wrk', 'wrk'],
+    ['mlr', 'miller'],
+    ['go', 'golang-go'],
+  ])
+    if (!has(tool)) wanted.push(pkg);
   // bench/metrics.mjs scrapes it beside the manager.
   if (!has('prometheus-postgres-exporter')) wanted.push('prometheus-postgres-exporter');
 }
@@ -112,9 +125,22 @@ if (forTests) {
 // 3. the build; the addon too when node_modules came from before it existed or its source changed since
 // (npm ci builds it otherwise)
 const addon = path.join(root, 'build', 'Release', 'reaper.node');
-const addonStale = !fs.existsSync(addon) || fs.statSync(addon).mtimeMs < fs.statSync(path.join(root, 'native', 'reaper.c')).mtimeMs;
+const addonStale =
+  !fs.existsSync(addon) || fs.statSync(addon).mtimeMs < fs.statSync(path.join(root, 'native', 'reaper.c')).mtimeMs;
 if (addonStale) {
-  const nodeGyp = process.env.npm_config_node_gyp ?? path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const nodeGyp =
+    process.env.npm_config_node_gyp ??
+    path.join(
+      path.dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    );
   // Node's own headers, when its package ships them, spare node-gyp a download.
   const prefix = path.dirname(path.dirname(process.execPath));
   const nodedir = fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];

@@ -20,7 +20,11 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export function productionPackages(lock) {
   return Object.entries(lock.packages)
     .filter(([location, entry]) => location !== '' && !entry.dev && !entry.devOptional && !entry.link)
-    .map(([location, entry]) => ({ location, name: entry.name ?? location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length), entry }));
+    .map(([location, entry]) => ({
+      location,
+      name: entry.name ?? location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length),
+      entry,
+    }));
 }
 
 const purl = (name, version) => `pkg:npm/${name.startsWith('@') ? `%40${name.slice(1)}` : name}@${version}`;
@@ -30,7 +34,9 @@ function hashes(integrity) {
   const algorithms = { sha512: 'SHA-512', sha384: 'SHA-384', sha256: 'SHA-256', sha1: 'SHA-1' };
   return (integrity ?? '').split(/\s+/).flatMap((item) => {
     const [, alg, digest] = /^(sha\d+)-(.+)$/.exec(item) ?? [];
-    return alg && algorithms[alg] ? [{ alg: algorithms[alg], content: Buffer.from(digest, 'base64').toString('hex') }] : [];
+    return alg && algorithms[alg]
+      ? [{ alg: algorithms[alg], content: Buffer.from(digest, 'base64').toString('hex') }]
+      : [];
   });
 }
 
@@ -80,12 +86,26 @@ export function npmSbom(lock, { now = new Date(), node = process.versions.node }
       timestamp: now.toISOString(),
       lifecycles: [{ phase: 'build' }],
       tools: { components: [{ type: 'application', name: 'scripts/sbom.mjs', description: 'from package-lock.json' }] },
-      component: { 'bom-ref': appRef, type: 'application', name: lock.name, version: lock.version, purl: purl(lock.name, lock.version), ...(root.license ? { licenses: [{ expression: root.license }] } : {}) },
+      component: {
+        'bom-ref': appRef,
+        type: 'application',
+        name: lock.name,
+        version: lock.version,
+        purl: purl(lock.name, lock.version),
+        ...(root.license ? { licenses: [{ expression: root.license }] } : {}),
+      },
     },
     components: [
       ...[...components.values()].sort((a, b) => a['bom-ref'].localeCompare(b['bom-ref'])),
       // The single executable is Node.js with the bundle inside: its runtime's advisories are the image's.
-      { 'bom-ref': nodeRef, type: 'platform', name: 'node', version: node, cpe: `cpe:2.3:a:nodejs:node.js:${node}:*:*:*:*:*:*:*`, purl: `pkg:generic/node@${node}` },
+      {
+        'bom-ref': nodeRef,
+        type: 'platform',
+        name: 'node',
+        version: node,
+        cpe: `cpe:2.3:a:nodejs:node.js:${node}:*:*:*:*:*:*:*`,
+        purl: `pkg:generic/node@${node}`,
+      },
     ],
     dependencies: [
       { ref: appRef, dependsOn: [...dependsOn('', root), nodeRef].sort() },

@@ -40,7 +40,10 @@ export class OutputSink extends EventEmitter {
   private readonly fd: number;
   private broken = false;
 
-  constructor(fd = 1, readonly highWaterMark = 8 * 1024 * 1024) {
+  constructor(
+    fd = 1,
+    readonly highWaterMark = 8 * 1024 * 1024,
+  ) {
     super();
     this.fd = fd;
     const stat = fs.fstatSync(fd);

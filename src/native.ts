@@ -27,7 +27,9 @@ export function nativeAddonCandidates(env: NodeJS.ProcessEnv = process.env, exec
   return [path.join(packageRoot, 'build', 'Release', 'reaper.node'), path.join(path.dirname(execPath), 'reaper.node')];
 }
 
-export function loadNativeAddon(candidates = nativeAddonCandidates()): { addon: NativeAddon; file: string } | { errors: string[] } {
+export function loadNativeAddon(
+  candidates = nativeAddonCandidates(),
+): { addon: NativeAddon; file: string } | { errors: string[] } {
   const errors: string[] = [];
   for (const file of candidates) {
     if (!fs.existsSync(file)) {
@@ -60,4 +62,3 @@ export function setPipeSize(fd: number, bytes: number): number | undefined {
   const loaded = defaultNativeAddon();
   return 'addon' in loaded ? loaded.addon.setPipeSize(fd, bytes) : undefined;
 }
-

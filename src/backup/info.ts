@@ -112,7 +112,12 @@ export interface ConsoleLine {
 }
 
 const CONSOLE_LEVELS: Record<string, Level> = {
-  ERROR: 'error', WARN: 'warning', INFO: 'info', DETAIL: 'info', DEBUG: 'debug', TRACE: 'debug',
+  ERROR: 'error',
+  WARN: 'warning',
+  INFO: 'info',
+  DETAIL: 'info',
+  DEBUG: 'debug',
+  TRACE: 'debug',
 };
 
 /**

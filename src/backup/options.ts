@@ -8,7 +8,13 @@ import { UsageError } from '../errors.js';
 export type RepoOptions = Map<string, string>;
 
 const OWNED_EXACT = new Set([
-  'stanza', 'lock-path', 'spool-path', 'archive-async', 'config', 'config-path', 'config-include-path',
+  'stanza',
+  'lock-path',
+  'spool-path',
+  'archive-async',
+  'config',
+  'config-path',
+  'config-include-path',
 ]);
 /** pg1-path, pg2-host... and log-level-console, log-path...: the manager's. */
 const OWNED_PATTERNS = [/^pg\d+-/, /^log-/];

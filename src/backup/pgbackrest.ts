@@ -27,7 +27,10 @@ export interface PgBackRestRun {
 
 export class PgBackRestFailed extends Error {
   override readonly name = 'PgBackRestFailed';
-  constructor(message: string, readonly exitCode: number | null) {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
     super(message);
   }
 }

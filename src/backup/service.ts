@@ -53,8 +53,16 @@ export class BackupService {
     if (this.current) return undefined;
     const startedAt = new Date().toISOString();
     const record: BackupRecord = {
-      id: startedAt, label: null, type, startedAt, stoppedAt: null,
-      sizeBytes: null, repositorySizeBytes: null, walStart: null, walStop: null, error: null,
+      id: startedAt,
+      label: null,
+      type,
+      startedAt,
+      stoppedAt: null,
+      sizeBytes: null,
+      repositorySizeBytes: null,
+      walStart: null,
+      walStop: null,
+      error: null,
     };
     const abort = new AbortController();
     this.deps.logger.info('backup started', { type, stanza: this.deps.stanza });
@@ -149,8 +157,12 @@ export class BackupService {
     try {
       stats = await withConnection(this.deps.socketAddress, async (client) => {
         const result = await client.query<{
-          archived_count: string; last_archived_wal: string | null; last_archived_time: Date | null;
-          failed_count: string; last_failed_wal: string | null; last_failed_time: Date | null;
+          archived_count: string;
+          last_archived_wal: string | null;
+          last_archived_time: Date | null;
+          failed_count: string;
+          last_failed_wal: string | null;
+          last_failed_time: Date | null;
         }>(`SELECT archived_count, last_archived_wal, last_archived_time,
                    failed_count, last_failed_wal, last_failed_time
             FROM pg_stat_archiver`);
@@ -172,7 +184,9 @@ export class BackupService {
     if (notice.kind === 'failing') {
       this.lastArchiveWarningAt = Date.now();
       this.deps.logger.warning('WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries', {
-        lastFailedWal: stats.lastFailedWal, failedCount: stats.failedCount, lastArchivedWal: stats.lastArchivedWal,
+        lastFailedWal: stats.lastFailedWal,
+        failedCount: stats.failedCount,
+        lastArchivedWal: stats.lastArchivedWal,
       });
     } else if (notice.kind === 'recovered') {
       this.lastArchiveWarningAt = undefined;

@@ -66,9 +66,10 @@ export function resolveBackupOptions(
     clusterName,
     restore: restoreAsked
       ? {
-          sourceStanza: flags.restoreFromCluster === undefined
-            ? clusterName
-            : checkStanzaName(flags.restoreFromCluster, '--restore-from-cluster'),
+          sourceStanza:
+            flags.restoreFromCluster === undefined
+              ? clusterName
+              : checkStanzaName(flags.restoreFromCluster, '--restore-from-cluster'),
           set: flags.restoreSet,
           target,
         }

@@ -38,7 +38,11 @@ function readInput(file: string, what: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' ? `${what}: ${file} does not exist` : `${what}: cannot read ${file} (${code ?? errorMessage(error)})`);
+    throw new UsageError(
+      code === 'ENOENT'
+        ? `${what}: ${file} does not exist`
+        : `${what}: cannot read ${file} (${code ?? errorMessage(error)})`,
+    );
   }
 }
 
@@ -47,7 +51,8 @@ async function readCa(dir: string): Promise<CertificateMaterial> {
   const certFile = path.join(dir, CA_FILES.cert);
   const keyFile = path.join(dir, CA_FILES.key);
   const certPem = readInput(certFile, '--ca');
-  if (!fs.existsSync(keyFile)) throw new UsageError(`--ca: ${dir} has ${CA_FILES.cert} but no ${CA_FILES.key}; a CA cannot sign without its key`);
+  if (!fs.existsSync(keyFile))
+    throw new UsageError(`--ca: ${dir} has ${CA_FILES.cert} but no ${CA_FILES.key}; a CA cannot sign without its key`);
   const ca = { certPem, keyPem: readInput(keyFile, '--ca') };
   await naming(`--ca ${dir}`, () => checkCa(ca, new Date()));
   return ca;
@@ -56,7 +61,8 @@ async function readCa(dir: string): Promise<CertificateMaterial> {
 /** A CA key is never overwritten: every certificate it signed would lose its issuer. */
 function refuseExistingCaKey(dir: string): void {
   const keyFile = path.join(dir, CA_FILES.key);
-  if (fs.existsSync(keyFile)) throw new UsageError(`--out: ${keyFile} already exists; move it away first (a CA key is never overwritten)`);
+  if (fs.existsSync(keyFile))
+    throw new UsageError(`--out: ${keyFile} already exists; move it away first (a CA key is never overwritten)`);
 }
 
 /** Writes the pair into `--out DIR`: the key 0600 from its first byte, the certificate 0644. */
@@ -69,7 +75,9 @@ function writePair(dir: string, names: { cert: string; key: string }, material: 
     fs.writeFileSync(keyFile, material.keyPem, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, names.cert), certificateFile(material), { mode: 0o644 });
   } catch (error) {
-    throw new UsageError(`--out: cannot write into ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`);
+    throw new UsageError(
+      `--out: cannot write into ${dir} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`,
+    );
   }
 }
 
@@ -137,15 +145,22 @@ function clientCommand(): Command {
     .requiredOption('--user <name>', 'PostgreSQL user (the common name)')
     .option('--out <dir>', 'directory to write tls.crt and tls.key into (required with --format pem)')
     .addOption(daysOption())
-    .addOption(new Option('--format <format>', 'pem files, or a kubernetes.io/tls Secret on stdout').choices(['pem', 'k8s-secret']).default('pem'))
+    .addOption(
+      new Option('--format <format>', 'pem files, or a kubernetes.io/tls Secret on stdout')
+        .choices(['pem', 'k8s-secret'])
+        .default('pem'),
+    )
     .option('--secret-name <name>', 'name of the Secret (--format k8s-secret); default <user>-client-cert')
     .action(async (flags: ClientFlags) => {
       if (flags.format === 'pem' && flags.out === undefined) throw new UsageError('--out: required with --format pem');
       const days = flags.days === undefined ? undefined : parseDays('--days', flags.days);
       const ca = await readCa(flags.ca);
-      const client = await naming('--user', () => issueClientCertificate(ca, { user: flags.user, days, now: new Date() }));
+      const client = await naming('--user', () =>
+        issueClientCertificate(ca, { user: flags.user, days, now: new Date() }),
+      );
       if (flags.out !== undefined) writePair(flags.out, LEAF_FILES, client);
-      if (flags.format === 'k8s-secret') process.stdout.write(tlsSecret(flags.secretName ?? `${dnsLabel(flags.user)}-client-cert`, client));
+      if (flags.format === 'k8s-secret')
+        process.stdout.write(tlsSecret(flags.secretName ?? `${dnsLabel(flags.user)}-client-cert`, client));
     });
 }
 
@@ -214,7 +229,12 @@ function describe(pem: string, now: Date): Record<string, unknown> {
 }
 
 export function certificateCommand(): Command {
-  const command = new Command('certificate').description('issue and inspect certificates').addCommand(caCommand()).addCommand(serverCommand()).addCommand(clientCommand()).addCommand(inspectCommand());
+  const command = new Command('certificate')
+    .description('issue and inspect certificates')
+    .addCommand(caCommand())
+    .addCommand(serverCommand())
+    .addCommand(clientCommand())
+    .addCommand(inspectCommand());
   for (const sub of command.commands) sub.exitOverride().configureOutput({ outputError: () => undefined });
   return command;
 }

@@ -40,7 +40,10 @@ export async function callStatusApi(flags: ClientFlags, pathname: string, option
       response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text.trim() }));
     };
-    const headers = payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) };
+    const headers =
+      payload === undefined
+        ? {}
+        : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) };
     const request = client.request(url, { ...tls, method: options.method, headers }, onResponse);
     request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     request.on('error', (error) => reject(new Error(`${url.href}: ${errorMessage(error)}`)));

@@ -26,7 +26,7 @@ export function readServerCa(explicit: string | undefined): Buffer {
     const where = fromEnv ? 'IM_RUN_DIR' : `the run dir of npm start (${NPM_START_RUN_DIR_HINT})`;
     throw new UsageError(
       `no server CA at ${file} (${(error as NodeJS.ErrnoException).code}), from ${where}: ` +
-        'pass --ca FILE, the CA that signed the status API\'s certificate (or --url http://... for --status-insecure)',
+        "pass --ca FILE, the CA that signed the status API's certificate (or --url http://... for --status-insecure)",
     );
   }
 }
@@ -43,9 +43,13 @@ export function readFlagFile(flag: string, file: string): Buffer {
  * The operator's client certificate: `--cert`/`--key` when given, else the one a local run with an
  * automatic client CA issued (undefined when there is none: the reads need no certificate).
  */
-export function readOperatorCertificate(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+export function readOperatorCertificate(
+  cert: string | undefined,
+  key: string | undefined,
+): { cert: Buffer; key: Buffer } | undefined {
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key go together');
-  if (cert !== undefined && key !== undefined) return { cert: readFlagFile('--cert', cert), key: readFlagFile('--key', key) };
+  if (cert !== undefined && key !== undefined)
+    return { cert: readFlagFile('--cert', cert), key: readFlagFile('--key', key) };
   const local = operatorCertificatePaths(localRunDir());
   try {
     return { cert: fs.readFileSync(local.cert), key: fs.readFileSync(local.key) };

@@ -82,7 +82,10 @@ function checkReadable(file: string, kind: string): void {
 class ReportingFormatter extends LineFormatter {
   private reported = false;
 
-  constructor(pod: string, private readonly input: string) {
+  constructor(
+    pod: string,
+    private readonly input: string,
+  ) {
     super(pod);
   }
 

@@ -28,9 +28,14 @@ interface ActionFlags extends ClientFlags {
 }
 
 export function withClientOptions(command: Command, urlFlag?: string): Command {
-  const withUrl = urlFlag === undefined
-    ? command.option('--url <url>', 'status API address, e.g. https://pg-1.pg:8000 (default: the local run\'s)', defaultStatusUrl())
-    : command.requiredOption(urlFlag, 'status API address, e.g. https://pg-1.pg:8000');
+  const withUrl =
+    urlFlag === undefined
+      ? command.option(
+          '--url <url>',
+          "status API address, e.g. https://pg-1.pg:8000 (default: the local run's)",
+          defaultStatusUrl(),
+        )
+      : command.requiredOption(urlFlag, 'status API address, e.g. https://pg-1.pg:8000');
   return withUrl
     .option('--cert <file>', "the operator's client certificate (PEM; default: pki/operator.crt of the run dir)")
     .option('--key <file>', 'key of the client certificate (PEM; default: pki/operator.key of the run dir)')
@@ -41,16 +46,26 @@ export function operatorCommands(): Command[] {
   const commands = (Object.keys(ACTIONS) as Action[]).map((action) => {
     const command = withClientOptions(new Command(action).description(ACTIONS[action]));
     if (action === 'demote') {
-      command.requiredOption('--primary <host[:port]>', 'the new primary, as this instance will reach it').addOption(new Option('--reclone', 'take a fresh clone instead of pg_rewind'));
+      command
+        .requiredOption('--primary <host[:port]>', 'the new primary, as this instance will reach it')
+        .addOption(new Option('--reclone', 'take a fresh clone instead of pg_rewind'));
     }
     return command.action(async (flags: ActionFlags) => {
       const answer = await act(flags, action, demoteBody(flags));
       process.stdout.write(`${answer}\n`);
     });
   });
-  const switchover = withClientOptions(new Command('switchover').description('demote --from, promote --to once it has all WAL, wait until --from streams from it'), '--from <url>')
+  const switchover = withClientOptions(
+    new Command('switchover').description(
+      'demote --from, promote --to once it has all WAL, wait until --from streams from it',
+    ),
+    '--from <url>',
+  )
     .requiredOption('--to <url>', 'status API address of the replica to promote')
-    .option('--to-address <host[:port]>', 'how --from reaches --to over PostgreSQL; default: --to\'s host and PostgreSQL port')
+    .option(
+      '--to-address <host[:port]>',
+      "how --from reaches --to over PostgreSQL; default: --to's host and PostgreSQL port",
+    )
     .option('--timeout <s>', 'seconds each waiting step may take', '120')
     .action(async (flags: ClientFlags & { from: string; to: string; toAddress?: string; timeout: string }) => {
       await runSwitchover(flags, (line) => process.stdout.write(`${line}\n`));
@@ -67,7 +82,8 @@ function demoteBody(flags: ActionFlags): unknown {
 /** Runs one action; resolves with the answer's body, rejects with the status and body when refused. */
 async function act(flags: ClientFlags, action: Action, body?: unknown): Promise<string> {
   const answer = await callStatusApi(flags, `/pg/${action}`, { method: 'POST', body, timeoutMs: 120_000 });
-  if (answer.status < 200 || answer.status > 299) throw new Error(`${action} refused (${answer.status}): ${answer.body}`);
+  if (answer.status < 200 || answer.status > 299)
+    throw new Error(`${action} refused (${answer.status}): ${answer.body}`);
   return answer.body;
 }
 
@@ -81,9 +97,12 @@ async function status(flags: ClientFlags): Promise<StatusDocument> {
 const LEFT_BEHIND = {
   check: 'nothing was changed',
   demote: 'the old primary may be stopped (see its /pg/status); the target is still a replica',
-  'catch-up': 'the old primary is stopped and waits for the target to be promoted; the target is still a replica: promote it once it has all WAL, or unfence-and-demote back',
-  promote: 'the old primary is stopped and waits for the target to be promoted; promote the target (instance-manager promote)',
-  rejoin: 'the target is the new primary; the old primary is still rejoining it (see its /pg/status demotion and fence fields)',
+  'catch-up':
+    'the old primary is stopped and waits for the target to be promoted; the target is still a replica: promote it once it has all WAL, or unfence-and-demote back',
+  promote:
+    'the old primary is stopped and waits for the target to be promoted; promote the target (instance-manager promote)',
+  rejoin:
+    'the target is the new primary; the old primary is still rejoining it (see its /pg/status demotion and fence fields)',
 } as const;
 
 type Step = keyof typeof LEFT_BEHIND;
@@ -108,13 +127,20 @@ export async function runSwitchover(flags: SwitchoverFlags, say: (line: string) 
   };
   try {
     const [old, target] = await Promise.all([status(from), status(to)]);
-    if (old.role !== 'primary' || !old.isReady) throw new Error(`${flags.from} is not a ready primary (${old.role}, ${old.phase})`);
-    if (target.role !== 'replica' || target.isWalReceiverActive !== true) throw new Error(`${flags.to} is not a streaming replica (${target.role}, ${target.phase})`);
+    if (old.role !== 'primary' || !old.isReady)
+      throw new Error(`${flags.from} is not a ready primary (${old.role}, ${old.phase})`);
+    if (target.role !== 'replica' || target.isWalReceiverActive !== true)
+      throw new Error(`${flags.to} is not a streaming replica (${target.role}, ${target.phase})`);
     const address = targetAddress(flags, target);
-    done(`${flags.from} is the primary on timeline ${old.timeline ?? '?'}; ${flags.to} streams from it and will be reached at ${address}`);
+    done(
+      `${flags.from} is the primary on timeline ${old.timeline ?? '?'}; ${flags.to} streams from it and will be reached at ${address}`,
+    );
 
     step = 'demote';
-    const demoted = JSON.parse(await act(from, 'demote', { primary: address })) as { shutdownCheckpointLsn: string; timeline: number };
+    const demoted = JSON.parse(await act(from, 'demote', { primary: address })) as {
+      shutdownCheckpointLsn: string;
+      timeline: number;
+    };
     done(`${flags.from} stopped at ${demoted.shutdownCheckpointLsn} on timeline ${demoted.timeline}`);
 
     step = 'catch-up';

@@ -43,7 +43,10 @@ export function parseSwitch(name: string, value: string | undefined): boolean {
 }
 
 export function parseList(flag: string, value: string): string[] {
-  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   if (items.length === 0) throw new UsageError(`${flag}: empty list`);
   return items;
 }

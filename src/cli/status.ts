@@ -22,7 +22,10 @@ export function statusCommand(): Command {
   return new Command('status')
     .description('print the status of the local instance (reads /pg/status)')
     .option('--url <url>', 'status API address (port: IM_STATUS_PORT, else 8000)', defaultStatusUrl())
-    .option('--cert <file>', 'client certificate (PEM; default: pki/operator.crt of the run dir, when a local run issued it)')
+    .option(
+      '--cert <file>',
+      'client certificate (PEM; default: pki/operator.crt of the run dir, when a local run issued it)',
+    )
     .option('--key <file>', 'key of the client certificate (PEM; default: pki/operator.key of the run dir)')
     .option('--ca <file>', 'CA of the server certificate (default: certificates/server-ca.crt of the run dir)')
     .action(async (flags: StatusFlags) => {
@@ -45,7 +48,11 @@ async function fetchStatus(flags: StatusFlags): Promise<StatusDocument> {
     const onResponse = (response: http.IncomingMessage) => {
       let text = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => (response.statusCode === 200 ? resolve(text) : reject(new Error(`${url.href} answered ${response.statusCode}: ${text.trim()}`))));
+      response.on('end', () =>
+        response.statusCode === 200
+          ? resolve(text)
+          : reject(new Error(`${url.href} answered ${response.statusCode}: ${text.trim()}`)),
+      );
     };
     const request = client.get(url, tls ?? {}, onResponse);
     request.setTimeout(10_000, () => request.destroy(new Error(`${url.href} did not answer within 10 s`)));
@@ -73,31 +80,48 @@ export function formatStatus(status: StatusDocument): string {
   const rows: [string, string][] = [
     ['role', `${status.role} (${status.isReady ? 'ready' : 'not ready'})`],
     ['phase', status.phase],
-    ['postmaster', status.postmasterPid === null ? 'not running' : `pid ${status.postmasterPid}, started ${status.postmasterStartTime ?? '?'}`],
+    [
+      'postmaster',
+      status.postmasterPid === null
+        ? 'not running'
+        : `pid ${status.postmasterPid}, started ${status.postmasterStartTime ?? '?'}`,
+    ],
     ['restarts', String(status.restarts)],
     ['PostgreSQL', status.pgVersion === null ? 'unknown' : `${status.pgVersion}, system ${status.systemID ?? '?'}`],
   ];
   if (status.fence) rows.push(['fenced', `by ${status.fence.by} at ${status.fence.at}: ${status.fence.reason}`]);
-  if (status.demotion) rows.push(['demotion', `to follow ${status.demotion.primary}: ${status.demotion.step} since ${status.demotion.since}`]);
+  if (status.demotion)
+    rows.push([
+      'demotion',
+      `to follow ${status.demotion.primary}: ${status.demotion.step} since ${status.demotion.since}`,
+    ]);
   if (status.following !== undefined) rows.push(['following', status.following]);
   if (status.error !== undefined) rows.push(['not answering', status.error]);
   rows.push(['timeline', status.timeline === null ? 'unknown' : String(status.timeline)]);
   if (status.role === 'primary') {
     rows.push(['current LSN', status.currentLsn ?? 'unknown']);
   } else {
-    rows.push(['received LSN', status.receivedLsn ?? 'unknown'], ['replayed LSN', status.replayLsn ?? 'unknown'], ['WAL receiver', status.isWalReceiverActive ? 'streaming' : 'not streaming']);
+    rows.push(
+      ['received LSN', status.receivedLsn ?? 'unknown'],
+      ['replayed LSN', status.replayLsn ?? 'unknown'],
+      ['WAL receiver', status.isWalReceiverActive ? 'streaming' : 'not streaming'],
+    );
   }
   rows.push(['pending restart', status.pendingRestart === null ? 'unknown' : status.pendingRestart ? 'yes' : 'no']);
   const standbys = status.replication.map(
-    (standby) => `${standby.applicationName}: ${standby.state}, ${standby.syncState}, sent ${standby.sentLsn ?? '?'}, replayed ${standby.replayLsn ?? '?'}, lag ${standby.replayLag === null ? '-' : `${standby.replayLag.toFixed(3)} s`}`,
+    (standby) =>
+      `${standby.applicationName}: ${standby.state}, ${standby.syncState}, sent ${standby.sentLsn ?? '?'}, replayed ${standby.replayLsn ?? '?'}, lag ${standby.replayLag === null ? '-' : `${standby.replayLag.toFixed(3)} s`}`,
   );
   rows.push(...listRows('standbys', standbys));
-  const certificates = status.certificates.map((file) => `${file.name}: ${file.mode}, expires ${file.notAfter} (${file.daysLeft} days left)`);
+  const certificates = status.certificates.map(
+    (file) => `${file.name}: ${file.mode}, expires ${file.notAfter} (${file.daysLeft} days left)`,
+  );
   rows.push(...listRows('certificates', certificates));
   // A manager from before the roles field answers without it.
   const managed = (status.roles as StatusDocument['roles'] | undefined) ?? [];
   const roles = managed.map(({ name, state, lastError }) =>
-    (lastError === null ? `${name}: ${state}` : `${name}: ${state} (${lastError})`));
+    lastError === null ? `${name}: ${state}` : `${name}: ${state} (${lastError})`,
+  );
   rows.push(...listRows('roles', roles));
   rows.push(['manager', status.instanceManagerVersion]);
   const width = Math.max(...rows.map(([label]) => label.length)) + 2;

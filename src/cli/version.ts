@@ -17,7 +17,7 @@ export interface VersionReport {
 
 export function versionCommand(): Command {
   return new Command('version')
-    .description('print the manager\'s version, commit, Node.js and PostgreSQL binaries')
+    .description("print the manager's version, commit, Node.js and PostgreSQL binaries")
     .option('--json', 'as one JSON object')
     .addOption(new Option('--pg-bin <dir>', 'PostgreSQL binaries, as `run` takes them').env('IM_PG_BIN'))
     .action(async (flags: { json?: boolean; pgBin?: string }) => {

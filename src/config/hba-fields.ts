@@ -12,14 +12,31 @@ const TLS_OPTIONS = ['clientcert', 'clientname'];
 
 /** The options each method takes (PostgreSQL 13 to 17), beyond TLS_OPTIONS. */
 const METHOD_OPTIONS: Readonly<Record<string, readonly string[]>> = {
-  trust: [], reject: [], 'scram-sha-256': [], md5: [], password: [], bsd: [],
-  peer: ['map'], ident: ['map'], cert: ['map'],
+  trust: [],
+  reject: [],
+  'scram-sha-256': [],
+  md5: [],
+  password: [],
+  bsd: [],
+  peer: ['map'],
+  ident: ['map'],
+  cert: ['map'],
   gss: ['map', 'include_realm', 'krb_realm', 'compat_realm', 'upn_username'],
   sspi: ['map', 'include_realm', 'krb_realm', 'compat_realm', 'upn_username'],
   pam: ['pamservice', 'pam_use_hostname'],
   ldap: [
-    'ldapserver', 'ldapport', 'ldapscheme', 'ldaptls', 'ldapprefix', 'ldapsuffix', 'ldapbasedn', 'ldapbinddn',
-    'ldapbindpasswd', 'ldapsearchattribute', 'ldapsearchfilter', 'ldapurl',
+    'ldapserver',
+    'ldapport',
+    'ldapscheme',
+    'ldaptls',
+    'ldapprefix',
+    'ldapsuffix',
+    'ldapbasedn',
+    'ldapbinddn',
+    'ldapbindpasswd',
+    'ldapsearchattribute',
+    'ldapsearchfilter',
+    'ldapurl',
   ],
   radius: ['radiusservers', 'radiussecrets', 'radiusidentifiers', 'radiusports'],
 };
@@ -28,13 +45,15 @@ export const METHODS: ReadonlySet<string> = new Set(Object.keys(METHOD_OPTIONS))
 
 /** Which connection types a method works on; the others are refused by PostgreSQL. */
 export function methodFitsType(method: string, type: string): Check {
-  if (method === 'cert' && type !== 'hostssl') return 'method cert needs a hostssl rule (it reads the client certificate)';
+  if (method === 'cert' && type !== 'hostssl')
+    return 'method cert needs a hostssl rule (it reads the client certificate)';
   if (method === 'peer' && type !== 'local') return 'method peer works on local (unix socket) rules only';
   if (method === 'gss' && type === 'local') return 'method gss does not work on local rules';
   if (method === 'sspi') return 'method sspi exists on Windows only';
   if (method === 'bsd') return 'method bsd exists on OpenBSD only';
   // A TCP rule that asks for nothing: anyone who reaches the port may log in as anyone, superusers included.
-  if (method === 'trust' && type !== 'local') return 'trust on a TCP rule lets anyone who reaches the port in without a password; use scram-sha-256 or cert';
+  if (method === 'trust' && type !== 'local')
+    return 'trust on a TCP rule lets anyone who reaches the port in without a password; use scram-sha-256 or cert';
   return undefined;
 }
 
@@ -46,12 +65,15 @@ export function checkOptions(method: string, type: string, options: readonly str
     if (!match) return `"${option}" is not an option (name=value)`;
     const [, name, value] = match as unknown as [string, string, string];
     if (!allowed.includes(name)) {
-      const known = METHOD_OPTIONS[method]!.length > 0 ? ` (${method} takes ${METHOD_OPTIONS[method]!.join(', ')})` : '';
+      const known =
+        METHOD_OPTIONS[method]!.length > 0 ? ` (${method} takes ${METHOD_OPTIONS[method]!.join(', ')})` : '';
       return `option "${name}" is not valid for method ${method}${known}`;
     }
     if (TLS_OPTIONS.includes(name) && type !== 'hostssl') return `option ${name} needs a hostssl rule`;
-    if (name === 'clientcert' && !['verify-ca', 'verify-full'].includes(value)) return `clientcert must be verify-ca or verify-full, not "${value}"`;
-    if (name === 'clientcert' && method === 'cert' && value !== 'verify-full') return 'method cert always checks the full certificate: clientcert=verify-full only';
+    if (name === 'clientcert' && !['verify-ca', 'verify-full'].includes(value))
+      return `clientcert must be verify-ca or verify-full, not "${value}"`;
+    if (name === 'clientcert' && method === 'cert' && value !== 'verify-full')
+      return 'method cert always checks the full certificate: clientcert=verify-full only';
     if (name === 'clientname' && !['CN', 'DN'].includes(value)) return `clientname must be CN or DN, not "${value}"`;
   }
   return undefined;
@@ -70,17 +92,20 @@ export function checkAddress(address: string, next: string | undefined): { field
     const family = net.isIP(ip);
     if (family === 0) return { refused: `"${address}": "${ip}" is not an IP address` };
     const bits = family === 4 ? 32 : 128;
-    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) return { refused: `"${address}": the prefix length must be 0 to ${bits}` };
+    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits)
+      return { refused: `"${address}": the prefix length must be 0 to ${bits}` };
     return { fields: 1 };
   }
   const family = net.isIP(address);
   if (family !== 0) {
-    if (next === undefined || net.isIP(next) !== family) return { refused: `"${address}" needs a CIDR prefix (${address}/N) or a mask field after it` };
+    if (next === undefined || net.isIP(next) !== family)
+      return { refused: `"${address}" needs a CIDR prefix (${address}/N) or a mask field after it` };
     if (!isContiguousMask(next, family)) return { refused: `"${next}" is not a valid netmask` };
     return { fields: 2 };
   }
   // Anything else PostgreSQL takes as a host name, resolved at every connection: it must look like one.
-  if (/^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address)) return { fields: 1 };
+  if (/^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(address))
+    return { fields: 1 };
   return { refused: `"${address}" is neither an IP address, a CIDR range nor a host name` };
 }
 

@@ -57,12 +57,14 @@ export function validateHbaRule(rule: string): HbaRule {
   const fields = tokenize(uncommented, refuse);
   if (fields.length === 0) refuse('empty rule');
   const first = fields[0]!;
-  if (first.length === 1 && INCLUDE_DIRECTIVES.has(first[0]!.text.toLowerCase())) refuse(`"${first[0]!.text}" pulls in other files`);
+  if (first.length === 1 && INCLUDE_DIRECTIVES.has(first[0]!.text.toLowerCase()))
+    refuse(`"${first[0]!.text}" pulls in other files`);
   for (const token of fields.flat()) {
     if (!token.quoted && token.text.startsWith('@')) refuse(`"${token.text}" reads names from another file`);
   }
   const type = single(first, 'connection type', refuse);
-  if (!CONNECTION_TYPES.has(type)) refuse(`unknown connection type "${type}" (one of ${[...CONNECTION_TYPES].join(', ')})`);
+  if (!CONNECTION_TYPES.has(type))
+    refuse(`unknown connection type "${type}" (one of ${[...CONNECTION_TYPES].join(', ')})`);
   const methodIndex = type === 'local' ? 3 : 4 + addressFields(fields, refuse) - 1;
   if (fields.length <= methodIndex) refuse('too few fields (type, database, user, [address,] method)');
   const method = single(fields[methodIndex]!, 'method', refuse);

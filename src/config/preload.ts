@@ -31,7 +31,9 @@ export function preloadLibrariesFor(user: Parameters): Parameters {
 
 /** Extensions to create in every database because their library is configured. */
 export function extensionsFor(user: Parameters): string[] {
-  return configuredLibraries(user).filter(({ extension }) => extension).map(({ library }) => library);
+  return configuredLibraries(user)
+    .filter(({ extension }) => extension)
+    .map(({ library }) => library);
 }
 
 /** A comma list as PostgreSQL reads it: names trimmed, double quotes kept off, empty entries dropped. */

@@ -47,12 +47,17 @@ export function checkUserParameters(parameters: Parameters, context: SettingsCon
   };
   const maxTls = parameters.get('ssl_max_protocol_version');
   if (maxTls !== undefined && maxTls !== '' && maxTls.toLowerCase() !== MIN_TLS.toLowerCase()) {
-    refuse('ssl_max_protocol_version', `"${maxTls}" is below ssl_min_protocol_version ${MIN_TLS}, which instance-manager fixes; leave it unset`);
+    refuse(
+      'ssl_max_protocol_version',
+      `"${maxTls}" is below ssl_min_protocol_version ${MIN_TLS}, which instance-manager fixes; leave it unset`,
+    );
   }
   for (const { key, library } of preloadLibraries(parameters)) {
     const name = library.replace(/^\$libdir\//, '').replace(/\.so$/, '');
-    if (name.includes('/')) refuse(key, `"${library}" is a path; name a library installed with PostgreSQL (like pg_stat_statements)`);
-    if (!context.installedLibraries?.has(name)) refuse(key, `library "${name}" is not installed in PostgreSQL's library directory`);
+    if (name.includes('/'))
+      refuse(key, `"${library}" is a path; name a library installed with PostgreSQL (like pg_stat_statements)`);
+    if (!context.installedLibraries?.has(name))
+      refuse(key, `library "${name}" is not installed in PostgreSQL's library directory`);
   }
 }
 
@@ -60,14 +65,25 @@ export function checkUserParameters(parameters: Parameters, context: SettingsCon
  * PostgreSQL's complaint about a configuration file (its stderr lines) as one line naming the user's
  * file, line and key when the key is the user's, else the rendered file. Undefined when none is found.
  */
-export function explainRefusal(stderr: readonly string[], context: Pick<SettingsContext, 'text' | 'source'>, userKeys: ReadonlySet<string>): string | undefined {
-  const messages = stderr.map((line) => /\b(?:LOG|WARNING|ERROR|FATAL):\s+(.*)$/.exec(line)?.[1]).filter((line) => line !== undefined);
-  const complaint = messages.find((message) => /parameter "[^"]+"/.test(message)) ?? messages.find((message) => !/^skipping missing/.test(message));
+export function explainRefusal(
+  stderr: readonly string[],
+  context: Pick<SettingsContext, 'text' | 'source'>,
+  userKeys: ReadonlySet<string>,
+): string | undefined {
+  const messages = stderr
+    .map((line) => /\b(?:LOG|WARNING|ERROR|FATAL):\s+(.*)$/.exec(line)?.[1])
+    .filter((line) => line !== undefined);
+  const complaint =
+    messages.find((message) => /parameter "[^"]+"/.test(message)) ??
+    messages.find((message) => !/^skipping missing/.test(message));
   if (complaint === undefined) return undefined;
   const key = /parameter "([^"]+)"/.exec(complaint)?.[1]?.toLowerCase();
   const hintLine = stderr[stderr.findIndex((line) => line.includes(complaint)) + 1];
   const hint = hintLine === undefined ? undefined : /\bHINT:\s+(.*)$/.exec(hintLine)?.[1];
   const reason = complaint.replace(/ in file "[^"]*" line \d+$/, '') + (hint ? ` (${hint})` : '');
-  const where = key !== undefined && userKeys.has(key) ? locateKey(context.text, context.source, key) : 'the rendered configuration';
+  const where =
+    key !== undefined && userKeys.has(key)
+      ? locateKey(context.text, context.source, key)
+      : 'the rendered configuration';
   return `${where}: PostgreSQL refuses it: ${reason}`;
 }

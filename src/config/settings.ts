@@ -75,7 +75,7 @@ export function renderCustomConf(settings: RenderedSettings, user: Parameters): 
   const lines = [
     '# Written by instance-manager at every start and reload: do not edit.',
     '# Put your own parameters in the --config file; they come last and win over the defaults.',
-    '# fixed (also on the postmaster\'s command line: no file, postgresql.auto.conf included, overrides them)',
+    "# fixed (also on the postmaster's command line: no file, postgresql.auto.conf included, overrides them)",
     ...settings.fixed.map(line),
     '# defaults',
     ...settings.defaults.filter(([key]) => !user.has(key)).map(line),

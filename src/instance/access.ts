@@ -115,9 +115,11 @@ export class Access {
 
   /** On a primary that accepts connections; one application at a time, failures logged. */
   apply(reason: string): Promise<void> {
-    const next = this.applying.then(() => this.applyNow(reason)).catch((error: unknown) => {
-      this.deps.logger.error('could not apply roles and passwords', { reason, err: errorMessage(error) });
-    });
+    const next = this.applying
+      .then(() => this.applyNow(reason))
+      .catch((error: unknown) => {
+        this.deps.logger.error('could not apply roles and passwords', { reason, err: errorMessage(error) });
+      });
     this.applying = next;
     return next;
   }
@@ -229,9 +231,10 @@ export class Access {
     }
     return {
       declared,
-      appOwner: options.appDatabase === undefined
-        ? { kind: 'keep' }
-        : this.appOwnerPassword(secret(APP_USER_SECRET, options.appOwner)),
+      appOwner:
+        options.appDatabase === undefined
+          ? { kind: 'keep' }
+          : this.appOwnerPassword(secret(APP_USER_SECRET, options.appOwner)),
       // A refused superuser Secret keeps what was in force (pg_hba included).
       superuserPassword: superuser === 'refused' ? this.wanted.superuserPassword : superuser?.password,
       rolePasswords,

@@ -111,7 +111,9 @@ export class InstanceBackups {
     const { options, logger } = this.deps;
     const restore = options.restore!;
     logger.info('restoring the data directory from the backup repository', {
-      stanza: restore.sourceStanza, set: restore.set ?? 'latest', target: restore.target ?? 'end of the archive',
+      stanza: restore.sourceStanza,
+      set: restore.set ?? 'latest',
+      target: restore.target ?? 'end of the archive',
     });
     const began = Date.now();
     await restoreFromRepository(this.service.context, { sourceStanza: restore.sourceStanza, set: restore.set }, signal);
@@ -127,8 +129,10 @@ export class InstanceBackups {
    */
   reasonToGiveUp(): string | undefined {
     if (!this.restoreRequested || !recoveryPending(this.deps.pgdata)) return undefined;
-    return 'recovery of the restored backup ended before its target was reached ' +
-      "(see PostgreSQL's FATAL above); not promoting";
+    return (
+      'recovery of the restored backup ended before its target was reached ' +
+      "(see PostgreSQL's FATAL above); not promoting"
+    );
   }
 
   /** The manager stops: a running backup is interrupted (reported failed), the archive watch ends. */

@@ -61,7 +61,8 @@ export function readInputFile(file: string | undefined, flag: string): { text: s
   try {
     return { text: readRegularFile(file).toString('utf8'), file };
   } catch (error) {
-    const why = error instanceof UnreadableFile ? error.message : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
+    const why =
+      error instanceof UnreadableFile ? error.message : `cannot be read (${(error as NodeJS.ErrnoException).code})`;
     throw new UsageError(`${flag} ${file}: ${why}`);
   }
 }
@@ -73,7 +74,9 @@ export function readInputFile(file: string | undefined, flag: string): { text: s
 export function writeConfiguration(pgdata: string, files: Map<string, string>, runAs: RunAs): string[] {
   const all = new Map(files);
   all.set('postgresql.conf', withCustomConfInclude(fs.readFileSync(path.join(pgdata, 'postgresql.conf'), 'utf8')));
-  return [...all].filter(([name, content]) => writeFileAtomically(path.join(pgdata, name), content, runAs)).map(([name]) => name);
+  return [...all]
+    .filter(([name, content]) => writeFileAtomically(path.join(pgdata, name), content, runAs))
+    .map(([name]) => name);
 }
 
 /**

@@ -16,7 +16,8 @@ export const DEFAULT_CRASH_LIMITS: CrashPolicyLimits = {
   windowMs: 10 * 60_000,
 };
 
-export type CrashDecision = { action: 'restart'; delayMs: number; crashesInWindow: number } | { action: 'give-up'; crashesInWindow: number };
+export type CrashDecision =
+  { action: 'restart'; delayMs: number; crashesInWindow: number } | { action: 'give-up'; crashesInWindow: number };
 
 export class CrashPolicy {
   private crashTimes: number[] = [];

@@ -25,12 +25,16 @@ export interface DataDirectorySource {
 }
 
 /** Resolves to 'abandoned' when a stop cut a clone short, else to how the directory came to be. */
-export async function provideDataDirectory(source: DataDirectorySource): Promise<'reused' | 'cloned' | 'restored' | 'initialized' | 'abandoned'> {
+export async function provideDataDirectory(
+  source: DataDirectorySource,
+): Promise<'reused' | 'cloned' | 'restored' | 'initialized' | 'abandoned'> {
   const { pgdata, logger, backups, stopping } = source;
   if (source.state === 'cluster') {
     const { livePid, removedStalePid } = clearStalePostmasterPid(pgdata);
-    if (livePid !== undefined) throw new Error(`a postmaster (pid ${livePid}) is already running on ${pgdata}; not starting a second one`);
-    if (removedStalePid !== undefined) logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
+    if (livePid !== undefined)
+      throw new Error(`a postmaster (pid ${livePid}) is already running on ${pgdata}; not starting a second one`);
+    if (removedStalePid !== undefined)
+      logger.info('removed a stale postmaster.pid left by a previous run', { stalePid: removedStalePid });
     logger.info('reusing the existing data directory', { pgdata });
     return 'reused';
   }

@@ -81,7 +81,14 @@ export class Instance {
 
   constructor(private readonly deps: InstanceDeps) {
     const { options, runAs, logger, bin } = deps;
-    this.certificates = new CertificateStore({ secretsDir: options.secretsDir, runDir: options.runDir, runAs, serverNames: options.serverNames, operatorName: options.operatorNames[0], logger });
+    this.certificates = new CertificateStore({
+      secretsDir: options.secretsDir,
+      runDir: options.runDir,
+      runAs,
+      serverNames: options.serverNames,
+      operatorName: options.operatorNames[0],
+      logger,
+    });
     this.role = options.replicaOf ? 'replica' : 'primary';
     this.primary = options.replicaOf;
     const serverCaFile = this.certificates.path(CERTIFICATE_FILES.serverCa);
@@ -115,7 +122,11 @@ export class Instance {
 
   get runDirs() {
     const { runDir } = this.deps.options;
-    return { log: path.join(runDir, 'log'), socket: path.join(runDir, 'run'), certificates: this.certificates.certificatesDir };
+    return {
+      log: path.join(runDir, 'log'),
+      socket: path.join(runDir, 'run'),
+      certificates: this.certificates.certificatesDir,
+    };
   }
 
   get socketAddress(): SocketAddress {
@@ -197,10 +208,18 @@ export class Instance {
     if (provided === 'abandoned') return;
     if (provided === 'cloned') this.lifecycle.cloned();
     if (this.role === 'replica') {
-      if (state === 'cluster' && !hasStandbySignal(options.pgdata)) logger.warning('this data directory was a primary; --replica-of makes it a standby again', { pgdata: options.pgdata });
+      if (state === 'cluster' && !hasStandbySignal(options.pgdata))
+        logger.warning('this data directory was a primary; --replica-of makes it a standby again', {
+          pgdata: options.pgdata,
+        });
       writeStandbySignal(options.pgdata, runAs);
       // In the background: a replica serves reads while its primary is away.
-      if (!decision.rejoin) void ensureSlotOnPrimary({ ...this.deps, connection: this.primaryConnection()!, signal: this.following.signal });
+      if (!decision.rejoin)
+        void ensureSlotOnPrimary({
+          ...this.deps,
+          connection: this.primaryConnection()!,
+          signal: this.following.signal,
+        });
     }
     await this.configuration.write();
     if (decision.fenced || (decision.rejoin && state === 'cluster')) {
@@ -271,7 +290,11 @@ export class Instance {
     } catch (error) {
       accepted = false;
       const retryInMs = this.certificateRetry.failed();
-      logger.error('certificate refresh failed; the previous certificates keep serving', { reason, err: errorMessage(error), retryInMs });
+      logger.error('certificate refresh failed; the previous certificates keep serving', {
+        reason,
+        err: errorMessage(error),
+        retryInMs,
+      });
     }
     try {
       changed.push(...(await this.configuration.write()));
@@ -297,9 +320,14 @@ export class Instance {
    */
   watchInputs(): () => Promise<void> {
     const { options, logger } = this.deps;
-    const files = [options.configFile, options.hbaFile, options.rolesFile, options.backup?.repoFile]
-      .filter((file) => file !== undefined);
-    const watcher = watchInputs({ trees: [options.secretsDir], files }, () => void this.reload('an input changed'), logger);
+    const files = [options.configFile, options.hbaFile, options.rolesFile, options.backup?.repoFile].filter(
+      (file) => file !== undefined,
+    );
+    const watcher = watchInputs(
+      { trees: [options.secretsDir], files },
+      () => void this.reload('an input changed'),
+      logger,
+    );
     const renewal = setInterval(() => void this.reload('certificate renewal check'), RENEWAL_CHECK_INTERVAL_MS);
     renewal.unref();
     return async () => {

@@ -24,7 +24,13 @@ import {
 } from '../lifecycle/index.js';
 import { withConnection, type PgBinaries, type SocketAddress } from '../postgres/index.js';
 import type { RunAs } from '../process/index.js';
-import { cloneFromPrimary, ensureSlotOnPrimary, type PrimaryAddress, type PrimaryConnection, type Role } from '../replication/index.js';
+import {
+  cloneFromPrimary,
+  ensureSlotOnPrimary,
+  type PrimaryAddress,
+  type PrimaryConnection,
+  type Role,
+} from '../replication/index.js';
 import type { ActionOutcome, DemotionFacts } from '../status/index.js';
 import type { RunOptions } from './options.js';
 import type { Supervisor } from './supervisor.js';
@@ -79,7 +85,8 @@ export class Lifecycle {
     for (const note of decision.notes) logger.warning(note, { stateFile: 'PGDATA' });
     this.fence = decision.fenced;
     this.pendingRejoin = decision.rejoin;
-    if (decision.fenced) logger.warning('this instance is fenced: PostgreSQL stays stopped until unfenced', { ...decision.fenced });
+    if (decision.fenced)
+      logger.warning('this instance is fenced: PostgreSQL stays stopped until unfenced', { ...decision.fenced });
     return decision;
   }
 
@@ -93,12 +100,18 @@ export class Lifecycle {
 
   /** At start, with the supervisor holding PostgreSQL: finish a demotion the last run left. */
   resume(): void {
-    if (this.pendingRejoin && !this.fence && this.host.primary) this.startRejoin(this.host.primary, this.pendingRejoin.reclone);
+    if (this.pendingRejoin && !this.fence && this.host.primary)
+      this.startRejoin(this.host.primary, this.pendingRejoin.reclone);
   }
 
   /** One operator action at a time; the others answer 409 meanwhile. */
   async exclusive(action: string, work: () => Promise<ActionOutcome>): Promise<ActionOutcome> {
-    if (this.inFlight !== undefined) return { ok: false, status: 409, detail: `another operator action is in flight (${this.inFlight}); try again when it is done` };
+    if (this.inFlight !== undefined)
+      return {
+        ok: false,
+        status: 409,
+        detail: `another operator action is in flight (${this.inFlight}); try again when it is done`,
+      };
     this.inFlight = action;
     try {
       return await work();
@@ -127,19 +140,34 @@ export class Lifecycle {
 
   /** Refuses what a fenced or demoting instance must not do (promote, restart). */
   refusal(): ActionOutcome | undefined {
-    if (this.fence) return { ok: false, status: 409, detail: `fenced by ${this.fence.by} at ${this.fence.at}: unfence first` };
-    if (this.demotion) return { ok: false, status: 409, detail: `a demotion to ${this.demotion.primary} is under way (${this.demotion.step})` };
+    if (this.fence)
+      return { ok: false, status: 409, detail: `fenced by ${this.fence.by} at ${this.fence.at}: unfence first` };
+    if (this.demotion)
+      return {
+        ok: false,
+        status: 409,
+        detail: `a demotion to ${this.demotion.primary} is under way (${this.demotion.step})`,
+      };
     return undefined;
   }
 
   async fenceNow(by: string): Promise<ActionOutcome> {
-    if (this.fence) return { ok: true, detail: `already fenced by ${this.fence.by} at ${this.fence.at}`, json: { fenced: true, ...this.fence } };
+    if (this.fence)
+      return {
+        ok: true,
+        detail: `already fenced by ${this.fence.by} at ${this.fence.at}`,
+        json: { fenced: true, ...this.fence },
+      };
     this.rejoining?.abort();
     this.demotion = undefined;
     this.fence = { by, at: new Date().toISOString(), reason: 'fenced by an operator' };
     this.record();
     await this.supervisor.holdStopped(`fenced by ${by}`);
-    return { ok: true, detail: 'fenced: PostgreSQL is stopped and stays stopped', json: { fenced: true, ...this.fence } };
+    return {
+      ok: true,
+      detail: 'fenced: PostgreSQL is stopped and stays stopped',
+      json: { fenced: true, ...this.fence },
+    };
   }
 
   async unfence(): Promise<ActionOutcome> {
@@ -152,7 +180,8 @@ export class Lifecycle {
     }
     await this.supervisor.release();
     const deadline = Date.now() + START_WAIT_MS;
-    while (this.host.acceptingConnectionsSince === undefined && Date.now() < deadline && !this.stopping.aborted) await sleep(100);
+    while (this.host.acceptingConnectionsSince === undefined && Date.now() < deadline && !this.stopping.aborted)
+      await sleep(100);
     return this.host.acceptingConnectionsSince === undefined
       ? { ok: true, detail: 'unfenced: PostgreSQL started but does not accept connections yet (see the log)' }
       : { ok: true, detail: 'unfenced: PostgreSQL accepts connections' };
@@ -167,21 +196,40 @@ export class Lifecycle {
     const request = parseDemoteBody(body);
     if (typeof request === 'string') return { ok: false, status: 400, detail: request };
     const { primary, reclone } = request;
-    if (this.fence && this.fence.by !== 'demotion') return { ok: false, status: 409, detail: `fenced by ${this.fence.by}: unfence first` };
+    if (this.fence && this.fence.by !== 'demotion')
+      return { ok: false, status: 409, detail: `fenced by ${this.fence.by}: unfence first` };
     if (this.host.role === 'replica') {
-      if (this.fence?.by !== 'demotion') return { ok: false, status: 409, detail: this.demotion ? `a demotion to ${this.demotion.primary} is under way` : `already a replica of ${formatAddress(this.host.primary!)}` };
+      if (this.fence?.by !== 'demotion')
+        return {
+          ok: false,
+          status: 409,
+          detail: this.demotion
+            ? `a demotion to ${this.demotion.primary} is under way`
+            : `already a replica of ${formatAddress(this.host.primary!)}`,
+        };
       // The last rejoin failed: try again (a reclone this time, when asked).
       this.fence = undefined;
       this.record({ primary, rejoin: { reclone } });
       await this.host.follow(primary);
       this.startRejoin(primary, reclone);
-      return { ok: true, status: 202, detail: `rejoining ${formatAddress(primary)}${reclone ? ' with a fresh clone' : ''} (see /pg/status)` };
+      return {
+        ok: true,
+        status: 202,
+        detail: `rejoining ${formatAddress(primary)}${reclone ? ' with a fresh clone' : ''} (see /pg/status)`,
+      };
     }
-    if (this.host.acceptingConnectionsSince === undefined) return { ok: false, status: 409, detail: 'PostgreSQL is not running; nothing to demote' };
+    if (this.host.acceptingConnectionsSince === undefined)
+      return { ok: false, status: 409, detail: 'PostgreSQL is not running; nothing to demote' };
     const { options, bin, runAs, logger } = this.deps;
     const refused = await checkDemotionTarget({
-      bin, runAs, logger, primary, socketAddress: this.host.socketAddress, connection: this.host.connectionTo(primary),
-      ownNames: [...options.serverNames, ...options.listen.split(',').map((name) => name.trim())], ownPort: options.port,
+      bin,
+      runAs,
+      logger,
+      primary,
+      socketAddress: this.host.socketAddress,
+      connection: this.host.connectionTo(primary),
+      ownNames: [...options.serverNames, ...options.listen.split(',').map((name) => name.trim())],
+      ownPort: options.port,
     });
     if (refused) return refused;
     this.record({ role: 'replica', primary, rejoin: { reclone } });
@@ -198,7 +246,16 @@ export class Lifecycle {
     }
     this.startRejoin(primary, reclone);
     const detail = `stopped at ${control.checkpointLsn} on timeline ${control.timeline}; rejoining ${formatAddress(primary)} once it is promoted`;
-    return { ok: true, detail, json: { shutdownCheckpointLsn: control.checkpointLsn, timeline: control.timeline, primary: formatAddress(primary), clusterState: control.clusterState } };
+    return {
+      ok: true,
+      detail,
+      json: {
+        shutdownCheckpointLsn: control.checkpointLsn,
+        timeline: control.timeline,
+        primary: formatAddress(primary),
+        clusterState: control.clusterState,
+      },
+    };
   }
 
   controlData(): Promise<ControlData> {
@@ -227,7 +284,10 @@ export class Lifecycle {
     // pg_rewind compares the timelines of the last checkpoints: until the new primary's first
     // checkpoint after its promotion it would find nothing to rewind, diverged or not.
     const ownTimeline = reclone ? 0 : (await this.controlData()).timeline;
-    logger.info('waiting for the new primary to be promoted and to checkpoint', { primary: address, timeline: ownTimeline });
+    logger.info('waiting for the new primary to be promoted and to checkpoint', {
+      primary: address,
+      timeline: ownTimeline,
+    });
     for (let attempt = 1; ; attempt++) {
       const target = await probeTarget({ ...this.deps, connection, signal });
       signal.throwIfAborted();
@@ -244,7 +304,10 @@ export class Lifecycle {
     signal.throwIfAborted();
     await this.supervisor.release();
     this.demotion = undefined;
-    logger.info('rejoined: PostgreSQL starts as a replica of the new primary', { primary: address, elapsedMs: Date.now() - began });
+    logger.info('rejoined: PostgreSQL starts as a replica of the new primary', {
+      primary: address,
+      elapsedMs: Date.now() - began,
+    });
   }
 
   private async rewind(connection: PrimaryConnection, signal: AbortSignal): Promise<void> {
@@ -252,7 +315,12 @@ export class Lifecycle {
     this.demotion = { ...this.demotion!, step: 'rewinding' };
     const began = Date.now();
     const outcome = await rewind({ ...this.deps, pgdata: options.pgdata, connection, signal });
-    logger.info(outcome === 'rewound' ? 'pg_rewind rewound PGDATA onto the new primary\'s timeline' : 'pg_rewind: no rewind required', { elapsedMs: Date.now() - began });
+    logger.info(
+      outcome === 'rewound'
+        ? "pg_rewind rewound PGDATA onto the new primary's timeline"
+        : 'pg_rewind: no rewind required',
+      { elapsedMs: Date.now() - began },
+    );
   }
 
   /** A fresh clone; the old PGDATA waits aside until the clone is complete. */
@@ -270,7 +338,10 @@ export class Lifecycle {
 
   /** A rejoin that cannot go on: the instance stays stopped, fenced, with the reason. */
   private fail(reason: string): void {
-    this.deps.logger.error('the demoted instance cannot rejoin; it stays stopped (fenced)', { reason, primary: this.demotion?.primary });
+    this.deps.logger.error('the demoted instance cannot rejoin; it stays stopped (fenced)', {
+      reason,
+      primary: this.demotion?.primary,
+    });
     this.fence = { by: 'demotion', at: new Date().toISOString(), reason };
     this.demotion = undefined;
     try {
@@ -288,7 +359,13 @@ export class Lifecycle {
       pod: options.podName,
       role,
       ...(role === 'replica' ? { primary: changes.primary ?? this.host.primary } : {}),
-      ...('rejoin' in changes ? (changes.rejoin ? { rejoin: changes.rejoin } : {}) : this.pendingRejoin ? { rejoin: this.pendingRejoin } : {}),
+      ...('rejoin' in changes
+        ? changes.rejoin
+          ? { rejoin: changes.rejoin }
+          : {}
+        : this.pendingRejoin
+          ? { rejoin: this.pendingRejoin }
+          : {}),
       ...(this.fence ? { fenced: this.fence } : {}),
       updatedAt: new Date().toISOString(),
     };

@@ -6,7 +6,12 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureMetricsRole } from '../metrics/index.js';
 import type { SocketAddress } from '../postgres/index.js';
-import { dropStandbySlots, ensureReplicationRole, type PrimaryAddress, type PrimaryConnection } from '../replication/index.js';
+import {
+  dropStandbySlots,
+  ensureReplicationRole,
+  type PrimaryAddress,
+  type PrimaryConnection,
+} from '../replication/index.js';
 import { CERTIFICATE_FILES, type CertificateStore } from '../secrets/index.js';
 
 /** In the background, once PostgreSQL accepts connections (`ready` on a primary, `standby` on a replica). */
@@ -21,7 +26,11 @@ export function setUpRole(status: 'ready' | 'standby', address: SocketAddress, l
 }
 
 /** How this instance reaches another of the cluster, with the certificates under run-dir/certificates/. */
-export function connectionTo(primary: PrimaryAddress, certificates: CertificateStore, podName: string): PrimaryConnection {
+export function connectionTo(
+  primary: PrimaryAddress,
+  certificates: CertificateStore,
+  podName: string,
+): PrimaryConnection {
   return {
     primary,
     applicationName: podName,

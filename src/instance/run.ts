@@ -26,8 +26,21 @@ export async function runInstance(options: RunOptions): Promise<number> {
   try {
     const runAs = resolveRunAs(options.user);
     const bin = await findBinaries(options.pgBin, options.pgdata);
-    logger.info('instance-manager starting', { pid: process.pid, pgdata: options.pgdata, pgBin: bin.dir, pgMajor: bin.major, runAs: runAs.name });
-    const instance = new Instance({ options, logger, bin, runAs, sink, onCertificatesChanged: () => status?.refreshTls() });
+    logger.info('instance-manager starting', {
+      pid: process.pid,
+      pgdata: options.pgdata,
+      pgBin: bin.dir,
+      pgMajor: bin.major,
+      runAs: runAs.name,
+    });
+    const instance = new Instance({
+      options,
+      logger,
+      bin,
+      runAs,
+      sink,
+      onCertificatesChanged: () => status?.refreshTls(),
+    });
     let statusStarted: Promise<void> | undefined;
     // Down last, so probes see the whole shutdown.
     const startStatus = () =>
@@ -74,7 +87,12 @@ export async function runInstance(options: RunOptions): Promise<number> {
 }
 
 /** Loaded when started: the status API's module graph (prom-client and its metrics) is the largest after pg's. */
-async function startStatusServer(options: RunOptions, instance: Instance, sink: OutputSink, logger: Logger): Promise<StatusServer | undefined> {
+async function startStatusServer(
+  options: RunOptions,
+  instance: Instance,
+  sink: OutputSink,
+  logger: Logger,
+): Promise<StatusServer | undefined> {
   if (options.statusPort === 0) return undefined;
   const { StatusServer } = await import('../status/index.js');
   const server = new StatusServer({

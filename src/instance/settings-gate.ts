@@ -57,11 +57,16 @@ export class SettingsGate {
     checkUserParameters(user.parameters, { ...user, installedLibraries: libraries });
     const refusal = await settingsRefusal({ bin, runAs, logger, content: rendered, scratchDir });
     if (refusal !== undefined) {
-      const reason = explainRefusal(refusal, user, new Set(user.parameters.keys())) ?? `${user.source}: PostgreSQL refuses it: ${refusal.join(' | ')}`;
+      const reason =
+        explainRefusal(refusal, user, new Set(user.parameters.keys())) ??
+        `${user.source}: PostgreSQL refuses it: ${refusal.join(' | ')}`;
       throw new UsageError(reason);
     }
     const custom = [...user.parameters.keys()].filter((key) => key.includes('.'));
-    if (custom.length > 0) logger.info("custom settings are checked by their library's own rules only once it is loaded", { settings: custom });
+    if (custom.length > 0)
+      logger.info("custom settings are checked by their library's own rules only once it is loaded", {
+        settings: custom,
+      });
     this.acceptedDigest = digest;
     fs.writeFileSync(this.digestFile, `${digest}\n`);
   }
@@ -69,7 +74,9 @@ export class SettingsGate {
   /** The file and the binaries that judged it: an upgrade of the binaries checks again. */
   private digest(rendered: string): string {
     const postgres = this.options.bin.path('postgres');
-    return createHash('sha256').update(`${postgres}\0${fs.statSync(postgres).mtimeMs}\0${rendered}`).digest('hex');
+    return createHash('sha256')
+      .update(`${postgres}\0${fs.statSync(postgres).mtimeMs}\0${rendered}`)
+      .digest('hex');
   }
 }
 

@@ -62,7 +62,9 @@ export class InstanceStatusSource implements StatusSource {
   }
 
   certificates(): CertificateStatus[] {
-    return this.instance.certificates.status().map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
+    return this.instance.certificates
+      .status()
+      .map(({ name, notAfter, daysLeft, mode }) => ({ name, notAfter: notAfter.toISOString(), daysLeft, mode }));
   }
 
   roles(): RoleStatus[] {
@@ -88,7 +90,11 @@ export class InstanceStatusSource implements StatusSource {
     const store = this.instance.certificates;
     try {
       const read = (name: string) => fs.readFileSync(store.path(name), 'utf8');
-      return { cert: read(CERTIFICATE_FILES.serverCert), key: read(CERTIFICATE_FILES.serverKey), clientCa: read(CERTIFICATE_FILES.clientCa) };
+      return {
+        cert: read(CERTIFICATE_FILES.serverCert),
+        key: read(CERTIFICATE_FILES.serverKey),
+        clientCa: read(CERTIFICATE_FILES.clientCa),
+      };
     } catch {
       return undefined;
     }
@@ -100,7 +106,11 @@ export class InstanceStatusSource implements StatusSource {
 
   lifecycle(): LifecycleFacts {
     const { lifecycle, role, primary } = this.instance;
-    return { fence: lifecycle.fence, following: role === 'replica' && primary ? formatAddress(primary) : undefined, demotion: lifecycle.demotion };
+    return {
+      fence: lifecycle.fence,
+      following: role === 'replica' && primary ? formatAddress(primary) : undefined,
+      demotion: lifecycle.demotion,
+    };
   }
 
   async controlData(): Promise<ControlData | undefined> {
@@ -115,7 +125,11 @@ export class InstanceStatusSource implements StatusSource {
     return this.instance.lifecycle.exclusive('reload', async () =>
       (await this.instance.reload(reason, true))
         ? { ok: true, detail: 'configuration re-read, PostgreSQL reloaded' }
-        : { ok: false, status: 422, detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force' },
+        : {
+            ok: false,
+            status: 422,
+            detail: 'reload refused: the new configuration is invalid (see the log); the previous one stays in force',
+          },
     );
   }
 
@@ -123,9 +137,16 @@ export class InstanceStatusSource implements StatusSource {
     return this.instance.lifecycle.exclusive('restart', async () => {
       const refused = this.instance.lifecycle.refusal();
       if (refused) return refused;
-      if (this.instance.phase !== 'running') return { ok: false, status: 409, detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now` };
+      if (this.instance.phase !== 'running')
+        return {
+          ok: false,
+          status: 409,
+          detail: `PostgreSQL is ${this.instance.phase}, not running; not restarting it now`,
+        };
       // A smart shutdown may take minutes: answer now, the supervisor brings PostgreSQL back.
-      void this.instance.restart(reason).catch((error: unknown) => this.logger.error('restart failed', { reason, err: errorMessage(error) }));
+      void this.instance
+        .restart(reason)
+        .catch((error: unknown) => this.logger.error('restart failed', { reason, err: errorMessage(error) }));
       return { ok: true, status: 202, detail: 'restart under way' };
     });
   }
@@ -136,7 +157,10 @@ export class InstanceStatusSource implements StatusSource {
       if (refused) return refused;
       try {
         const result = await promote(this.instance, this.logger);
-        return { ok: true, detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)` };
+        return {
+          ok: true,
+          detail: `promoted: now the primary on timeline ${result.timeline} (${result.elapsedMs} ms)`,
+        };
       } catch (error) {
         if (error instanceof NotAReplicaError) return { ok: false, status: 409, detail: error.message };
         return { ok: false, status: 500, detail: `promotion failed: ${errorMessage(error)}` };
@@ -167,7 +191,11 @@ export class InstanceStatusSource implements StatusSource {
     if (refused) return refused;
     if (this.instance.role !== 'primary' || this.instance.phase !== 'running') {
       const { role, phase } = this.instance;
-      return { ok: false, status: 409, detail: `backups are taken on the running primary; this instance is a ${role} and ${phase}` };
+      return {
+        ok: false,
+        status: 409,
+        detail: `backups are taken on the running primary; this instance is a ${role} and ${phase}`,
+      };
     }
     const started = backups.service.start(type);
     if (!started) return { ok: false, status: 409, detail: 'a backup is already running' };

@@ -216,7 +216,10 @@ export class Supervisor {
         if (this.postmaster !== postmaster) return;
         this.readyAt = new Date();
         this.setPhase('running');
-        logger.info('PostgreSQL accepts connections', { status, startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime() });
+        logger.info('PostgreSQL accepts connections', {
+          status,
+          startupMs: this.readyAt.getTime() - postmaster.startedAt.getTime(),
+        });
         this.deps.onAcceptingConnections(status, postmaster);
       },
       () => undefined, // an exit during start-up is handled as a crash by loop()
@@ -231,7 +234,8 @@ export class Supervisor {
   private async refusedToStart(postmaster: Postmaster, exit: Exit): Promise<never> {
     this.setPhase('stopped');
     await this.clearOrphans();
-    const why = postmaster.refusal ?? `it exited (${describeExit(exit)}) before accepting connections; its log above says why`;
+    const why =
+      postmaster.refusal ?? `it exited (${describeExit(exit)}) before accepting connections; its log above says why`;
     throw new UsageError(`PostgreSQL refused to start: ${why}`);
   }
 
@@ -239,7 +243,12 @@ export class Supervisor {
   private async recoverFromCrash(postmaster: Postmaster, exit: Exit): Promise<number | undefined> {
     const { logger } = this.deps;
     this.setPhase('restarting');
-    logger.error('PostgreSQL exited unexpectedly', { postmasterPid: postmaster.pid, exitCode: exit.code, signal: exit.signal, how: describeExit(exit) });
+    logger.error('PostgreSQL exited unexpectedly', {
+      postmasterPid: postmaster.pid,
+      exitCode: exit.code,
+      signal: exit.signal,
+      how: describeExit(exit),
+    });
     await this.clearOrphans();
     const hopeless = this.deps.reasonToGiveUp?.();
     if (hopeless !== undefined) {
@@ -249,7 +258,9 @@ export class Supervisor {
     }
     const decision = this.crashPolicy.recordCrash(Date.now());
     if (decision.action === 'give-up') {
-      logger.error('PostgreSQL crashed too often; exiting so the container is restarted', { crashesInWindow: decision.crashesInWindow });
+      logger.error('PostgreSQL crashed too often; exiting so the container is restarted', {
+        crashesInWindow: decision.crashesInWindow,
+      });
       this.setPhase('stopped');
       return undefined;
     }
@@ -299,7 +310,10 @@ export class Supervisor {
     while (this.postgresProcessesInDataDir().length > 0 && Date.now() < deadline) await sleep(20);
     const drained = await logPipe.barrier(drainMs);
     if (!drained && drainMs > 0) {
-      this.deps.logger.warning("stdout did not take all of PostgreSQL's log before the deadline", { waitedMs: drainMs, ...logPipe.status });
+      this.deps.logger.warning("stdout did not take all of PostgreSQL's log before the deadline", {
+        waitedMs: drainMs,
+        ...logPipe.status,
+      });
     }
   }
 
@@ -341,7 +355,14 @@ export class Supervisor {
 
   private shutdownOptions(): ShutdownOptions {
     const { bin, pgdata, runAs, logger, smartShutdownTimeoutSeconds, stopTimeoutSeconds } = this.deps;
-    return { bin, pgdata, runAs, logger, smartTimeoutSeconds: smartShutdownTimeoutSeconds, fastTimeoutSeconds: stopTimeoutSeconds };
+    return {
+      bin,
+      pgdata,
+      runAs,
+      logger,
+      smartTimeoutSeconds: smartShutdownTimeoutSeconds,
+      fastTimeoutSeconds: stopTimeoutSeconds,
+    };
   }
 
   private setPhase(phase: Phase): void {

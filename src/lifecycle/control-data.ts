@@ -39,7 +39,8 @@ export function parseControlData(text: string): ControlData {
     return value;
   };
   const timeline = Number(field('timeline'));
-  if (!Number.isInteger(timeline) || timeline < 1) throw new Error(`pg_controldata: "${field('timeline')}" is not a timeline`);
+  if (!Number.isInteger(timeline) || timeline < 1)
+    throw new Error(`pg_controldata: "${field('timeline')}" is not a timeline`);
   return {
     systemIdentifier: field('systemIdentifier'),
     clusterState: field('clusterState'),
@@ -50,7 +51,17 @@ export function parseControlData(text: string): ControlData {
   };
 }
 
-export async function readControlData(bin: PgBinaries, pgdata: string, runAs: RunAs, logger: Logger): Promise<ControlData> {
-  const lines = await runProgram(bin.path('pg_controldata'), ['-D', pgdata], { runAs, logger, env: { LC_ALL: 'C' }, stdoutIsData: true });
+export async function readControlData(
+  bin: PgBinaries,
+  pgdata: string,
+  runAs: RunAs,
+  logger: Logger,
+): Promise<ControlData> {
+  const lines = await runProgram(bin.path('pg_controldata'), ['-D', pgdata], {
+    runAs,
+    logger,
+    env: { LC_ALL: 'C' },
+    stdoutIsData: true,
+  });
   return parseControlData(lines.join('\n'));
 }

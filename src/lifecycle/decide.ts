@@ -59,7 +59,11 @@ export function decideStart(facts: StartFacts): StartDecision {
     if (facts.hasCluster) {
       return {
         ...byFlags,
-        fenced: { by: 'instance-manager', at: state.updatedAt, reason: `the state file was written by pod ${state.pod}: a clone or rewind was interrupted; fix PGDATA, then unfence` },
+        fenced: {
+          by: 'instance-manager',
+          at: state.updatedAt,
+          reason: `the state file was written by pod ${state.pod}: a clone or rewind was interrupted; fix PGDATA, then unfence`,
+        },
         notes: [`state file of pod ${state.pod} found in PGDATA`],
       };
     }
@@ -79,9 +83,13 @@ export function decideStart(facts: StartFacts): StartDecision {
   if (replicaOf !== undefined && state.role === 'primary') {
     decision.notes.push(`--replica-of ${formatAddress(replicaOf)} ignored: this instance was promoted (state file)`);
   } else if (replicaOf !== undefined && !sameAddress(replicaOf, state.primary)) {
-    decision.notes.push(`--replica-of ${formatAddress(replicaOf)} ignored: the state file says this instance follows ${formatAddress(state.primary!)}`);
+    decision.notes.push(
+      `--replica-of ${formatAddress(replicaOf)} ignored: the state file says this instance follows ${formatAddress(state.primary!)}`,
+    );
   } else if (replicaOf === undefined && state.role === 'replica') {
-    decision.notes.push(`started without --replica-of, but this instance was demoted: it follows ${formatAddress(state.primary!)}`);
+    decision.notes.push(
+      `started without --replica-of, but this instance was demoted: it follows ${formatAddress(state.primary!)}`,
+    );
   }
   return decision;
 }

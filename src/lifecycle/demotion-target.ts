@@ -33,7 +33,11 @@ export async function checkDemotionTarget(check: DemotionTargetCheck): Promise<T
   }
   const target = await probeTarget(check);
   if (!target.reachable) {
-    return { ok: false, status: 422, detail: `cannot reach ${name} as streaming_replica over verified TLS: ${target.error}` };
+    return {
+      ok: false,
+      status: 422,
+      detail: `cannot reach ${name} as streaming_replica over verified TLS: ${target.error}`,
+    };
   }
   const here = await withConnection(check.socketAddress, async (client) => {
     const result = await client.query<{ started: string; system: string; streaming: boolean }>(
@@ -47,7 +51,11 @@ export async function checkDemotionTarget(check: DemotionTargetCheck): Promise<T
     return { ok: false, status: 422, detail: `${name} is this instance` };
   }
   if (here.system !== target.systemIdentifier) {
-    return { ok: false, status: 422, detail: `${name} belongs to another cluster (system ${target.systemIdentifier}, here ${here.system})` };
+    return {
+      ok: false,
+      status: 422,
+      detail: `${name} belongs to another cluster (system ${target.systemIdentifier}, here ${here.system})`,
+    };
   }
   if (target.inRecovery && !here.streaming) {
     return {

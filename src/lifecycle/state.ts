@@ -70,7 +70,8 @@ export function parseState(text: string, file: string): LifecycleState {
   }
   if (record.fenced !== undefined) {
     const fenced = record.fenced as Record<string, unknown>;
-    if (typeof fenced?.by !== 'string' || typeof fenced.at !== 'string' || typeof fenced.reason !== 'string') throw bad('fenced');
+    if (typeof fenced?.by !== 'string' || typeof fenced.at !== 'string' || typeof fenced.reason !== 'string')
+      throw bad('fenced');
     state.fenced = { by: fenced.by, at: fenced.at, reason: fenced.reason };
   }
   return state;

@@ -49,12 +49,16 @@ export interface ProbeOptions {
 export async function probeTarget(options: ProbeOptions): Promise<TargetFacts> {
   const { bin, runAs, logger, connection, signal } = options;
   try {
-    const [line] = await runProgram(bin.path('psql'), ['-X', '-At', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-d', primaryConninfo(connection), '-c', PROBE_SQL], {
-      runAs,
-      logger,
-      signal,
-      stdoutIsData: true,
-    });
+    const [line] = await runProgram(
+      bin.path('psql'),
+      ['-X', '-At', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-d', primaryConninfo(connection), '-c', PROBE_SQL],
+      {
+        runAs,
+        logger,
+        signal,
+        stdoutIsData: true,
+      },
+    );
     return parseProbe(line ?? '');
   } catch (error) {
     const message = errorMessage(error);

@@ -92,7 +92,12 @@ export class CsvlogConverter extends BoundaryAwareConverter {
     blankLine: () => this.counters.blankLines++,
   });
 
-  constructor(sink: LineSink, formatter: LineFormatter, counters: LogPipeCounters, private readonly source?: string) {
+  constructor(
+    sink: LineSink,
+    formatter: LineFormatter,
+    counters: LogPipeCounters,
+    private readonly source?: string,
+  ) {
     super(sink, formatter, counters);
   }
 
@@ -111,7 +116,12 @@ export class RawLineConverter extends BoundaryAwareConverter {
     this.formatter.rawLine(line, this.source, this.out);
   }, MAX_RAW_LINE_BYTES);
 
-  constructor(sink: LineSink, formatter: LineFormatter, counters: LogPipeCounters, private readonly source: string) {
+  constructor(
+    sink: LineSink,
+    formatter: LineFormatter,
+    counters: LogPipeCounters,
+    private readonly source: string,
+  ) {
     super(sink, formatter, counters);
   }
 

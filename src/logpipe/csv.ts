@@ -187,7 +187,10 @@ export class CsvlogParser {
    */
   private joined(): Buffer {
     if (this.heldBytes > MAX_JOIN_BUFFER_BYTES) return Buffer.concat(this.chunks, this.heldBytes);
-    if (this.joinBuffer.length < this.heldBytes) this.joinBuffer = Buffer.allocUnsafeSlow(Math.min(MAX_JOIN_BUFFER_BYTES, Math.max(this.heldBytes, 2 * this.joinBuffer.length)));
+    if (this.joinBuffer.length < this.heldBytes)
+      this.joinBuffer = Buffer.allocUnsafeSlow(
+        Math.min(MAX_JOIN_BUFFER_BYTES, Math.max(this.heldBytes, 2 * this.joinBuffer.length)),
+      );
     let at = 0;
     for (const chunk of this.chunks) at += chunk.copy(this.joinBuffer, at);
     return this.joinBuffer.subarray(0, at);
@@ -337,7 +340,13 @@ function findBareFieldEnd(view: DataView, from: number, end: number): number {
 
 /** `YYYY-MM-DD HH:` by its separators: a cheap first check run on every record. */
 function looksLikeLogTime(buf: Buffer, start: number, end: number): boolean {
-  return end - start >= 19 && buf[start + 4] === 45 && buf[start + 7] === 45 && buf[start + 10] === 32 && buf[start + 13] === 58;
+  return (
+    end - start >= 19 &&
+    buf[start + 4] === 45 &&
+    buf[start + 7] === 45 &&
+    buf[start + 10] === 32 &&
+    buf[start + 13] === 58
+  );
 }
 
 /** The raw text of bad input, without the newline that ended it. */

@@ -13,10 +13,32 @@ import { decodeAudit } from './pgaudit.js';
 
 /** csvlog columns in file order (23 in PostgreSQL 12, 24 in 13, 26 from 14 on). */
 export const CSVLOG_COLUMNS = [
-  'log_time', 'user_name', 'database_name', 'process_id', 'connection_from', 'session_id', 'session_line_num',
-  'command_tag', 'session_start_time', 'virtual_transaction_id', 'transaction_id', 'error_severity',
-  'sql_state_code', 'message', 'detail', 'hint', 'internal_query', 'internal_query_pos', 'context', 'query',
-  'query_pos', 'location', 'application_name', 'backend_type', 'leader_pid', 'query_id',
+  'log_time',
+  'user_name',
+  'database_name',
+  'process_id',
+  'connection_from',
+  'session_id',
+  'session_line_num',
+  'command_tag',
+  'session_start_time',
+  'virtual_transaction_id',
+  'transaction_id',
+  'error_severity',
+  'sql_state_code',
+  'message',
+  'detail',
+  'hint',
+  'internal_query',
+  'internal_query_pos',
+  'context',
+  'query',
+  'query_pos',
+  'location',
+  'application_name',
+  'backend_type',
+  'leader_pid',
+  'query_id',
 ] as const;
 
 const LOG_TIME = 0;
@@ -104,7 +126,12 @@ const Z = 0x5a;
 function levelHead(level: Level): string {
   return `{"level":"${level}","ts":`;
 }
-const LEVEL_HEADS: Record<Level, Literal> = { error: literal(levelHead('error')), warning: literal(levelHead('warning')), info: literal(levelHead('info')), debug: literal(levelHead('debug')) };
+const LEVEL_HEADS: Record<Level, Literal> = {
+  error: literal(levelHead('error')),
+  warning: literal(levelHead('warning')),
+  info: literal(levelHead('info')),
+  debug: literal(levelHead('debug')),
+};
 
 /** `"<key>":` of a record's first value, and `,"<key>":` of the others. */
 const fieldKey = (index: number, first: boolean) => literal(`${first ? '' : ','}${JSON.stringify(columnKey(index))}:`);
@@ -130,7 +157,10 @@ export class LineFormatter {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.pod = JSON.stringify(pod);
-    this.recordHeads = { postgres: literal(`${this.headAfterTs('postgres', 'record')},"record":{`), pgaudit: literal(`${this.headAfterTs('pgaudit', 'record')},"record":{`) };
+    this.recordHeads = {
+      postgres: literal(`${this.headAfterTs('postgres', 'record')},"record":{`),
+      pgaudit: literal(`${this.headAfterTs('pgaudit', 'record')},"record":{`),
+    };
   }
 
   /** Writes one record's line; returns the logger it went to. */
@@ -160,7 +190,9 @@ export class LineFormatter {
 
   unparsable(raw: string, source: string | undefined, out: OutputBuffer): void {
     const head = this.head('error', this.now().toISOString(), 'postgres', UNPARSABLE_MSG);
-    out.text(`${head},"raw":${JSON.stringify(raw)}${source === undefined ? '' : `,"source":${JSON.stringify(source)}`}}\n`);
+    out.text(
+      `${head},"raw":${JSON.stringify(raw)}${source === undefined ? '' : `,"source":${JSON.stringify(source)}`}}\n`,
+    );
   }
 
   /** A line of the stderr-format FIFO, as it came. */

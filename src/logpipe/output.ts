@@ -33,7 +33,9 @@ const BYTE_CLASS = new Uint8Array(256).map((_, byte) => {
 });
 
 /** The escape of each byte of class ESCAPE, as JSON.stringify writes it. */
-const ESCAPES: readonly Uint8Array[] = Array.from({ length: 0x80 }, (_, byte) => Buffer.from(JSON.stringify(String.fromCharCode(byte)).slice(1, -1), 'latin1'));
+const ESCAPES: readonly Uint8Array[] = Array.from({ length: 0x80 }, (_, byte) =>
+  Buffer.from(JSON.stringify(String.fromCharCode(byte)).slice(1, -1), 'latin1'),
+);
 
 /** The text of a csvlog field: UTF-8 (invalid bytes become U+FFFD), doubled quotes collapsed. */
 export function fieldText(source: Buffer, start: number, end: number, doubledQuotes: boolean): string {
@@ -70,7 +72,14 @@ function copyWords(from: DataView, start: number, end: number, to: DataView, at:
 function isPlainWord(word: number): boolean {
   const quotes = word ^ 0x22222222;
   const backslashes = word ^ 0x5c5c5c5c;
-  return ((((word - 0x20202020) & ~word) | ((quotes - 0x01010101) & ~quotes) | ((backslashes - 0x01010101) & ~backslashes) | word) & 0x80808080) === 0;
+  return (
+    ((((word - 0x20202020) & ~word) |
+      ((quotes - 0x01010101) & ~quotes) |
+      ((backslashes - 0x01010101) & ~backslashes) |
+      word) &
+      0x80808080) ===
+    0
+  );
 }
 
 export class OutputBuffer {

@@ -7,7 +7,18 @@ import { parse } from 'csv-parse/sync';
 const PREFIX = 'AUDIT: ';
 
 /** The fields pgaudit writes; `rows` only with `pgaudit.log_rows = on`. */
-export const AUDIT_FIELDS = ['audit_type', 'statement_id', 'substatement_id', 'class', 'command', 'object_type', 'object_name', 'statement', 'parameter', 'rows'] as const;
+export const AUDIT_FIELDS = [
+  'audit_type',
+  'statement_id',
+  'substatement_id',
+  'class',
+  'command',
+  'object_type',
+  'object_name',
+  'statement',
+  'parameter',
+  'rows',
+] as const;
 
 export type AuditRecord = Partial<Record<(typeof AUDIT_FIELDS)[number], string>>;
 

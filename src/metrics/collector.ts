@@ -96,21 +96,34 @@ export class PostgresMetrics {
     const collection = askPostgres ? await this.query(custom?.queries ?? []) : NOT_ASKED;
     const { families, conflicts } = mergeFamilies(collection.groups);
     for (const conflict of conflicts) {
-      this.logChange(conflict, { msg: 'metrics: a query\'s rows left out', fields: { conflict } });
+      this.logChange(conflict, { msg: "metrics: a query's rows left out", fields: { conflict } });
     }
     const failed = !collection.up || collection.failedQueries > 0;
     const one = (value: number, labels: Record<string, string> = {}) => [{ labels, value }];
     return renderFamilies([
-      gauge('pg_up', 'Whether PostgreSQL answered the metrics role\'s connection (1) or not (0)',
-        one(collection.up ? 1 : 0)),
+      gauge(
+        'pg_up',
+        "Whether PostgreSQL answered the metrics role's connection (1) or not (0)",
+        one(collection.up ? 1 : 0),
+      ),
       ...(collection.identity ? [staticFamily(collection.identity)] : []),
       ...families,
-      gauge('pg_exporter_last_scrape_duration_seconds', 'Seconds the last collection of PostgreSQL\'s metrics took',
-        one((performance.now() - began) / 1_000)),
-      gauge('pg_exporter_last_scrape_error',
-        'Whether the last collection failed to connect or had a query fail (1) or not (0)', one(failed ? 1 : 0)),
-      { name: 'pg_exporter_scrapes_total', help: 'Collections of PostgreSQL\'s metrics', type: 'counter',
-        samples: one(this.scrapes) },
+      gauge(
+        'pg_exporter_last_scrape_duration_seconds',
+        "Seconds the last collection of PostgreSQL's metrics took",
+        one((performance.now() - began) / 1_000),
+      ),
+      gauge(
+        'pg_exporter_last_scrape_error',
+        'Whether the last collection failed to connect or had a query fail (1) or not (0)',
+        one(failed ? 1 : 0),
+      ),
+      {
+        name: 'pg_exporter_scrapes_total',
+        help: "Collections of PostgreSQL's metrics",
+        type: 'counter',
+        samples: one(this.scrapes),
+      },
       {
         name: 'pg_exporter_query_errors_total',
         help: 'Metrics queries that failed or timed out, per query',
@@ -118,9 +131,13 @@ export class PostgresMetrics {
         samples: [...this.errorCounts].map(([query, count]) => ({ labels: { query }, value: count })),
       },
       ...(this.queriesSource && custom
-        ? [gauge('pg_exporter_user_queries_load_error',
-            'Whether the --metrics-queries file could not be read or parsed (1) or not (0)',
-            one(custom.loadError ? 1 : 0, { filename: this.queriesSource.file }))]
+        ? [
+            gauge(
+              'pg_exporter_user_queries_load_error',
+              'Whether the --metrics-queries file could not be read or parsed (1) or not (0)',
+              one(custom.loadError ? 1 : 0, { filename: this.queriesSource.file }),
+            ),
+          ]
         : []),
     ]);
   }
@@ -183,9 +200,10 @@ export class PostgresMetrics {
       if (query.primaryOnly && identity.inRecovery) continue;
       if (query.serverVersion && !inRange(query.serverVersion, version)) continue;
       this.errorCounts.set(query.name, this.errorCounts.get(query.name) ?? 0);
-      const databases = query.targetDatabases === '*'
-        ? await (everyDatabase ??= this.everyDatabase())
-        : (query.targetDatabases ?? [DEFAULT_DATABASE]);
+      const databases =
+        query.targetDatabases === '*'
+          ? await (everyDatabase ??= this.everyDatabase())
+          : (query.targetDatabases ?? [DEFAULT_DATABASE]);
       // The same query in several databases: a datname label keeps their rows apart.
       const tagDatabase = query.targetDatabases !== undefined && !labelNamesOf(query).includes('datname');
       for (const database of databases) {

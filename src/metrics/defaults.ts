@@ -11,25 +11,52 @@ import type { ColumnSpec, MetricQuery } from './query.js';
 import { settingsFamilies, SETTINGS_SQL } from './settings.js';
 
 const label = (column: string): ColumnSpec => ({ column, usage: 'LABEL', description: '' });
-const gauge = (column: string, description: string, metricName?: string): ColumnSpec =>
-  ({ column, usage: 'GAUGE', description, metricName });
+const gauge = (column: string, description: string, metricName?: string): ColumnSpec => ({
+  column,
+  usage: 'GAUGE',
+  description,
+  metricName,
+});
 const counter = (column: string, description: string): ColumnSpec => ({ column, usage: 'COUNTER', description });
 /** postgres_exporter's name kept as is, outside the naming rules: see the module comment. */
-const legacy = (column: string, description: string): ColumnSpec =>
-  ({ column, usage: 'GAUGE', description, type: 'untyped' });
+const legacy = (column: string, description: string): ColumnSpec => ({
+  column,
+  usage: 'GAUGE',
+  description,
+  type: 'untyped',
+});
 
 function query(name: string, sql: string, columns: ColumnSpec[], primaryOnly = false): MetricQuery {
-  return { name, sql, columns, primaryOnly, targetDatabases: undefined, serverVersion: undefined,
-    predicateSql: undefined };
+  return {
+    name,
+    sql,
+    columns,
+    primaryOnly,
+    targetDatabases: undefined,
+    serverVersion: undefined,
+    predicateSql: undefined,
+  };
 }
 
 /** The states postgres_exporter lists, each exported (0 when none) so that series never vanish. */
 const BACKEND_STATES = [
-  'active', 'idle', 'idle in transaction', 'idle in transaction (aborted)', 'fastpath function call', 'disabled',
+  'active',
+  'idle',
+  'idle in transaction',
+  'idle in transaction (aborted)',
+  'fastpath function call',
+  'disabled',
 ];
 const LOCK_MODES = [
-  'accesssharelock', 'rowsharelock', 'rowexclusivelock', 'shareupdateexclusivelock', 'sharelock',
-  'sharerowexclusivelock', 'exclusivelock', 'accessexclusivelock', 'sireadlock',
+  'accesssharelock',
+  'rowsharelock',
+  'rowexclusivelock',
+  'shareupdateexclusivelock',
+  'sharelock',
+  'sharerowexclusivelock',
+  'exclusivelock',
+  'accessexclusivelock',
+  'sireadlock',
 ];
 const values = (list: readonly string[]) => list.map((item) => `('${item}')`).join(', ');
 
@@ -134,8 +161,8 @@ export function defaultQueries(major: number): MetricQuery[] {
         label('application_name'),
         label('client_addr'),
         label('state'),
-        gauge('pg_current_wal_lsn_bytes', 'This instance\'s WAL position in bytes, per standby streaming from it'),
-        gauge('pg_wal_lsn_diff', 'WAL bytes each standby has still to replay (postgres_exporter\'s replay_lag_bytes)'),
+        gauge('pg_current_wal_lsn_bytes', "This instance's WAL position in bytes, per standby streaming from it"),
+        gauge('pg_wal_lsn_diff', "WAL bytes each standby has still to replay (postgres_exporter's replay_lag_bytes)"),
         gauge('sent_lag_bytes', 'WAL bytes not yet sent to each standby'),
         gauge('write_lag_bytes', 'WAL bytes each standby has not yet written'),
         gauge('flush_lag_bytes', 'WAL bytes each standby has not yet flushed to disk'),
@@ -155,7 +182,7 @@ export function defaultQueries(major: number): MetricQuery[] {
         label('database'),
         label('slot_type'),
         gauge('active', 'Whether a consumer is connected to the slot (1) or not (0)'),
-        gauge('pg_wal_lsn_diff', 'WAL bytes the slot holds back from removal (behind this instance\'s position)'),
+        gauge('pg_wal_lsn_diff', "WAL bytes the slot holds back from removal (behind this instance's position)"),
       ],
     ),
     query(
@@ -166,8 +193,11 @@ export function defaultQueries(major: number): MetricQuery[] {
               END::float8 AS lag_seconds`,
       [
         gauge('is_replica', 'Whether this instance is a replica, in recovery (1), or a primary (0)'),
-        gauge('lag_seconds', 'On a replica, seconds since the last replayed transaction while received WAL waits ' +
-          'to be replayed (0 when caught up, and on a primary)'),
+        gauge(
+          'lag_seconds',
+          'On a replica, seconds since the last replayed transaction while received WAL waits ' +
+            'to be replayed (0 when caught up, and on a primary)',
+        ),
       ],
     ),
     query(
@@ -178,14 +208,26 @@ export function defaultQueries(major: number): MetricQuery[] {
               EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS wal_receiver_up
        WHERE pg_is_in_recovery()`,
       [
-        gauge('receive_lsn_bytes', 'On a replica, the last WAL position received and flushed, in bytes',
-          'pg_replication_receive_lsn_bytes'),
-        gauge('replay_lsn_bytes', 'On a replica, the last WAL position replayed, in bytes',
-          'pg_replication_replay_lsn_bytes'),
-        gauge('replay_lag_bytes', 'On a replica, WAL bytes received but not yet replayed',
-          'pg_replication_replay_lag_bytes'),
-        gauge('wal_receiver_up', 'On a replica, whether a WAL receiver streams from the primary (1) or not (0)',
-          'pg_replication_wal_receiver_up'),
+        gauge(
+          'receive_lsn_bytes',
+          'On a replica, the last WAL position received and flushed, in bytes',
+          'pg_replication_receive_lsn_bytes',
+        ),
+        gauge(
+          'replay_lsn_bytes',
+          'On a replica, the last WAL position replayed, in bytes',
+          'pg_replication_replay_lsn_bytes',
+        ),
+        gauge(
+          'replay_lag_bytes',
+          'On a replica, WAL bytes received but not yet replayed',
+          'pg_replication_replay_lag_bytes',
+        ),
+        gauge(
+          'wal_receiver_up',
+          'On a replica, whether a WAL receiver streams from the primary (1) or not (0)',
+          'pg_replication_wal_receiver_up',
+        ),
       ],
     ),
     { ...query('pg_settings', SETTINGS_SQL, []), familiesFromRows: settingsFamilies },

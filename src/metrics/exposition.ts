@@ -111,8 +111,10 @@ export function mergeFamilies(groups: readonly FamilyGroup[]): { families: Famil
         entry.family.samples.push(sample);
       }
       if (repeated > 0) {
-        conflicts.push(`metric ${family.name} of query ${owner}: ${repeated} rows repeat the labels of another; ` +
-          'dropped (add a LABEL column that tells them apart)');
+        conflicts.push(
+          `metric ${family.name} of query ${owner}: ${repeated} rows repeat the labels of another; ` +
+            'dropped (add a LABEL column that tells them apart)',
+        );
       }
     }
   }

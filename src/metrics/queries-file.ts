@@ -23,7 +23,14 @@ const USAGES: readonly Usage[] = ['LABEL', 'GAUGE', 'COUNTER', 'DISCARD', 'MAPPE
 /** Read by postgres_exporter or CloudNativePG, with no effect here (see docs/metrics.md). */
 const IGNORED_KEYS = new Set(['cache_seconds', 'name']);
 const KNOWN_KEYS = new Set([
-  'query', 'metrics', 'master', 'primary', 'target_databases', 'runonserver', 'predicate_query', ...IGNORED_KEYS,
+  'query',
+  'metrics',
+  'master',
+  'primary',
+  'target_databases',
+  'runonserver',
+  'predicate_query',
+  ...IGNORED_KEYS,
 ]);
 
 class QueryProblem extends Error {
@@ -79,8 +86,10 @@ function readQuery(name: string, pair: Pair<Node, Node>): MetricQuery {
   const runOnServer = stringAt(body, 'runonserver', false);
   const serverVersion = runOnServer === undefined ? undefined : parseVersionRange(runOnServer);
   if (runOnServer !== undefined && !serverVersion) {
-    throw new QueryProblem(nodeAt(body, 'runonserver'),
-      `\`runonserver\` "${runOnServer}" is not a version range like ">=13.0.0 <16.0.0"`);
+    throw new QueryProblem(
+      nodeAt(body, 'runonserver'),
+      `\`runonserver\` "${runOnServer}" is not a version range like ">=13.0.0 <16.0.0"`,
+    );
   }
   const columns = readColumns(name, body);
   return {
@@ -112,8 +121,10 @@ function readColumns(queryName: string, body: YAMLMap): ColumnSpec[] {
     if (!isMap(spec)) throw new QueryProblem(entry!.key, `column ${column}: expected \`usage\` and \`description\``);
     const usage = String(stringAt(spec, 'usage', true)).toUpperCase() as Usage;
     if (!USAGES.includes(usage)) {
-      throw new QueryProblem(nodeAt(spec, 'usage'),
-        `column ${column}: usage "${usage}" is not one of ${USAGES.join(', ')}`);
+      throw new QueryProblem(
+        nodeAt(spec, 'usage'),
+        `column ${column}: usage "${usage}" is not one of ${USAGES.join(', ')}`,
+      );
     }
     if (usage === 'LABEL' && !isLabelName(column)) {
       throw new QueryProblem(entry!.key, `column ${column}: not a valid label name`);
@@ -140,7 +151,7 @@ function targetDatabases(body: YAMLMap): MetricQuery['targetDatabases'] {
   const scalars = isSeq(node) ? (node.items as Node[]) : [node];
   const names = scalars.map((item) => (isScalar(item) ? String(item.value) : ''));
   if (names.length === 0 || names.some((name) => name === '')) {
-    throw new QueryProblem(node, '`target_databases` must be a database name, a list of them, or \'*\'');
+    throw new QueryProblem(node, "`target_databases` must be a database name, a list of them, or '*'");
   }
   return names.includes('*') ? '*' : names;
 }

@@ -12,7 +12,12 @@ const COMPARATOR = /^(<=|>=|<|>|==|=)?v?(\d+)(?:\.(\d+|x))?(?:\.(\d+|x))?$/;
 
 /** Undefined when `text` is no range this reads. */
 export function parseVersionRange(text: string): VersionRange | undefined {
-  const alternatives = text.split('||').map((part) => part.trim().split(/\s+/).filter((word) => word !== ''));
+  const alternatives = text.split('||').map((part) =>
+    part
+      .trim()
+      .split(/\s+/)
+      .filter((word) => word !== ''),
+  );
   if (alternatives.some((words) => words.length === 0)) return undefined;
   const range: Comparator[][] = [];
   for (const words of alternatives) {
@@ -45,7 +50,8 @@ export function serverVersion(versionNum: number): Version {
 
 export function inRange(range: VersionRange, version: Version): boolean {
   return range.some((comparators) =>
-    comparators.every(({ operator, version: bound }) => holds(operator, compare(version, bound))));
+    comparators.every(({ operator, version: bound }) => holds(operator, compare(version, bound))),
+  );
 }
 
 function compare(a: Version, b: Version): number {

@@ -72,7 +72,12 @@ function readElement(bytes: Buffer, offset: number, what: string): Element {
   }
   const end = position + length;
   if (end > bytes.length) throw malformed(`${what} is truncated`);
-  return { tagClass: first >> 6, tag: first & 0x1f, content: bytes.subarray(position, end), der: bytes.subarray(offset, end) };
+  return {
+    tagClass: first >> 6,
+    tag: first & 0x1f,
+    content: bytes.subarray(position, end),
+    der: bytes.subarray(offset, end),
+  };
 }
 
 function parse(der: Buffer, what: string): Element {
@@ -83,7 +88,7 @@ function parse(der: Buffer, what: string): Element {
 function children(element: Element | undefined, what: string): Element[] {
   if (!element) throw malformed(`${what} is missing`);
   const found: Element[] = [];
-  for (let offset = 0; offset < element.content.length; ) {
+  for (let offset = 0; offset < element.content.length;) {
     const child = readElement(element.content, offset, what);
     found.push(child);
     offset += child.der.length;
@@ -92,7 +97,8 @@ function children(element: Element | undefined, what: string): Element[] {
 }
 
 function oidOf(element: Element | undefined, what: string): string {
-  if (!element || element.tagClass !== 0 || element.tag !== TAG.oid || element.content.length === 0) throw malformed(`${what} is not an object identifier`);
+  if (!element || element.tagClass !== 0 || element.tag !== TAG.oid || element.content.length === 0)
+    throw malformed(`${what} is not an object identifier`);
   const identifiers: number[] = [];
   let value = 0;
   for (const byte of element.content) {

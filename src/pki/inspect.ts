@@ -1,6 +1,14 @@
 /** Reading and checking certificates and keys of any algorithm, through Node's own X509Certificate. */
 import crypto, { X509Certificate, type KeyObject } from 'node:crypto';
-import { commonNameOf, extendedKeyUsage, isCaCertificate, KEY_USAGE, keyUsageBits, readCertificateStructure, subjectAltNames } from './der.js';
+import {
+  commonNameOf,
+  extendedKeyUsage,
+  isCaCertificate,
+  KEY_USAGE,
+  keyUsageBits,
+  readCertificateStructure,
+  subjectAltNames,
+} from './der.js';
 import { CertificateError, type CertificateInfo } from './types.js';
 import { errorMessage } from '../errors.js';
 
@@ -19,7 +27,8 @@ export function splitCertificates(pem: string): string[] {
 function notACertificate(pem: string): string {
   const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
   if (found === undefined) return 'not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)';
-  if (found === 'CERTIFICATE') return 'the certificate is cut off or damaged: "-----BEGIN CERTIFICATE-----" has no matching "-----END CERTIFICATE-----" line';
+  if (found === 'CERTIFICATE')
+    return 'the certificate is cut off or damaged: "-----BEGIN CERTIFICATE-----" has no matching "-----END CERTIFICATE-----" line';
   if (found.includes('PRIVATE KEY')) return 'holds a private key, not a certificate (are tls.crt and tls.key swapped?)';
   return `holds a PEM block of another kind ("${found}"), not a certificate`;
 }
@@ -52,8 +61,13 @@ export function parsePrivateKey(pem: string): KeyObject {
     return crypto.createPrivateKey(pem);
   } catch (error) {
     const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
-    if (found === 'CERTIFICATE') throw new CertificateError('holds a certificate, not a private key (are tls.crt and tls.key swapped?)');
-    throw new CertificateError(found && !found.includes('PRIVATE KEY') ? `holds a PEM block of another kind ("${found}"), not a private key` : `not a valid private key (${errorMessage(error)})`);
+    if (found === 'CERTIFICATE')
+      throw new CertificateError('holds a certificate, not a private key (are tls.crt and tls.key swapped?)');
+    throw new CertificateError(
+      found && !found.includes('PRIVATE KEY')
+        ? `holds a PEM block of another kind ("${found}"), not a private key`
+        : `not a valid private key (${errorMessage(error)})`,
+    );
   }
 }
 
@@ -121,14 +135,24 @@ export function keyMatchesCertificate(certPem: string, keyPem: string): boolean 
 export function verifyChain(leafPem: string, caPem: string, intermediatesPem?: string): void {
   const [leafBlock, ...bundled] = splitCertificates(leafPem);
   const anchors = splitCertificates(caPem).map((pem) => parseCertificate(pem));
-  const intermediates = [...bundled, ...(intermediatesPem ? splitCertificates(intermediatesPem) : [])].map((pem) => parseCertificate(pem));
+  const intermediates = [...bundled, ...(intermediatesPem ? splitCertificates(intermediatesPem) : [])].map((pem) =>
+    parseCertificate(pem),
+  );
   let current = parseCertificate(leafBlock!);
   const seen = new Set<string>();
   for (;;) {
     if (anchors.some((anchor) => signedBy(current, anchor))) return;
     seen.add(current.fingerprint256);
-    const parent = intermediates.find((candidate) => !seen.has(candidate.fingerprint256) && isCaCertificate(readCertificateStructure(candidate.raw)) && signedBy(current, candidate));
-    if (!parent) throw new CertificateError(`"${oneLineName(current.subject)}" is not signed by the CA ("${anchors.map((anchor) => oneLineName(anchor.subject)).join('", "')}")`);
+    const parent = intermediates.find(
+      (candidate) =>
+        !seen.has(candidate.fingerprint256) &&
+        isCaCertificate(readCertificateStructure(candidate.raw)) &&
+        signedBy(current, candidate),
+    );
+    if (!parent)
+      throw new CertificateError(
+        `"${oneLineName(current.subject)}" is not signed by the CA ("${anchors.map((anchor) => oneLineName(anchor.subject)).join('", "')}")`,
+      );
     current = parent;
   }
 }
@@ -139,6 +163,8 @@ function signedBy(certificate: X509Certificate, issuer: X509Certificate): boolea
 
 /** Refuses a certificate that is expired or not valid yet at `now`. */
 export function checkValidity(info: CertificateInfo, now: Date): void {
-  if (now.getTime() > info.notAfter.getTime()) throw new CertificateError(`"${info.subject}" expired on ${info.notAfter.toISOString()}`);
-  if (now.getTime() < info.notBefore.getTime()) throw new CertificateError(`"${info.subject}" is not valid before ${info.notBefore.toISOString()}`);
+  if (now.getTime() > info.notAfter.getTime())
+    throw new CertificateError(`"${info.subject}" expired on ${info.notAfter.toISOString()}`);
+  if (now.getTime() < info.notBefore.getTime())
+    throw new CertificateError(`"${info.subject}" is not valid before ${info.notBefore.toISOString()}`);
 }

@@ -8,8 +8,23 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type forge from 'node-forge';
 import { binary, bufferOf, derToPem, isIpAddress, OID, readCertificateStructure, subjectKeyIdentifier } from './der.js';
-import { checkValidity, describeKey, inspectCertificate, keyMatchesCertificate, parseCertificate, parsePrivateKey, splitCertificates } from './inspect.js';
-import { CA_DAYS, CertificateError, daysToMs, LEAF_DAYS, type CertificateInfo, type CertificateMaterial } from './types.js';
+import {
+  checkValidity,
+  describeKey,
+  inspectCertificate,
+  keyMatchesCertificate,
+  parseCertificate,
+  parsePrivateKey,
+  splitCertificates,
+} from './inspect.js';
+import {
+  CA_DAYS,
+  CertificateError,
+  daysToMs,
+  LEAF_DAYS,
+  type CertificateInfo,
+  type CertificateMaterial,
+} from './types.js';
 
 type Forge = typeof forge;
 type Asn1 = forge.asn1.Asn1;
@@ -56,7 +71,8 @@ async function subjectKey(forge: Forge, keyPem: string | undefined): Promise<Sub
 
 /** forge writes the subject public key of what it builds, and it knows RSA only. */
 function rsaPublicKey(forge: Forge, key: KeyObject): forge.pki.rsa.PublicKey {
-  if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`certificates are issued here for RSA keys only, not ${describeKey(key)}`);
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new CertificateError(`certificates are issued here for RSA keys only, not ${describeKey(key)}`);
   return forge.pki.publicKeyFromPem(crypto.createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
 }
 
@@ -99,7 +115,9 @@ function signatureAlgorithm(key: KeyObject): SignatureAlgorithm {
     case 'ed448':
       return { oid: '1.3.101.113', nullParameters: false, hash: null };
     default:
-      throw new CertificateError(`cannot sign with a ${key.asymmetricKeyType ?? 'unknown'} CA key (RSA, ECDSA and EdDSA are supported); mount the leaf certificates instead (provided mode)`);
+      throw new CertificateError(
+        `cannot sign with a ${key.asymmetricKeyType ?? 'unknown'} CA key (RSA, ECDSA and EdDSA are supported); mount the leaf certificates instead (provided mode)`,
+      );
   }
 }
 
@@ -119,7 +137,8 @@ interface Template {
 }
 
 function signCertificate(forge: Forge, template: Template, signer: Signer): string {
-  if (!Number.isInteger(template.days) || template.days < 1) throw new CertificateError(`validity of ${template.days} days: give a whole number of days, 1 or more`);
+  if (!Number.isInteger(template.days) || template.days < 1)
+    throw new CertificateError(`validity of ${template.days} days: give a whole number of days, 1 or more`);
   const { asn1 } = forge;
   const algorithm = signatureAlgorithm(signer.key);
   const identifier = algorithmIdentifier(forge, algorithm);
@@ -131,7 +150,9 @@ function signCertificate(forge: Forge, template: Template, signer: Signer): stri
   certificate.setExtensions([
     ...template.extensions,
     { name: 'subjectKeyIdentifier' },
-    ...(signer.keyIdentifier === undefined ? [] : [{ name: 'authorityKeyIdentifier', keyIdentifier: signer.keyIdentifier }]),
+    ...(signer.keyIdentifier === undefined
+      ? []
+      : [{ name: 'authorityKeyIdentifier', keyIdentifier: signer.keyIdentifier }]),
   ]);
   // Names are set as DER below, byte for byte: a leaf's issuer must equal its CA's subject exactly, and a
   // mounted CA's subject may use string types forge would re-encode.
@@ -184,7 +205,11 @@ export async function createCa(options: CaOptions): Promise<CertificateMaterial>
   const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
   const template = { publicKey, subject, days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
   const name = bufferOf(forge.asn1.toDer(subject).getBytes());
-  const certPem = signCertificate(forge, template, { name, keyIdentifier: keyIdentifierOf(forge, publicKey), key: parsePrivateKey(keyPem) });
+  const certPem = signCertificate(forge, template, {
+    name,
+    keyIdentifier: keyIdentifierOf(forge, publicKey),
+    key: parsePrivateKey(keyPem),
+  });
   return { certPem, keyPem };
 }
 
@@ -192,21 +217,38 @@ export async function createCa(options: CaOptions): Promise<CertificateMaterial>
  * The same self-signed CA for another period: same key, subject and key identifier, so leaves it signed
  * before still verify against the new certificate, and leaves it signs now verify against the old one.
  */
-export async function renewCa(ca: CertificateMaterial, options: { days?: number; now: Date }): Promise<CertificateMaterial> {
+export async function renewCa(
+  ca: CertificateMaterial,
+  options: { days?: number; now: Date },
+): Promise<CertificateMaterial> {
   const info = inspectCertificate(ca.certPem);
-  if (!info.selfSigned) throw new CertificateError(`"${info.subject}" is not a self-signed CA; only the CAs created here are renewed`);
+  if (!info.selfSigned)
+    throw new CertificateError(`"${info.subject}" is not a self-signed CA; only the CAs created here are renewed`);
   const key = checkKeyPair(ca.certPem, ca.keyPem);
-  if (key.asymmetricKeyType !== 'rsa') throw new CertificateError(`"${info.subject}" has a ${info.keyAlgorithm} key; only the RSA CAs created here are renewed`);
+  if (key.asymmetricKeyType !== 'rsa')
+    throw new CertificateError(
+      `"${info.subject}" has a ${info.keyAlgorithm} key; only the RSA CAs created here are renewed`,
+    );
   const forge = await loadForge();
   const publicKey = rsaPublicKey(forge, key);
   const name = readCertificateStructure(parseCertificate(ca.certPem).raw).subject;
-  const template = { publicKey, subject: forge.asn1.fromDer(binary(name)), days: options.days ?? CA_DAYS, now: options.now, extensions: CA_EXTENSIONS };
-  return { certPem: signCertificate(forge, template, { name, keyIdentifier: keyIdentifierOf(forge, publicKey), key }), keyPem: ca.keyPem };
+  const template = {
+    publicKey,
+    subject: forge.asn1.fromDer(binary(name)),
+    days: options.days ?? CA_DAYS,
+    now: options.now,
+    extensions: CA_EXTENSIONS,
+  };
+  return {
+    certPem: signCertificate(forge, template, { name, keyIdentifier: keyIdentifierOf(forge, publicKey), key }),
+    keyPem: ca.keyPem,
+  };
 }
 
 function checkKeyPair(certPem: string, keyPem: string): KeyObject {
   const key = parsePrivateKey(keyPem);
-  if (!keyMatchesCertificate(certPem, keyPem)) throw new CertificateError('the private key does not match the certificate');
+  if (!keyMatchesCertificate(certPem, keyPem))
+    throw new CertificateError('the private key does not match the certificate');
   return key;
 }
 
@@ -233,7 +275,8 @@ export function checkTrustedCa(certPem: string, now: Date): CertificateInfo {
 export function checkCa(ca: CertificateMaterial, now: Date): CheckedCa {
   const [own, ...parents] = splitCertificates(ca.certPem);
   const info = checkTrustedCa(own!, now);
-  if (!info.canSignCertificates) throw new CertificateError(`"${info.subject}" is a CA whose key usage does not allow signing certificates`);
+  if (!info.canSignCertificates)
+    throw new CertificateError(`"${info.subject}" is a CA whose key usage does not allow signing certificates`);
   const key = checkKeyPair(own!, ca.keyPem);
   signatureAlgorithm(key);
   const structure = readCertificateStructure(parseCertificate(own!).raw);
@@ -252,7 +295,8 @@ const DNS_NAME = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9_]([a-z0
 export function serverNames(names: string[], includeLocalhost: boolean): string[] {
   const all = [...names, ...(includeLocalhost ? ['localhost', '127.0.0.1'] : [])].map((name) => name.trim());
   for (const name of all) {
-    if (!isIpAddress(name) && !DNS_NAME.test(name)) throw new CertificateError(`"${name}" is neither a DNS name nor an IP address`);
+    if (!isIpAddress(name) && !DNS_NAME.test(name))
+      throw new CertificateError(`"${name}" is neither a DNS name nor an IP address`);
   }
   if (all.length === 0) throw new CertificateError('a server certificate needs at least one name');
   return [...new Set(all)];
@@ -267,11 +311,17 @@ export interface ServerCertificateOptions extends KeyOption {
   includeLocalhost?: boolean;
 }
 
-export async function issueServerCertificate(ca: CertificateMaterial, options: ServerCertificateOptions): Promise<CertificateMaterial> {
+export async function issueServerCertificate(
+  ca: CertificateMaterial,
+  options: ServerCertificateOptions,
+): Promise<CertificateMaterial> {
   const checked = checkCa(ca, options.now);
   const names = serverNames(options.names, options.includeLocalhost ?? false);
   const altNames = names.map((name) => (isIpAddress(name) ? { type: 7, ip: name } : { type: 2, value: name }));
-  return issueLeaf(checked, options, names[0]!, [{ name: 'extKeyUsage', serverAuth: true }, { name: 'subjectAltName', altNames }]);
+  return issueLeaf(checked, options, names[0]!, [
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames },
+  ]);
 }
 
 export interface ClientCertificateOptions extends KeyOption {
@@ -281,18 +331,34 @@ export interface ClientCertificateOptions extends KeyOption {
   now: Date;
 }
 
-export async function issueClientCertificate(ca: CertificateMaterial, options: ClientCertificateOptions): Promise<CertificateMaterial> {
+export async function issueClientCertificate(
+  ca: CertificateMaterial,
+  options: ClientCertificateOptions,
+): Promise<CertificateMaterial> {
   return issueLeaf(checkCa(ca, options.now), options, options.user, [{ name: 'extKeyUsage', clientAuth: true }]);
 }
 
 /** A TLS leaf for `name` (its common name), signed by a checked CA, with `purpose`'s extensions. */
-async function issueLeaf(ca: CheckedCa, options: KeyOption & { days?: number; now: Date }, name: string, purpose: Template['extensions']): Promise<CertificateMaterial> {
+async function issueLeaf(
+  ca: CheckedCa,
+  options: KeyOption & { days?: number; now: Date },
+  name: string,
+  purpose: Template['extensions'],
+): Promise<CertificateMaterial> {
   const forge = await loadForge();
   // Before the key: a bad name must not wait for an RSA key to be generated.
   const subject = commonName(forge, name);
   const { keyPem, publicKey } = await subjectKey(forge, options.keyPem);
-  const extensions = [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true }, ...purpose];
-  const certPem = signCertificate(forge, { publicKey, subject, days: options.days ?? LEAF_DAYS, now: options.now, extensions }, ca.signer);
+  const extensions = [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    ...purpose,
+  ];
+  const certPem = signCertificate(
+    forge,
+    { publicKey, subject, days: options.days ?? LEAF_DAYS, now: options.now, extensions },
+    ca.signer,
+  );
   return leafMaterial(ca, certPem, keyPem);
 }
 

@@ -2,7 +2,15 @@
 import { canonicalIp, isIpAddress } from './der.js';
 import { inspectCertificate, keyMatchesCertificate, verifyChain } from './inspect.js';
 import { certificateFile, serverNames } from './issue.js';
-import { CA_RENEW_DAYS, CertificateError, daysToMs, LEAF_RENEW_DAYS, type CertificateInfo, type CertificateKind, type CertificateMaterial } from './types.js';
+import {
+  CA_RENEW_DAYS,
+  CertificateError,
+  daysToMs,
+  LEAF_RENEW_DAYS,
+  type CertificateInfo,
+  type CertificateKind,
+  type CertificateMaterial,
+} from './types.js';
 
 /** Whole days until `notAfter` (negative once expired), as the status API reports them. */
 export function daysLeft(info: Pick<CertificateInfo, 'notAfter'>, now: Date): number {
@@ -23,7 +31,12 @@ export type LeafExpectation = { names: string[]; includeLocalhost?: boolean } | 
  * can stay: unreadable, a key that does not match, not signed by `caPem` (the CA was replaced),
  * renewal due, or other names or another user than wanted now.
  */
-export function reissueReason(leaf: CertificateMaterial, caPem: string, expected: LeafExpectation, now: Date): string | undefined {
+export function reissueReason(
+  leaf: CertificateMaterial,
+  caPem: string,
+  expected: LeafExpectation,
+  now: Date,
+): string | undefined {
   let info: CertificateInfo;
   try {
     info = inspectCertificate(leaf.certPem);
@@ -34,9 +47,17 @@ export function reissueReason(leaf: CertificateMaterial, caPem: string, expected
     throw error;
   }
   if (needsRenewal(info, now, 'leaf')) return `${daysLeft(info, now)} days left (renewed below ${LEAF_RENEW_DAYS})`;
-  if ('user' in expected) return info.commonName === expected.user ? undefined : `issued for user "${info.commonName ?? ''}", not "${expected.user}"`;
-  const wanted = serverNames(expected.names, expected.includeLocalhost ?? false).map((name) => (isIpAddress(name) ? canonicalIp(name) : name.toLowerCase()));
+  if ('user' in expected)
+    return info.commonName === expected.user
+      ? undefined
+      : `issued for user "${info.commonName ?? ''}", not "${expected.user}"`;
+  const wanted = serverNames(expected.names, expected.includeLocalhost ?? false).map((name) =>
+    isIpAddress(name) ? canonicalIp(name) : name.toLowerCase(),
+  );
   const present = [...info.dnsNames.map((name) => name.toLowerCase()), ...info.ipAddresses];
-  const same = info.commonName?.toLowerCase() === wanted[0] && wanted.length === present.length && wanted.every((name) => present.includes(name));
+  const same =
+    info.commonName?.toLowerCase() === wanted[0] &&
+    wanted.length === present.length &&
+    wanted.every((name) => present.includes(name));
   return same ? undefined : `names ${present.join(',')} differ from ${wanted.join(',')}`;
 }

@@ -35,14 +35,20 @@ const LAYOUTS = [
 export async function findBinaries(explicit: string | undefined, pgdata?: string): Promise<PgBinaries> {
   const dataMajor = pgdata === undefined ? undefined : dataDirMajor(pgdata);
   const ownLayout = dataMajor === undefined ? [] : LAYOUTS.map((layout) => layout.bin(dataMajor));
-  const dir = explicit !== undefined ? firstWithServer([explicit]) : (firstWithServer(ownLayout) ?? firstWithServer(await discoverCandidates()));
+  const dir =
+    explicit !== undefined
+      ? firstWithServer([explicit])
+      : (firstWithServer(ownLayout) ?? firstWithServer(await discoverCandidates()));
   if (dir === undefined) {
-    const where = explicit !== undefined ? `--pg-bin ${explicit}` : `pg_config, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin`;
+    const where =
+      explicit !== undefined ? `--pg-bin ${explicit}` : `pg_config, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin`;
     throw new UsageError(`PostgreSQL server binaries not found (looked in ${where}): ${INSTALL_HINT}`);
   }
   const major = majorFromLayout(dir) ?? (await majorFromServer(dir));
   if (dataMajor !== undefined && major !== dataMajor) {
-    throw new UsageError(`--pgdata ${pgdata}: a PostgreSQL ${dataMajor} data directory, but ${dir} holds PostgreSQL ${major}; pass --pg-bin with PostgreSQL ${dataMajor}'s binaries`);
+    throw new UsageError(
+      `--pgdata ${pgdata}: a PostgreSQL ${dataMajor} data directory, but ${dir} holds PostgreSQL ${major}; pass --pg-bin with PostgreSQL ${dataMajor}'s binaries`,
+    );
   }
   return { dir, major, path: (program) => path.join(dir, program) };
 }
@@ -90,7 +96,9 @@ function versionedDirs(parent: string, toBinDir: (name: string) => string | unde
   }
   return names
     .map((name) => ({ bin: toBinDir(name), version: Number(/(\d+)$/.exec(name)?.[1] ?? NaN) }))
-    .filter((entry): entry is { bin: string; version: number } => entry.bin !== undefined && !Number.isNaN(entry.version))
+    .filter(
+      (entry): entry is { bin: string; version: number } => entry.bin !== undefined && !Number.isNaN(entry.version),
+    )
     .sort((a, b) => b.version - a.version)
     .map((entry) => entry.bin);
 }

@@ -67,7 +67,10 @@ export function readPostmasterPid(pgdata: string): PostmasterPidFile | undefined
  * The file is stale unless that pid is a postgres process whose working directory is this PGDATA.
  * Returns the pid of a live postmaster, or undefined after removing a stale file.
  */
-export function clearStalePostmasterPid(pgdata: string): { livePid: number | undefined; removedStalePid: number | undefined } {
+export function clearStalePostmasterPid(pgdata: string): {
+  livePid: number | undefined;
+  removedStalePid: number | undefined;
+} {
   const file = readPostmasterPid(pgdata);
   if (!file) return { livePid: undefined, removedStalePid: undefined };
   if (isPostmasterOf(file.pid, pgdata)) return { livePid: file.pid, removedStalePid: undefined };

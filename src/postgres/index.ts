@@ -6,7 +6,13 @@ export {
   type SocketPoolOptions,
   type SocketSession,
 } from './client.js';
-export { clearStalePostmasterPid, ensureWritableDataDir, inspectDataDir, readPostmasterPid, type DataDirState } from './datadir.js';
+export {
+  clearStalePostmasterPid,
+  ensureWritableDataDir,
+  inspectDataDir,
+  readPostmasterPid,
+  type DataDirState,
+} from './datadir.js';
 export { initdb, SUPERUSER } from './initdb.js';
 export { describeExit, Postmaster, type PostmasterOptions } from './postmaster.js';
 export { stopPostmaster, type ShutdownMode, type ShutdownOptions } from './shutdown.js';

@@ -9,14 +9,20 @@ export async function initdb(bin: PgBinaries, pgdata: string, runAs: RunAs, logg
   await runProgram(
     bin.path('initdb'),
     [
-      '--pgdata', pgdata,
-      '--username', SUPERUSER,
-      '--encoding', 'UTF8',
+      '--pgdata',
+      pgdata,
+      '--username',
+      SUPERUSER,
+      '--encoding',
+      'UTF8',
       // C collation: byte order, stable across glibc upgrades (no silent index corruption).
-      '--locale', 'C',
+      '--locale',
+      'C',
       '--data-checksums',
-      '--auth-local', 'peer',
-      '--auth-host', 'scram-sha-256',
+      '--auth-local',
+      'peer',
+      '--auth-host',
+      'scram-sha-256',
       // PostgreSQL 14 added it; 13 prints its pg_ctl hint, which is only noise in the log.
       ...(bin.major >= 14 ? ['--no-instructions'] : []),
     ],

@@ -59,7 +59,9 @@ export class Postmaster {
    * FATAL only says a configuration file "contains errors".
    */
   get refusal(): string | undefined {
-    const messages = this.complaints.map((line) => /\b(LOG|WARNING|ERROR|FATAL|PANIC):\s+(.*)$/.exec(line)).filter((match) => match !== null);
+    const messages = this.complaints
+      .map((line) => /\b(LOG|WARNING|ERROR|FATAL|PANIC):\s+(.*)$/.exec(line))
+      .filter((match) => match !== null);
     const fatal = messages.findIndex((match) => match[1] === 'FATAL' || match[1] === 'PANIC');
     if (fatal === -1) return undefined;
     const detail = fatal > 0 && /contains errors/.test(messages[fatal]![2]!) ? `${messages[fatal - 1]![2]}; ` : '';

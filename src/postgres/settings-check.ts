@@ -15,15 +15,25 @@ const execFileAsync = promisify(execFile);
  */
 export async function configurationErrors(address: SocketAddress): Promise<string[]> {
   return withConnection(address, async (client) => {
-    const hba = await client.query<{ line_number: number | null; error: string }>('SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number');
-    const settings = await client.query<{ sourcefile: string | null; sourceline: number | null; name: string | null; error: string }>(
+    const hba = await client.query<{ line_number: number | null; error: string }>(
+      'SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number',
+    );
+    const settings = await client.query<{
+      sourcefile: string | null;
+      sourceline: number | null;
+      name: string | null;
+      error: string;
+    }>(
       // A setting that waits for a restart is not an error: it is reported as pending instead.
       `SELECT sourcefile, sourceline, name, error FROM pg_file_settings
         WHERE error IS NOT NULL AND name NOT IN (SELECT name FROM pg_settings WHERE pending_restart) ORDER BY seqno`,
     );
     return [
       ...hba.rows.map((row) => `pg_hba.conf line ${row.line_number ?? '?'}: ${row.error}`),
-      ...settings.rows.map((row) => `${row.sourcefile ?? 'configuration'}:${row.sourceline ?? '?'}${row.name ? ` (${row.name})` : ''}: ${row.error}`),
+      ...settings.rows.map(
+        (row) =>
+          `${row.sourcefile ?? 'configuration'}:${row.sourceline ?? '?'}${row.name ? ` (${row.name})` : ''}: ${row.error}`,
+      ),
     ];
   });
 }
@@ -49,12 +59,16 @@ export async function settingsRefusal(check: SettingsFileCheck): Promise<string[
   writeFileAtomically(file, check.content, check.runAs);
   const stderr: string[] = [];
   try {
-    const program = spawnProgram(check.bin.path('postgres'), [`--config-file=${file}`, '-D', check.scratchDir, '-C', 'data_directory'], {
-      runAs: check.runAs,
-      logger: check.logger,
-      stdoutIsData: true,
-      consumeStderrLine: (line) => stderr.push(line) > 0,
-    });
+    const program = spawnProgram(
+      check.bin.path('postgres'),
+      [`--config-file=${file}`, '-D', check.scratchDir, '-C', 'data_directory'],
+      {
+        runAs: check.runAs,
+        logger: check.logger,
+        stdoutIsData: true,
+        consumeStderrLine: (line) => stderr.push(line) > 0,
+      },
+    );
     const exit = await program.exited;
     return exit.code === 0 ? undefined : stderr;
   } finally {
@@ -69,5 +83,10 @@ export async function settingsRefusal(check: SettingsFileCheck): Promise<string[
 export async function installedLibraries(bin: PgBinaries): Promise<Set<string>> {
   let dir = path.join(bin.dir, '..', 'lib');
   if (!fs.existsSync(dir)) dir = (await execFileAsync(bin.path('pg_config'), ['--pkglibdir'])).stdout.trim();
-  return new Set(fs.readdirSync(dir).filter((name) => name.endsWith('.so')).map((name) => name.slice(0, -'.so'.length)));
+  return new Set(
+    fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith('.so'))
+      .map((name) => name.slice(0, -'.so'.length)),
+  );
 }

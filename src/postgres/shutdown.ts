@@ -24,7 +24,10 @@ const IMMEDIATE_TIMEOUT_SECONDS = 30;
  * default gives up after 60 s, which disagrees with any grace period the pod was given).
  * Returns the mode that stopped it; `killed` when even immediate did not.
  */
-export async function stopPostmaster(postmaster: Postmaster, options: ShutdownOptions): Promise<ShutdownMode | 'killed'> {
+export async function stopPostmaster(
+  postmaster: Postmaster,
+  options: ShutdownOptions,
+): Promise<ShutdownMode | 'killed'> {
   const all: [ShutdownMode, number][] = [
     ['smart', options.smartTimeoutSeconds],
     ['fast', options.fastTimeoutSeconds],
@@ -36,14 +39,21 @@ export async function stopPostmaster(postmaster: Postmaster, options: ShutdownOp
     const began = Date.now();
     options.logger.info('stopping PostgreSQL', { mode, timeoutSeconds });
     try {
-      await runProgram(options.bin.path('pg_ctl'), ['stop', '-D', options.pgdata, '-m', mode, '-t', String(timeoutSeconds), '-w'], {
-        runAs: options.runAs,
-        logger: options.logger,
-      });
+      await runProgram(
+        options.bin.path('pg_ctl'),
+        ['stop', '-D', options.pgdata, '-m', mode, '-t', String(timeoutSeconds), '-w'],
+        {
+          runAs: options.runAs,
+          logger: options.logger,
+        },
+      );
     } catch (error) {
       if (!(error instanceof ProgramFailed)) throw error;
       if (postmaster.isRunning) {
-        options.logger.warning(`${mode} shutdown did not finish in ${timeoutSeconds} s`, { mode, elapsedMs: Date.now() - began });
+        options.logger.warning(`${mode} shutdown did not finish in ${timeoutSeconds} s`, {
+          mode,
+          elapsedMs: Date.now() - began,
+        });
         continue;
       }
     }

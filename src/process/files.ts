@@ -41,7 +41,10 @@ export const MAX_INPUT_BYTES = 1024 * 1024;
 /** A file the manager will not read, with the reason in words (the caller names the file). */
 export class UnreadableFile extends Error {
   override readonly name = 'UnreadableFile';
-  constructor(message: string, readonly code: string | undefined) {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
     super(message);
   }
 }
@@ -80,7 +83,8 @@ export function readRegularFile(file: string, maxBytes = MAX_INPUT_BYTES): Buffe
       if (read === 0) break;
       length += read;
     }
-    if (length > maxBytes) throw new UnreadableFile(`grew over the limit of ${maxBytes} bytes while being read`, undefined);
+    if (length > maxBytes)
+      throw new UnreadableFile(`grew over the limit of ${maxBytes} bytes while being read`, undefined);
     return buffer.subarray(0, length);
   } finally {
     fs.closeSync(fd);

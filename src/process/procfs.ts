@@ -51,7 +51,13 @@ export function liveProcessesWorkingIn(dir: string, executable: string): number[
     return [];
   }
   return listProcesses()
-    .filter((stat) => stat.state !== 'Z' && stat.pid !== process.pid && procLink(stat.pid, 'cwd') === targetDir && procLink(stat.pid, 'exe') === targetExecutable)
+    .filter(
+      (stat) =>
+        stat.state !== 'Z' &&
+        stat.pid !== process.pid &&
+        procLink(stat.pid, 'cwd') === targetDir &&
+        procLink(stat.pid, 'exe') === targetExecutable,
+    )
     .map((stat) => stat.pid);
 }
 

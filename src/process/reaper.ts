@@ -31,7 +31,10 @@ const TINI_FALLBACK = 'run the manager under "tini -s --" so that orphaned proce
 export function startOrphanReaper(logger: Logger): OrphanReaper | undefined {
   const loaded = defaultNativeAddon();
   if ('errors' in loaded) {
-    logger.warning(`the reaper addon could not be loaded; ${TINI_FALLBACK}`, { pid: process.pid, tried: loaded.errors });
+    logger.warning(`the reaper addon could not be loaded; ${TINI_FALLBACK}`, {
+      pid: process.pid,
+      tried: loaded.errors,
+    });
     return undefined;
   }
   const subreaper = process.pid !== 1;
@@ -40,7 +43,9 @@ export function startOrphanReaper(logger: Logger): OrphanReaper | undefined {
       loaded.addon.setChildSubreaper();
     } catch (error) {
       // No orphan will come to the manager then: there is nothing for it to reap.
-      logger.warning('could not become the subreaper of PostgreSQL; its orphans go to PID 1', { err: errorMessage(error) });
+      logger.warning('could not become the subreaper of PostgreSQL; its orphans go to PID 1', {
+        err: errorMessage(error),
+      });
       return undefined;
     }
   }
@@ -97,7 +102,9 @@ export class OrphanReaper {
    */
   private scan(): void {
     const now = Date.now();
-    const zombies = listProcesses().filter((stat) => stat.state === 'Z' && stat.ppid === process.pid && !isSpawnedByManager(stat.pid));
+    const zombies = listProcesses().filter(
+      (stat) => stat.state === 'Z' && stat.ppid === process.pid && !isSpawnedByManager(stat.pid),
+    );
     const unconfirmed = new Map<number, number>();
     for (const zombie of zombies) {
       const firstSeen = this.suspects.get(zombie.pid) ?? now;

@@ -181,7 +181,10 @@ export async function runProgram(file: string, args: readonly string[], options:
 
 export class ProgramFailed extends Error {
   override readonly name = 'ProgramFailed';
-  constructor(message: string, readonly exit: Exit) {
+  constructor(
+    message: string,
+    readonly exit: Exit,
+  ) {
     super(message);
   }
 }

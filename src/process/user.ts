@@ -32,9 +32,16 @@ export function resolveRunAs(userName: string, passwdPath = '/etc/passwd'): RunA
   const self = process.getuid?.() ?? 0;
   if (self !== 0) {
     const entry = readPasswd(passwdPath).find((candidate) => candidate.uid === self);
-    return { name: entry?.name ?? String(self), uid: undefined, gid: undefined, home: entry?.home ?? process.env.HOME ?? '/' };
+    return {
+      name: entry?.name ?? String(self),
+      uid: undefined,
+      gid: undefined,
+      home: entry?.home ?? process.env.HOME ?? '/',
+    };
   }
-  const entry = readPasswd(passwdPath).find((candidate) => candidate.name === userName || String(candidate.uid) === userName);
+  const entry = readPasswd(passwdPath).find(
+    (candidate) => candidate.name === userName || String(candidate.uid) === userName,
+  );
   if (!entry) throw new UsageError(`--user: no such user "${userName}" in ${passwdPath}`);
   if (entry.uid === 0) throw new UsageError(`--user: "${userName}" is root; PostgreSQL never runs as root`);
   return { name: entry.name, uid: entry.uid, gid: entry.gid, home: entry.home };

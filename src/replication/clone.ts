@@ -48,13 +48,18 @@ export function cloneDirFor(pgdata: string): string {
 /** The pg_basebackup command line; `createSlot` is false once the slot is known to exist. */
 export function basebackupArgs(targetDir: string, connection: PrimaryConnection, createSlot: boolean): string[] {
   return [
-    '--pgdata', targetDir,
-    '--dbname', primaryConninfo(connection),
+    '--pgdata',
+    targetDir,
+    '--dbname',
+    primaryConninfo(connection),
     '--no-password',
-    '--wal-method', 'stream',
-    '--checkpoint', 'fast',
+    '--wal-method',
+    'stream',
+    '--checkpoint',
+    'fast',
     ...(createSlot ? ['--create-slot'] : []),
-    '--slot', slotNameFor(connection.applicationName),
+    '--slot',
+    slotNameFor(connection.applicationName),
     '--progress',
     '--verbose',
   ];
@@ -73,7 +78,10 @@ export async function cloneFromPrimary(options: CloneOptions): Promise<void> {
     prepareEmptyDir(target, runAs);
     logger.info('cloning the primary with pg_basebackup', { attempt, primary, slot, sslmode: SSL_MODE });
     const began = Date.now();
-    const progress = new ProgressReporter((figures) => logger.info('clone progress', { ...figures }), options.progressIntervalMs);
+    const progress = new ProgressReporter(
+      (figures) => logger.info('clone progress', { ...figures }),
+      options.progressIntervalMs,
+    );
     try {
       await runProgram(bin.path('pg_basebackup'), basebackupArgs(target, connection, createSlot), {
         runAs,
@@ -97,7 +105,14 @@ export async function cloneFromPrimary(options: CloneOptions): Promise<void> {
       }
       failures++;
       const retryInMs = retryDelayMs(failures, options.retry);
-      logger.warning('clone failed; retrying', { attempt, primary, cause: verdict.cause, explanation: verdict.explanation, err: errorMessage(error), retryInMs });
+      logger.warning('clone failed; retrying', {
+        attempt,
+        primary,
+        cause: verdict.cause,
+        explanation: verdict.explanation,
+        err: errorMessage(error),
+        retryInMs,
+      });
       await sleep(retryInMs, undefined, { signal });
     }
   }

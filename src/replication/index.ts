@@ -1,4 +1,11 @@
-export { basebackupArgs, cloneDirFor, cloneFromPrimary, retryDelayMs, type CloneOptions, type RetryDelays } from './clone.js';
+export {
+  basebackupArgs,
+  cloneDirFor,
+  cloneFromPrimary,
+  retryDelayMs,
+  type CloneOptions,
+  type RetryDelays,
+} from './clone.js';
 export { classifyFailure, type FailureCause, type FailureVerdict } from './failure.js';
 export { parseProgressLine, ProgressReporter, type CloneProgress } from './progress.js';
 export { ensureSlotOnPrimary, ensureSlotSql, type SlotOptions } from './slot.js';

@@ -33,17 +33,31 @@ export async function ensureSlotOnPrimary(options: SlotOptions): Promise<void> {
   const { bin, runAs, logger, connection, signal } = options;
   const slot = slotNameFor(connection.applicationName);
   const primary = `${connection.primary.host}:${connection.primary.port}`;
-  for (let failures = 0; !signal.aborted; ) {
+  for (let failures = 0; !signal.aborted;) {
     try {
-      const [created] = await runProgram(bin.path('psql'), ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', primaryConninfo(connection), '-c', ensureSlotSql(slot)], { runAs, logger, signal });
-      logger.info(created === '1' ? 'created this replica\'s slot on the primary' : 'this replica\'s slot exists on the primary', { slot, primary });
+      const [created] = await runProgram(
+        bin.path('psql'),
+        ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', primaryConninfo(connection), '-c', ensureSlotSql(slot)],
+        { runAs, logger, signal },
+      );
+      logger.info(
+        created === '1' ? "created this replica's slot on the primary" : "this replica's slot exists on the primary",
+        { slot, primary },
+      );
       return;
     } catch (error) {
       if (signal.aborted) return;
       failures++;
       const verdict = classifyFailure(errorMessage(error));
       const retryInMs = retryDelayMs(failures, options.retry);
-      logger.warning('could not check this replica\'s slot on the primary; retrying', { slot, primary, cause: verdict.cause, explanation: verdict.explanation, err: errorMessage(error), retryInMs });
+      logger.warning("could not check this replica's slot on the primary; retrying", {
+        slot,
+        primary,
+        cause: verdict.cause,
+        explanation: verdict.explanation,
+        err: errorMessage(error),
+        retryInMs,
+      });
       await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
     }
   }

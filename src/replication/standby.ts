@@ -70,7 +70,8 @@ export async function dropStandbySlots(address: SocketAddress, logger: Logger): 
     for (const { slot } of result.rows) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
     return result.rows.map((row) => row.slot);
   });
-  if (dropped.length > 0) logger.info('dropped the replication slots this standby kept from its time as a primary', { slots: dropped });
+  if (dropped.length > 0)
+    logger.info('dropped the replication slots this standby kept from its time as a primary', { slots: dropped });
 }
 
 /** What promotion needs from the running instance (the Instance class provides it). */
@@ -104,7 +105,9 @@ export async function promote(target: Promotable, logger: Logger, waitSeconds = 
   const timeline = await withConnection(
     target.socketAddress,
     async (client) => {
-      const promoted = await client.query<{ promoted: boolean }>('SELECT pg_promote(true, $1) AS promoted', [waitSeconds]);
+      const promoted = await client.query<{ promoted: boolean }>('SELECT pg_promote(true, $1) AS promoted', [
+        waitSeconds,
+      ]);
       if (!promoted.rows[0]!.promoted) throw new Error(`PostgreSQL did not finish promotion within ${waitSeconds} s`);
       await waitUntilOutOfRecovery(client, waitSeconds * 1000);
       // The checkpoint after promotion may still be running; the WAL file name already carries the new timeline.

@@ -9,7 +9,15 @@ export function declaredIntent(role: DeclaredRole, password: PasswordIntent): Ro
   const { name, ensure, inRoles, comment } = role;
   const { login, superuser, createdb, createrole, inherit, replication, bypassrls, connectionLimit, validUntil } = role;
   const attributes = {
-    login, superuser, createdb, createrole, inherit, replication, bypassrls, connectionLimit, validUntil,
+    login,
+    superuser,
+    createdb,
+    createrole,
+    inherit,
+    replication,
+    bypassrls,
+    connectionLimit,
+    validUntil,
   };
   return {
     name,

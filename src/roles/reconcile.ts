@@ -37,17 +37,21 @@ const QUIET = [
 
 /** Applies each intent in order, then once more those that failed (a group declared after its member). */
 export async function reconcileRoles(address: SocketAddress, intents: RoleIntent[]): Promise<RoleOutcome[]> {
-  return withConnection(address, async (client) => {
-    const names = QUIET.map(([name]) => name);
-    const known = await client.query<{ name: string }>('SELECT name FROM pg_settings WHERE name = ANY($1)', [names]);
-    const quiet = QUIET.filter(([name]) => known.rows.some((row) => row.name === name));
-    const outcomes = new Map<string, RoleOutcome>();
-    for (const intent of intents) outcomes.set(intent.name, await applyRole(client, intent, quiet));
-    for (const intent of intents) {
-      if (!outcomes.get(intent.name)!.ok) outcomes.set(intent.name, await applyRole(client, intent, quiet));
-    }
-    return intents.map((intent) => outcomes.get(intent.name)!);
-  }, 30_000);
+  return withConnection(
+    address,
+    async (client) => {
+      const names = QUIET.map(([name]) => name);
+      const known = await client.query<{ name: string }>('SELECT name FROM pg_settings WHERE name = ANY($1)', [names]);
+      const quiet = QUIET.filter(([name]) => known.rows.some((row) => row.name === name));
+      const outcomes = new Map<string, RoleOutcome>();
+      for (const intent of intents) outcomes.set(intent.name, await applyRole(client, intent, quiet));
+      for (const intent of intents) {
+        if (!outcomes.get(intent.name)!.ok) outcomes.set(intent.name, await applyRole(client, intent, quiet));
+      }
+      return intents.map((intent) => outcomes.get(intent.name)!);
+    },
+    30_000,
+  );
 }
 
 type Quiet = readonly (readonly [string, string])[];

@@ -18,7 +18,14 @@ export interface DeclaredRole extends Attributes {
 
 const FLAGS = ['login', 'superuser', 'createdb', 'createrole', 'inherit', 'replication', 'bypassrls'] as const;
 const KEYS = new Set<string>([
-  'name', 'ensure', ...FLAGS, 'connectionLimit', 'validUntil', 'inRoles', 'comment', 'passwordSecret',
+  'name',
+  'ensure',
+  ...FLAGS,
+  'connectionLimit',
+  'validUntil',
+  'inRoles',
+  'comment',
+  'passwordSecret',
 ]);
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
 /** PostgreSQL's NAMEDATALEN - 1: a longer name would be truncated silently. */

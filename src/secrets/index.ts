@@ -12,7 +12,14 @@
  * - `readBasicAuth(dir, expectedUser)`: a `kubernetes.io/basic-auth` Secret (username, password);
  *   undefined when not mounted, InvalidSecret naming the file when it cannot be used.
  */
-export { CERTIFICATE_FILES, certificateCopyPath, CertificateStore, RENEWAL_CHECK_INTERVAL_MS, type CertificateStatus, type CertificateStoreOptions } from './store.js';
+export {
+  CERTIFICATE_FILES,
+  certificateCopyPath,
+  CertificateStore,
+  RENEWAL_CHECK_INTERVAL_MS,
+  type CertificateStatus,
+  type CertificateStoreOptions,
+} from './store.js';
 export { planPair, type Mode, type PairPlan, type PairPresence } from './modes.js';
 export { SECRET_DIRS } from './layout.js';
 export { readBasicAuth, type BasicAuth } from './basic-auth.js';

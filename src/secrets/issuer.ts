@@ -50,7 +50,10 @@ const LEAF_FILE: Record<Leaf, string> = { server: 'server', client: REPLICATION_
 
 /** Where the operator certificate of an automatic client CA is kept, for `instance-manager` commands. */
 export function operatorCertificatePaths(runDir: string): { cert: string; key: string } {
-  return { cert: path.join(runDir, 'pki', `${LEAF_FILE.operator}.crt`), key: path.join(runDir, 'pki', `${LEAF_FILE.operator}.key`) };
+  return {
+    cert: path.join(runDir, 'pki', `${LEAF_FILE.operator}.crt`),
+    key: path.join(runDir, 'pki', `${LEAF_FILE.operator}.key`),
+  };
 }
 
 /** The CA keys stay the manager's own: PostgreSQL never needs them, so they are not handed over. */
@@ -80,7 +83,11 @@ export class Issuer {
       // RSA key generation is most of a cold start; both keys are made at once on the thread pool.
       const [caKeyPem, nextLeafKeyPem] = await Promise.all([generateKey(), generateKey()]);
       leafKeyPem = nextLeafKeyPem;
-      ca = await createCa({ commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`, now, keyPem: caKeyPem });
+      ca = await createCa({
+        commonName: `instance-manager ${pair} CA (${this.options.serverNames[0]})`,
+        now,
+        keyPem: caKeyPem,
+      });
       this.log('created a CA', name, ca, problem ?? 'missing');
     } else {
       const notAfter = notAfterOf(existing.certPem);
@@ -142,7 +149,10 @@ export class Issuer {
 
   private read(name: string): CertificateMaterial | undefined {
     try {
-      return { certPem: fs.readFileSync(path.join(this.options.dir, `${name}.crt`), 'utf8'), keyPem: fs.readFileSync(path.join(this.options.dir, `${name}.key`), 'utf8') };
+      return {
+        certPem: fs.readFileSync(path.join(this.options.dir, `${name}.crt`), 'utf8'),
+        keyPem: fs.readFileSync(path.join(this.options.dir, `${name}.key`), 'utf8'),
+      };
     } catch {
       return undefined;
     }
@@ -156,7 +166,13 @@ export class Issuer {
 
   private log(msg: string, name: string, material: CertificateMaterial, reason: string, mode?: Mode): void {
     const info = inspectCertificate(material.certPem);
-    this.options.logger.info(msg, { file: path.join(this.options.dir, `${name}.crt`), subject: info.subject, notAfter: info.notAfter.toISOString(), reason, ...(mode ? { mode } : {}) });
+    this.options.logger.info(msg, {
+      file: path.join(this.options.dir, `${name}.crt`),
+      subject: info.subject,
+      notAfter: info.notAfter.toISOString(),
+      reason,
+      ...(mode ? { mode } : {}),
+    });
   }
 }
 

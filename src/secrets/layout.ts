@@ -7,7 +7,12 @@ import path from 'node:path';
 import { readRegularFile, UnreadableFile } from '../process/index.js';
 import { InvalidSecret } from './validate.js';
 
-export const SECRET_DIRS = { serverTls: 'server-tls', serverCa: 'server-ca', clientCa: 'client-ca', replicationTls: 'replication-tls' } as const;
+export const SECRET_DIRS = {
+  serverTls: 'server-tls',
+  serverCa: 'server-ca',
+  clientCa: 'client-ca',
+  replicationTls: 'replication-tls',
+} as const;
 
 /** PEM text of one Secret volume, by file name; a missing file is absent from the map. */
 export type Volume = Map<string, string>;

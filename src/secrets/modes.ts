@@ -34,17 +34,24 @@ export interface PairPlan {
 export function planPair(presence: PairPresence): PairPlan {
   const { leafDir, caDir } = presence;
   if (presence.leafCert !== presence.leafKey) {
-    throw new UsageError(`${leafDir}/: ${presence.leafCert ? 'tls.crt is mounted without tls.key' : 'tls.key is mounted without tls.crt'}`);
+    throw new UsageError(
+      `${leafDir}/: ${presence.leafCert ? 'tls.crt is mounted without tls.key' : 'tls.key is mounted without tls.crt'}`,
+    );
   }
   if (presence.caKey && !presence.caCert) throw new UsageError(`${caDir}/: ca.key is mounted without ca.crt`);
   if (presence.leafCert) {
-    if (!presence.caCert) throw new UsageError(`${leafDir}/ is mounted without its CA: mount ${caDir}/ca.crt (or ca.crt in the same Secret)`);
+    if (!presence.caCert)
+      throw new UsageError(
+        `${leafDir}/ is mounted without its CA: mount ${caDir}/ca.crt (or ca.crt in the same Secret)`,
+      );
     return { mode: 'provided', leaf: 'mounted' };
   }
   if (presence.caKey) return { mode: 'hybrid', leaf: 'issued' };
   if (presence.caCert) {
     if (presence.leafOptional) return { mode: 'provided', leaf: 'none' };
-    throw new UsageError(`${caDir}/ca.crt is mounted without ca.key and ${leafDir}/ is missing: mount the certificate (provided mode) or the CA key (hybrid mode)`);
+    throw new UsageError(
+      `${caDir}/ca.crt is mounted without ca.key and ${leafDir}/ is missing: mount the certificate (provided mode) or the CA key (hybrid mode)`,
+    );
   }
   return { mode: 'automatic', leaf: 'issued' };
 }

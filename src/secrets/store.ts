@@ -55,14 +55,24 @@ export const RENEWAL_CHECK_INTERVAL_MS = 3_600_000;
 /** The two pairs, each a leaf and the CA it chains to. */
 const PAIRS = {
   server: {
-    leafDir: SECRET_DIRS.serverTls, caDir: SECRET_DIRS.serverCa, leafOptional: false,
-    leafCert: CERTIFICATE_FILES.serverCert, leafKey: CERTIFICATE_FILES.serverKey, caCert: CERTIFICATE_FILES.serverCa,
-    leafVolume: (mounted: MountedSecrets) => mounted.serverTls, caVolume: (mounted: MountedSecrets) => mounted.serverCa,
+    leafDir: SECRET_DIRS.serverTls,
+    caDir: SECRET_DIRS.serverCa,
+    leafOptional: false,
+    leafCert: CERTIFICATE_FILES.serverCert,
+    leafKey: CERTIFICATE_FILES.serverKey,
+    caCert: CERTIFICATE_FILES.serverCa,
+    leafVolume: (mounted: MountedSecrets) => mounted.serverTls,
+    caVolume: (mounted: MountedSecrets) => mounted.serverCa,
   },
   client: {
-    leafDir: SECRET_DIRS.replicationTls, caDir: SECRET_DIRS.clientCa, leafOptional: true,
-    leafCert: CERTIFICATE_FILES.replicationCert, leafKey: CERTIFICATE_FILES.replicationKey, caCert: CERTIFICATE_FILES.clientCa,
-    leafVolume: (mounted: MountedSecrets) => mounted.replicationTls, caVolume: (mounted: MountedSecrets) => mounted.clientCa,
+    leafDir: SECRET_DIRS.replicationTls,
+    caDir: SECRET_DIRS.clientCa,
+    leafOptional: true,
+    leafCert: CERTIFICATE_FILES.replicationCert,
+    leafKey: CERTIFICATE_FILES.replicationKey,
+    caCert: CERTIFICATE_FILES.clientCa,
+    leafVolume: (mounted: MountedSecrets) => mounted.replicationTls,
+    caVolume: (mounted: MountedSecrets) => mounted.clientCa,
   },
 } as const;
 
@@ -100,14 +110,22 @@ export class CertificateStore {
   /** Days left and mode of every certificate served, for the status API. */
   status(): CertificateStatus[] {
     const now = this.now();
-    return [...this.served.values()].flatMap((material) => [...material.certificates].map(([name, { notAfter, mode }]) => ({ name, notAfter, daysLeft: daysLeft({ notAfter }, now), mode })));
+    return [...this.served.values()].flatMap((material) =>
+      [...material.certificates].map(([name, { notAfter, mode }]) => ({
+        name,
+        notAfter,
+        daysLeft: daysLeft({ notAfter }, now),
+        mode,
+      })),
+    );
   }
 
   /** At start: bad mounted material is bad input (UsageError), since nothing serves yet. */
   async prepare(): Promise<string[]> {
     ensureOwnedDirectory(this.certificatesDir, this.options.runAs);
     const asUsageError = (error: unknown): never => {
-      if (error instanceof InvalidSecret || error instanceof CertificateError) throw new UsageError(`--secrets-dir ${this.options.secretsDir}: ${error.message}`);
+      if (error instanceof InvalidSecret || error instanceof CertificateError)
+        throw new UsageError(`--secrets-dir ${this.options.secretsDir}: ${error.message}`);
       throw error;
     };
     let mounted: MountedSecrets;
@@ -129,14 +147,21 @@ export class CertificateStore {
     try {
       mounted = readMountedSecrets(this.options.secretsDir);
     } catch (error) {
-      this.options.logger.error('cannot read the mounted secrets; the previous certificates keep serving', { secretsDir: this.options.secretsDir, err: errorMessage(error) });
+      this.options.logger.error('cannot read the mounted secrets; the previous certificates keep serving', {
+        secretsDir: this.options.secretsDir,
+        err: errorMessage(error),
+      });
       return [];
     }
     const changed = await Promise.all(
       PAIR_NAMES.map((pair) =>
         this.apply(pair, mounted).catch((error: unknown) => {
-          if (!(error instanceof InvalidSecret || error instanceof UsageError || error instanceof CertificateError)) throw error;
-          this.options.logger.error('refused the mounted certificates; the previous ones keep serving', { pair, err: error.message });
+          if (!(error instanceof InvalidSecret || error instanceof UsageError || error instanceof CertificateError))
+            throw error;
+          this.options.logger.error('refused the mounted certificates; the previous ones keep serving', {
+            pair,
+            err: error.message,
+          });
           return [];
         }),
       ),
@@ -148,14 +173,19 @@ export class CertificateStore {
   private warnIfUnfit(info: CertificateInfo, certName: string): void {
     const names = [...new Set([...this.options.serverNames, os.hostname()])];
     for (const concern of serverLeafConcerns(info, names)) {
-      this.options.logger.warning('the mounted server certificate does not fit this instance', { file: certName, concern });
+      this.options.logger.warning('the mounted server certificate does not fit this instance', {
+        file: certName,
+        concern,
+      });
     }
   }
 
   private async apply(pair: PairName, mounted: MountedSecrets): Promise<string[]> {
     const material = await this.gather(pair, mounted);
     const { runAs } = this.options;
-    const changed = [...material.files].filter(([name, { content, mode }]) => writeFileAtomically(this.path(name), content, runAs, mode)).map(([name]) => name);
+    const changed = [...material.files]
+      .filter(([name, { content, mode }]) => writeFileAtomically(this.path(name), content, runAs, mode))
+      .map(([name]) => name);
     this.served.set(pair, material);
     return changed;
   }
@@ -170,7 +200,13 @@ export class CertificateStore {
     const caPem = caHolder.get('ca.crt');
     const caName = `${caDir}/ca.crt`;
     const caKeyPem = caVolume.get('ca.key');
-    const plan = planPair({ ...spec, leafCert: leafVolume.has('tls.crt'), leafKey: leafVolume.has('tls.key'), caCert: caPem !== undefined, caKey: caKeyPem !== undefined });
+    const plan = planPair({
+      ...spec,
+      leafCert: leafVolume.has('tls.crt'),
+      leafKey: leafVolume.has('tls.key'),
+      caCert: caPem !== undefined,
+      caKey: caKeyPem !== undefined,
+    });
     const now = this.now();
     let ca: Served;
     let leaf: Served | undefined;

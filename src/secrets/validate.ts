@@ -2,7 +2,16 @@
  * Checks on mounted material before PostgreSQL gets it: PEM, key matches certificate, within its
  * validity, chain verifies against its CA. Every refusal is one line naming the file.
  */
-import { checkCa as checkSigningCa, checkTrustedCa, checkValidity, CertificateError, inspectCertificate, keyMatchesCertificate, verifyChain, type CertificateInfo } from '../pki/index.js';
+import {
+  checkCa as checkSigningCa,
+  checkTrustedCa,
+  checkValidity,
+  CertificateError,
+  inspectCertificate,
+  keyMatchesCertificate,
+  verifyChain,
+  type CertificateInfo,
+} from '../pki/index.js';
 
 export class InvalidSecret extends Error {
   override readonly name = 'InvalidSecret';
@@ -21,7 +30,8 @@ export interface LeafSource {
 export function checkLeaf(source: LeafSource, now: Date): CertificateInfo {
   const info = about(source.certName, () => valid(source.certPem, now));
   about(source.keyName, () => {
-    if (!keyMatchesCertificate(source.certPem, source.keyPem)) throw new CertificateError(`the key does not match ${source.certName}`);
+    if (!keyMatchesCertificate(source.certPem, source.keyPem))
+      throw new CertificateError(`the key does not match ${source.certName}`);
   });
   about(source.certName, () => verifyChain(source.certPem, source.caPem));
   return info;
@@ -54,7 +64,9 @@ const REPLICATION_CN = 'streaming_replica';
 /** A mounted replication certificate must log in as the replication user; throws InvalidSecret naming the file. */
 export function checkReplicationLeaf(info: CertificateInfo, certName: string): void {
   if (info.commonName === REPLICATION_CN) return;
-  throw new InvalidSecret(`${certName}: its CN is ${JSON.stringify(info.commonName ?? '')}, but replication logs in as ${REPLICATION_CN}: issue the certificate with CN=${REPLICATION_CN}`);
+  throw new InvalidSecret(
+    `${certName}: its CN is ${JSON.stringify(info.commonName ?? '')}, but replication logs in as ${REPLICATION_CN}: issue the certificate with CN=${REPLICATION_CN}`,
+  );
 }
 
 /**
@@ -66,10 +78,14 @@ export function serverLeafConcerns(info: CertificateInfo, names: readonly string
   const concerns: string[] = [];
   if (!names.some((name) => certificateNames(info, name))) {
     const carried = [...info.dnsNames, ...info.ipAddresses];
-    concerns.push(`it names ${carried.length > 0 ? carried.join(', ') : 'no host'} but none of ${names.join(', ')}: clients that verify the host name will refuse it`);
+    concerns.push(
+      `it names ${carried.length > 0 ? carried.join(', ') : 'no host'} but none of ${names.join(', ')}: clients that verify the host name will refuse it`,
+    );
   }
   if (info.extendedKeyUsage.length > 0 && !info.extendedKeyUsage.includes('serverAuth')) {
-    concerns.push(`its extended key usage (${info.extendedKeyUsage.join(', ')}) leaves out serverAuth: TLS clients will refuse it as a server certificate`);
+    concerns.push(
+      `its extended key usage (${info.extendedKeyUsage.join(', ')}) leaves out serverAuth: TLS clients will refuse it as a server certificate`,
+    );
   }
   return concerns;
 }

@@ -20,9 +20,11 @@ export function parseBackupRequest(body: unknown): BackupRequest {
 }
 
 /** `{"running": B|null, "last": B|null}`, or 404 without a repository. */
-export function backupStateReply(
-  backup: BackupStatus | undefined,
-): { status: number; body: string; contentType?: string } {
+export function backupStateReply(backup: BackupStatus | undefined): {
+  status: number;
+  body: string;
+  contentType?: string;
+} {
   if (!backup) return { status: 404, body: 'no backup repository is configured (--backup-repo)\n' };
   const body = `${JSON.stringify({ running: backup.running, last: backup.last })}\n`;
   return { status: 200, body, contentType: 'application/json' };

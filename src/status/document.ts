@@ -89,7 +89,12 @@ export function isReady(facts: Pick<ManagerFacts, 'phase' | 'acceptingConnection
   return !reading.snapshot.inRecovery || reading.snapshot.walReceiverActive;
 }
 
-export function buildStatusDocument(facts: ManagerFacts, reading: PgReading, lastKnown: LastKnown | undefined, controlData?: ControlData): StatusDocument {
+export function buildStatusDocument(
+  facts: ManagerFacts,
+  reading: PgReading,
+  lastKnown: LastKnown | undefined,
+  controlData?: ControlData,
+): StatusDocument {
   const snapshot = reading.ok ? reading.snapshot : undefined;
   const role: Role = snapshot ? (snapshot.inRecovery ? 'replica' : 'primary') : facts.intendedRole;
   const startTime = snapshot?.postmasterStartTime ?? facts.postmaster?.startedAt;

@@ -19,12 +19,16 @@ export function sameMaterial(a: TlsMaterial, b: TlsMaterial | undefined): boolea
 
 export function peerCertificate(request: http.IncomingMessage): PeerCertificate {
   const socket = request.socket;
-  if (!(socket instanceof tls.TLSSocket)) return { presented: false, verified: false, verifyError: undefined, commonName: undefined };
+  if (!(socket instanceof tls.TLSSocket))
+    return { presented: false, verified: false, verifyError: undefined, commonName: undefined };
   const certificate = socket.getPeerCertificate();
   // Node gives an empty object when the client sent no certificate.
   const presented = certificate !== null && Object.keys(certificate).length > 0;
   const commonName = presented && typeof certificate.subject?.CN === 'string' ? certificate.subject.CN : undefined;
-  const verifyError = socket.authorizationError === null || socket.authorizationError === undefined ? undefined : String(socket.authorizationError);
+  const verifyError =
+    socket.authorizationError === null || socket.authorizationError === undefined
+      ? undefined
+      : String(socket.authorizationError);
   return { presented, verified: presented && socket.authorized, verifyError, commonName };
 }
 

@@ -14,43 +14,94 @@ const ROLES: readonly Role[] = ['primary', 'replica'];
 
 export class StatusMetrics {
   private readonly registry = new Registry();
-  private readonly up = this.gauge('postgres_up', 'PostgreSQL accepts connections and answered the status query (1) or not (0)');
-  private readonly role = this.gauge('postgres_role', 'The role PostgreSQL runs in: 1 for the current one, 0 for the other', [
-    'role',
-  ]);
+  private readonly up = this.gauge(
+    'postgres_up',
+    'PostgreSQL accepts connections and answered the status query (1) or not (0)',
+  );
+  private readonly role = this.gauge(
+    'postgres_role',
+    'The role PostgreSQL runs in: 1 for the current one, 0 for the other',
+    ['role'],
+  );
   // Timeline and pending restart keep their last value while PostgreSQL is down: postgres_up says so.
   private readonly timeline = this.gauge('postgres_timeline', 'Timeline PostgreSQL is on');
-  private readonly lsn = this.gauge('postgres_wal_lsn_bytes', 'WAL positions as byte offsets: current (primary), received and replayed (replica)', ['position']);
-  private readonly lagSeconds = this.gauge('replication_replay_lag_seconds', 'replay_lag of each standby streaming from this instance', ['application_name']);
-  private readonly lagBytes = this.gauge('replication_replay_lag_bytes', 'WAL bytes each standby has still to replay', ['application_name']);
-  private readonly pendingRestart = this.gauge('postgres_pending_restart', 'A changed setting needs a restart (1) or not (0)');
-  private readonly restarts = this.counter('postmaster_restarts_total', 'Postmaster restarts since the manager started (crashes and asked-for restarts)');
-  private readonly logRecords = this.counter('log_records_total', 'Log records written to stdout, per logger', ['logger']);
-  private readonly unparsable = this.counter('log_unparsable_records_total', 'csvlog records that could not be parsed (written raw)');
+  private readonly lsn = this.gauge(
+    'postgres_wal_lsn_bytes',
+    'WAL positions as byte offsets: current (primary), received and replayed (replica)',
+    ['position'],
+  );
+  private readonly lagSeconds = this.gauge(
+    'replication_replay_lag_seconds',
+    'replay_lag of each standby streaming from this instance',
+    ['application_name'],
+  );
+  private readonly lagBytes = this.gauge('replication_replay_lag_bytes', 'WAL bytes each standby has still to replay', [
+    'application_name',
+  ]);
+  private readonly pendingRestart = this.gauge(
+    'postgres_pending_restart',
+    'A changed setting needs a restart (1) or not (0)',
+  );
+  private readonly restarts = this.counter(
+    'postmaster_restarts_total',
+    'Postmaster restarts since the manager started (crashes and asked-for restarts)',
+  );
+  private readonly logRecords = this.counter('log_records_total', 'Log records written to stdout, per logger', [
+    'logger',
+  ]);
+  private readonly unparsable = this.counter(
+    'log_unparsable_records_total',
+    'csvlog records that could not be parsed (written raw)',
+  );
   private readonly blankLines = this.counter('log_blank_lines_total', 'Empty csvlog lines skipped (no record)');
-  private readonly logBuffer = this.gauge('log_buffer_bytes', 'Log bytes accepted for stdout and not yet taken by the reader');
-  private readonly certificateExpiry = this.gauge('certificate_expiry_timestamp_seconds',
-    'When each certificate file expires (notAfter), as Unix seconds', ['file']);
+  private readonly logBuffer = this.gauge(
+    'log_buffer_bytes',
+    'Log bytes accepted for stdout and not yet taken by the reader',
+  );
+  private readonly certificateExpiry = this.gauge(
+    'certificate_expiry_timestamp_seconds',
+    'When each certificate file expires (notAfter), as Unix seconds',
+    ['file'],
+  );
   private readonly backupRunning = this.gauge('backup_running', 'A pgBackRest backup runs now (1) or not (0)');
-  private readonly backupLast = this.gauge('backup_last_timestamp_seconds',
-    'When the last backup started and stopped, as Unix seconds', ['type', 'event']);
-  private readonly backupLastSize = this.gauge('backup_last_size_bytes',
-    'Database size the last backup covers, and what it added to the repository', ['size']);
+  private readonly backupLast = this.gauge(
+    'backup_last_timestamp_seconds',
+    'When the last backup started and stopped, as Unix seconds',
+    ['type', 'event'],
+  );
+  private readonly backupLastSize = this.gauge(
+    'backup_last_size_bytes',
+    'Database size the last backup covers, and what it added to the repository',
+    ['size'],
+  );
   private readonly backupLastFailed = this.gauge('backup_last_failed', 'The last backup failed (1) or succeeded (0)');
-  private readonly archived = this.gauge('wal_archived_count',
-    'WAL segments archived since the statistics were reset (pg_stat_archiver)');
-  private readonly archiveFailed = this.gauge('wal_archive_failed_count',
-    'Failed archive_command runs since the statistics were reset (pg_stat_archiver)');
-  private readonly archiveTime = this.gauge('wal_archive_last_timestamp_seconds',
-    'When the last WAL segment was archived or failed to be, as Unix seconds', ['outcome']);
-  private readonly archiveFailing = this.gauge('wal_archive_failing',
-    'The last archive attempt failed and none succeeded since (1) or not (0)');
+  private readonly archived = this.gauge(
+    'wal_archived_count',
+    'WAL segments archived since the statistics were reset (pg_stat_archiver)',
+  );
+  private readonly archiveFailed = this.gauge(
+    'wal_archive_failed_count',
+    'Failed archive_command runs since the statistics were reset (pg_stat_archiver)',
+  );
+  private readonly archiveTime = this.gauge(
+    'wal_archive_last_timestamp_seconds',
+    'When the last WAL segment was archived or failed to be, as Unix seconds',
+    ['outcome'],
+  );
+  private readonly archiveFailing = this.gauge(
+    'wal_archive_failing',
+    'The last archive attempt failed and none succeeded since (1) or not (0)',
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters (promtool refuses them); nodejs_active_handles and the others
     // carry the same figures per type.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
       this.registry.removeSingleMetric(name);
     }
   }
@@ -77,7 +128,8 @@ export class StatusMetrics {
       if (snapshot.timeline !== null) this.timeline.set(snapshot.timeline);
       this.pendingRestart.set(snapshot.pendingRestart ? 1 : 0);
       const positions = { current: snapshot.currentLsn, received: snapshot.receivedLsn, replayed: snapshot.replayLsn };
-      for (const [position, lsn] of Object.entries(positions)) if (lsn !== null) this.lsn.set({ position }, lsnToBytes(lsn));
+      for (const [position, lsn] of Object.entries(positions))
+        if (lsn !== null) this.lsn.set({ position }, lsnToBytes(lsn));
       for (const standby of snapshot.replication) {
         const labels = { application_name: standby.applicationName };
         if (standby.replayLag !== null) this.lagSeconds.set(labels, standby.replayLag);
@@ -115,7 +167,8 @@ export class StatusMetrics {
     this.archived.set(archive.archivedCount);
     this.archiveFailed.set(archive.failedCount);
     this.archiveTime.reset();
-    if (archive.lastArchivedAt !== null) this.archiveTime.set({ outcome: 'archived' }, unixSeconds(archive.lastArchivedAt));
+    if (archive.lastArchivedAt !== null)
+      this.archiveTime.set({ outcome: 'archived' }, unixSeconds(archive.lastArchivedAt));
     if (archive.lastFailedAt !== null) this.archiveTime.set({ outcome: 'failed' }, unixSeconds(archive.lastFailedAt));
     this.archiveFailing.set(archive.failing ? 1 : 0);
   }

@@ -8,7 +8,8 @@ export interface RouteRow {
   method: 'GET' | 'POST';
 }
 
-export type Route<Row extends RouteRow> = { found: true; row: Row } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
+export type Route<Row extends RouteRow> =
+  { found: true; row: Row } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
 
 export class RouteTable<Row extends RouteRow> {
   /** One path may have a GET (a read) and a POST (an action), as /pg/backup has. */

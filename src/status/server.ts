@@ -18,7 +18,15 @@ import { ConnectionSlots } from './connections.js';
 import { buildStatusDocument, isReady, NOT_ASKED, worthAsking, type LastKnown, type ManagerFacts } from './document.js';
 import { StatusMetrics } from './metrics.js';
 import { PgStateReader, type PgReading } from './pg-state.js';
-import { announcesBody, peerCertificate, readBody, sameMaterial, secureContextOptions, send, type Reply } from './http.js';
+import {
+  announcesBody,
+  peerCertificate,
+  readBody,
+  sameMaterial,
+  secureContextOptions,
+  send,
+  type Reply,
+} from './http.js';
 import { RouteTable, type RouteRow } from './routes.js';
 import type { ActionOutcome, ActionRequest, StatusSource, TlsMaterial } from './source.js';
 
@@ -62,7 +70,6 @@ export interface StatusServerOptions {
   postgresMetrics: { queriesFile: string | undefined; queryTimeoutMs: number };
 }
 
-
 /**
  * One row a path: reads are open to anyone (probes, status, metrics), actions run only for a
  * verified operator certificate. The type makes every row say which it is.
@@ -73,7 +80,10 @@ type StatusRoute = RouteRow &
     | { access: 'operator'; action: (request: ActionRequest) => Promise<ActionOutcome> }
   );
 
-const TLS_VERSION: Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
+const TLS_VERSION: Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> = {
+  minVersion: 'TLSv1.3',
+  maxVersion: 'TLSv1.3',
+};
 
 export class StatusServer {
   private readonly server: http.Server | https.Server;
@@ -90,18 +100,40 @@ export class StatusServer {
     { path: '/readyz', method: 'GET', access: 'open', read: () => this.readinessProbe() },
     { path: '/pg/status', method: 'GET', access: 'open', read: () => this.statusDocument() },
     { path: '/metrics', method: 'GET', access: 'open', read: () => this.metricsText() },
-    { path: '/pg/reload', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.reload(reason) },
-    { path: '/pg/restart', method: 'POST', access: 'operator', action: ({ reason }) => this.options.source.restart(reason) },
+    {
+      path: '/pg/reload',
+      method: 'POST',
+      access: 'operator',
+      action: ({ reason }) => this.options.source.reload(reason),
+    },
+    {
+      path: '/pg/restart',
+      method: 'POST',
+      access: 'operator',
+      action: ({ reason }) => this.options.source.restart(reason),
+    },
     { path: '/pg/promote', method: 'POST', access: 'operator', action: ({ reason }) => this.promote(reason) },
-    { path: '/pg/demote', method: 'POST', access: 'operator', action: (request) => this.options.source.demote(request) },
+    {
+      path: '/pg/demote',
+      method: 'POST',
+      access: 'operator',
+      action: (request) => this.options.source.demote(request),
+    },
     { path: '/pg/fence', method: 'POST', access: 'operator', action: (request) => this.options.source.fence(request) },
-    { path: '/pg/unfence', method: 'POST', access: 'operator', action: (request) => this.options.source.unfence(request) },
+    {
+      path: '/pg/unfence',
+      method: 'POST',
+      access: 'operator',
+      action: (request) => this.options.source.unfence(request),
+    },
     { path: '/pg/backup', method: 'GET', access: 'open', read: () => backupStateReply(this.options.source.backup()) },
     { path: '/pg/backup', method: 'POST', access: 'operator', action: ({ body }) => this.startBackup(body) },
   ]);
 
   constructor(private readonly options: StatusServerOptions) {
-    this.reader = new PgStateReader(options.source.socketAddress, { statementTimeoutMs: this.limits.statementTimeoutMs });
+    this.reader = new PgStateReader(options.source.socketAddress, {
+      statementTimeoutMs: this.limits.statementTimeoutMs,
+    });
     const { source, logger, postgresMetrics } = options;
     this.postgresMetrics = new PostgresMetrics({ address: source.socketAddress, logger, ...postgresMetrics });
     const httpOptions: http.ServerOptions = {
@@ -130,7 +162,9 @@ export class StatusServer {
         },
         handler,
       );
-      this.server.on('tlsClientError', (error: Error) => options.logger.debug('status API TLS handshake failed', { err: error.message }));
+      this.server.on('tlsClientError', (error: Error) =>
+        options.logger.debug('status API TLS handshake failed', { err: error.message }),
+      );
       this.closeSilentConnections(this.server as https.Server);
     }
     this.server.maxConnections = this.limits.maxConnections;
@@ -167,11 +201,16 @@ export class StatusServer {
     });
     const bound = (this.server.address() as AddressInfo).port;
     if (insecure) {
-      logger.warning('status API serves plain HTTP (--status-insecure): for local debugging only, never expose it', { port: bound });
+      logger.warning('status API serves plain HTTP (--status-insecure): for local debugging only, never expose it', {
+        port: bound,
+      });
     } else {
       logger.info('status API listening (HTTPS, TLS 1.3)', { port: bound });
       // Normal on a first start: the certificates are issued next, and refreshTls() takes them up.
-      if (!this.servedMaterial) logger.info('status API waits for its server certificate; TLS handshakes fail until it is in place', { port: bound });
+      if (!this.servedMaterial)
+        logger.info('status API waits for its server certificate; TLS handshakes fail until it is in place', {
+          port: bound,
+        });
     }
     return bound;
   }
@@ -190,7 +229,9 @@ export class StatusServer {
       this.servedMaterial = material;
       this.options.logger.info('status API certificate replaced');
     } catch (error) {
-      this.options.logger.error('status API certificate refused; the previous one keeps serving', { err: errorMessage(error) });
+      this.options.logger.error('status API certificate refused; the previous one keeps serving', {
+        err: errorMessage(error),
+      });
     }
   }
 
@@ -216,7 +257,11 @@ export class StatusServer {
     } catch (error) {
       reply = failed(error);
     }
-    if (reply instanceof Promise) reply.catch(failed).then((settled) => send(response, settled), () => undefined);
+    if (reply instanceof Promise)
+      reply.catch(failed).then(
+        (settled) => send(response, settled),
+        () => undefined,
+      );
     else send(response, reply);
   }
 
@@ -232,17 +277,26 @@ export class StatusServer {
     if (route.access === 'open') {
       answering();
       // A read takes no body: it is answered at once, and the connection closed so the body is never read.
-      const closing = (reply: Reply): Reply => (announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply);
+      const closing = (reply: Reply): Reply =>
+        announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
       const reply = route.read();
       return reply instanceof Promise ? reply.then(closing) : closing(reply);
     }
     return this.operatorRequest(route, request, answering);
   }
 
-  private async operatorRequest(route: StatusRoute & { access: 'operator' }, request: http.IncomingMessage, answering: () => void): Promise<Reply> {
+  private async operatorRequest(
+    route: StatusRoute & { access: 'operator' },
+    request: http.IncomingMessage,
+    answering: () => void,
+  ): Promise<Reply> {
     const body = await readBody(request, this.limits.maxBodyBytes);
     if (body === 'too-large') {
-      return { status: 413, body: `request body over ${this.limits.maxBodyBytes} bytes\n`, headers: { Connection: 'close' } };
+      return {
+        status: 413,
+        body: `request body over ${this.limits.maxBodyBytes} bytes\n`,
+        headers: { Connection: 'close' },
+      };
     }
     answering();
     return this.operatorAction(route, request, body);
@@ -252,7 +306,9 @@ export class StatusServer {
     const { source } = this.options;
     const fence = source.lifecycle().fence;
     if (fence) return { status: 503, body: `fenced by ${fence.by} at ${fence.at}\n` };
-    return source.hasStarted ? { status: 200, body: 'started\n' } : { status: 503, body: `not started yet (${source.phase})\n` };
+    return source.hasStarted
+      ? { status: 200, body: 'started\n' }
+      : { status: 503, body: `not started yet (${source.phase})\n` };
   }
 
   private async readinessProbe(): Promise<Reply> {
@@ -279,15 +335,29 @@ export class StatusServer {
     return { status: 200, body: manager + postgres, contentType: this.metrics.contentType };
   }
 
-  private async operatorAction(route: StatusRoute & { access: 'operator' }, request: http.IncomingMessage, rawBody: Buffer): Promise<Reply> {
+  private async operatorAction(
+    route: StatusRoute & { access: 'operator' },
+    request: http.IncomingMessage,
+    rawBody: Buffer,
+  ): Promise<Reply> {
     const { logger, operatorNames } = this.options;
     // The last segment names the action in the log: /pg/restart is 'restart'.
     const action = route.path.slice(route.path.lastIndexOf('/') + 1);
     const remoteAddress = request.socket.remoteAddress;
     const decision = decideOperator(peerCertificate(request), operatorNames);
     if (!decision.allowed) {
-      logger.warning('operator action refused', { action, status: decision.status, reason: decision.reason, commonName: decision.commonName, remoteAddress });
-      return { status: decision.status, body: `${decision.reason}\n`, headers: decision.status === 401 ? { 'WWW-Authenticate': 'Mutual' } : {} };
+      logger.warning('operator action refused', {
+        action,
+        status: decision.status,
+        reason: decision.reason,
+        commonName: decision.commonName,
+        remoteAddress,
+      });
+      return {
+        status: decision.status,
+        body: `${decision.reason}\n`,
+        headers: decision.status === 401 ? { 'WWW-Authenticate': 'Mutual' } : {},
+      };
     }
     let body: unknown;
     try {
@@ -297,7 +367,11 @@ export class StatusServer {
     }
     const operator = decision.commonName;
     logger.info('operator action', { action, operator, remoteAddress });
-    const outcome = await route.action({ operator, reason: `${action} asked by ${operator} over the status API`, body });
+    const outcome = await route.action({
+      operator,
+      reason: `${action} asked by ${operator} over the status API`,
+      body,
+    });
     logger.info('operator action finished', { action, operator, ok: outcome.ok, detail: outcome.detail });
     if (!outcome.ok) return { status: outcome.status, body: `${outcome.detail}\n` };
     const status = outcome.status ?? 200;
@@ -310,8 +384,10 @@ export class StatusServer {
     if (fence) return { ok: false, status: 409, detail: `fenced by ${fence.by} at ${fence.at}: unfence first` };
     const facts = this.facts();
     const reading = await this.pgReading(facts);
-    if (!reading.ok) return { ok: false, status: 503, detail: `cannot tell whether this instance is a replica: ${reading.error}` };
-    if (!reading.snapshot.inRecovery) return { ok: false, status: 409, detail: 'already a primary; nothing to promote' };
+    if (!reading.ok)
+      return { ok: false, status: 503, detail: `cannot tell whether this instance is a replica: ${reading.error}` };
+    if (!reading.snapshot.inRecovery)
+      return { ok: false, status: 409, detail: 'already a primary; nothing to promote' };
     return this.options.source.promote(reason);
   }
 

@@ -32,7 +32,12 @@ export const DEBOUNCE_MS = 250;
  * chokidar is loaded in the background: the manager starts watching just before it starts
  * PostgreSQL, and loading it (about 30 ms) should not delay that.
  */
-export function watchInputs(targets: WatchTargets, onChange: (paths: string[]) => void, logger: Logger, debounceMs = DEBOUNCE_MS): Watcher {
+export function watchInputs(
+  targets: WatchTargets,
+  onChange: (paths: string[]) => void,
+  logger: Logger,
+  debounceMs = DEBOUNCE_MS,
+): Watcher {
   const started = import('chokidar').then(({ watch }) => startWatching(watch, targets, onChange, logger, debounceMs));
   return {
     ready: started.then((watcher) => watcher.ready),
@@ -42,7 +47,13 @@ export function watchInputs(targets: WatchTargets, onChange: (paths: string[]) =
   };
 }
 
-function startWatching(watch: typeof import('chokidar').watch, targets: WatchTargets, onChange: (paths: string[]) => void, logger: Logger, debounceMs: number): Watcher {
+function startWatching(
+  watch: typeof import('chokidar').watch,
+  targets: WatchTargets,
+  onChange: (paths: string[]) => void,
+  logger: Logger,
+  debounceMs: number,
+): Watcher {
   const watchers: FSWatcher[] = [];
   const scans: Promise<void>[] = [];
   let pending = new Set<string>();

@@ -45,14 +45,22 @@ function forbiddenPrograms(rootfs: string): string[] {
 }
 
 function passwdEntry(rootfs: string, name: string): { uid: number; gid: number } {
-  const line = fs.readFileSync(path.join(rootfs, 'etc', 'passwd'), 'utf8').split('\n').find((entry) => entry.startsWith(`${name}:`));
+  const line = fs
+    .readFileSync(path.join(rootfs, 'etc', 'passwd'), 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${name}:`));
   if (!line) throw new Error(`no ${name} in ${rootfs}/etc/passwd`);
   const fields = line.split(':');
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
 /** The manager as PID 1 in `rootfs`: data and run dirs are fresh scratch directories. */
-async function startInRootfs(rootfs: string, ids: string, env: Record<string, string>, args: string[]): Promise<{ manager: Manager; dataDir: string; runDir: string }> {
+async function startInRootfs(
+  rootfs: string,
+  ids: string,
+  env: Record<string, string>,
+  args: string[],
+): Promise<{ manager: Manager; dataDir: string; runDir: string }> {
   const dir = scratchDir('image');
   const dataDir = path.join(dir, 'data');
   const runDir = path.join(dir, 'run');
@@ -65,26 +73,76 @@ async function startInRootfs(rootfs: string, ids: string, env: Record<string, st
     fs.chmodSync(volume, uid === 0 ? 0o755 : 0o700);
   }
   const port = await freePort();
-  const child = spawn(RUN_ROOTFS, [rootfs, dataDir, runDir, ids, EXECUTABLE, 'run', '--port', String(port), '--listen', '127.0.0.1', '--pod-name', 'smoke-pod', '--smart-shutdown-timeout', '2', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
+  const child = spawn(
+    RUN_ROOTFS,
+    [
+      rootfs,
+      dataDir,
+      runDir,
+      ids,
+      EXECUTABLE,
+      'run',
+      '--port',
+      String(port),
+      '--listen',
+      '127.0.0.1',
+      '--pod-name',
+      'smoke-pod',
+      '--smart-shutdown-timeout',
+      '2',
+      ...args,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    },
+  );
   return { manager: new Manager(child, dir, port), dataDir, runDir };
 }
 
 /** The host pid of PID 1 in the namespace: the only child of the unshare process we spawned. */
 function pidOne(manager: Manager): number {
   const pid = manager.child.pid!;
-  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const children = fs
+    .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
   expect(children).toHaveLength(1);
   return children[0]!;
 }
 
 /** psql over the unix socket in the run dir, as the OS user PostgreSQL runs as (peer authentication). */
 async function psqlAs(uid: number, gid: number, runDir: string, port: number, sql: string): Promise<string> {
-  const { stdout } = await execFileAsync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', path.join(runDir, 'run'), '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', sql], {
-    env: { PATH: process.env.PATH, PGCONNECT_TIMEOUT: '5' },
-  });
+  const { stdout } = await execFileAsync(
+    'setpriv',
+    [
+      '--reuid',
+      String(uid),
+      '--regid',
+      String(gid),
+      '--clear-groups',
+      'psql',
+      '-X',
+      '-At',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      path.join(runDir, 'run'),
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-c',
+      sql,
+    ],
+    {
+      env: { PATH: process.env.PATH, PGCONNECT_TIMEOUT: '5' },
+    },
+  );
   return stdout.trim();
 }
 
@@ -108,7 +166,10 @@ async function stopWithSigterm(manager: Manager): Promise<number | null> {
 }
 
 function clusterState(pgdata: string): string {
-  const output = execFileSync(`/usr/lib/postgresql/${PG_MAJOR}/bin/pg_controldata`, [pgdata], { encoding: 'utf8', env: { LANG: 'C', PATH: process.env.PATH } });
+  const output = execFileSync(`/usr/lib/postgresql/${PG_MAJOR}/bin/pg_controldata`, [pgdata], {
+    encoding: 'utf8',
+    env: { LANG: 'C', PATH: process.env.PATH },
+  });
   return /^Database cluster state:\s+(.*)$/m.exec(output)?.[1] ?? output;
 }
 
@@ -147,7 +208,8 @@ describe(`the image ${IMAGE}`, () => {
   beforeAll(() => {
     container = buildah('from', '--pull=never', IMAGE);
     rootfs = buildah('mount', container);
-    config = (JSON.parse(buildah('inspect', '--type', 'image', IMAGE)) as { OCIv1: { config: ImageConfig } }).OCIv1.config;
+    config = (JSON.parse(buildah('inspect', '--type', 'image', IMAGE)) as { OCIv1: { config: ImageConfig } }).OCIv1
+      .config;
   });
 
   afterAll(() => {
@@ -158,8 +220,11 @@ describe(`the image ${IMAGE}`, () => {
     expect(config.User).toBe('26');
     expect(config.Entrypoint).toEqual([EXECUTABLE, 'run']);
     expect(Object.keys(config.Volumes).sort()).toEqual(['/controller', '/var/lib/postgresql/data']);
-    expect(config.Env).toEqual(expect.arrayContaining(['PGDATA=/var/lib/postgresql/data/pgdata', 'IM_RUN_DIR=/controller']));
-    for (const label of ['title', 'version', 'revision', 'created', 'licenses', 'base.name', 'base.digest']) expect(config.Labels).toHaveProperty(`org.opencontainers.image.${label}`);
+    expect(config.Env).toEqual(
+      expect.arrayContaining(['PGDATA=/var/lib/postgresql/data/pgdata', 'IM_RUN_DIR=/controller']),
+    );
+    for (const label of ['title', 'version', 'revision', 'created', 'licenses', 'base.name', 'base.digest'])
+      expect(config.Labels).toHaveProperty(`org.opencontainers.image.${label}`);
     expect(passwdEntry(rootfs, 'postgres')).toEqual({ uid: 26, gid: 26 });
   });
 
@@ -167,25 +232,45 @@ describe(`the image ${IMAGE}`, () => {
     expect(fs.existsSync(path.join(rootfs, `usr/lib/postgresql/${PG_MAJOR}/bin/postgres`))).toBe(true);
     expect(fs.existsSync(path.join(rootfs, `usr/lib/postgresql/${PG_MAJOR}/lib/pgaudit.so`))).toBe(true);
     expect(forbiddenPrograms(rootfs)).toEqual([]);
-    expect(fs.existsSync(path.join(rootfs, 'usr/lib/node_modules')) || fs.existsSync(path.join(rootfs, 'usr/local/lib/node_modules'))).toBe(false);
-    expect(fs.readdirSync(path.join(rootfs, 'var/lib/apt/lists')).filter((name) => name !== 'partial' && name !== 'lock')).toEqual([]);
-    console.log(`image ${IMAGE}: ${buildah('images', '--format', '{{.Size}}', '--noheading', IMAGE)}; executable: ${fs.statSync(path.join(rootfs, EXECUTABLE)).size} bytes`);
+    expect(
+      fs.existsSync(path.join(rootfs, 'usr/lib/node_modules')) ||
+        fs.existsSync(path.join(rootfs, 'usr/local/lib/node_modules')),
+    ).toBe(false);
+    expect(
+      fs.readdirSync(path.join(rootfs, 'var/lib/apt/lists')).filter((name) => name !== 'partial' && name !== 'lock'),
+    ).toEqual([]);
+    console.log(
+      `image ${IMAGE}: ${buildah('images', '--format', '{{.Size}}', '--noheading', IMAGE)}; executable: ${fs.statSync(path.join(rootfs, EXECUTABLE)).size} bytes`,
+    );
   });
 
   it('ships CycloneDX SBOMs where its labels say: the npm packages and Node.js in the executable, the Debian packages', () => {
     const read = (label: string) => {
       const file = config.Labels[label];
       expect(file, label).toMatch(/^\/usr\/share\/doc\/instance-manager\/.*\.cdx\.json$/);
-      return JSON.parse(fs.readFileSync(path.join(rootfs, file!), 'utf8')) as { specVersion: string; components: { name: string; version: string; purl: string }[] };
+      return JSON.parse(fs.readFileSync(path.join(rootfs, file!), 'utf8')) as {
+        specVersion: string;
+        components: { name: string; version: string; purl: string }[];
+      };
     };
     const npm = read('org.pg-instance-manager.sbom.npm');
     expect(npm.specVersion).toBe('1.5');
-    expect(npm.components.map((component) => component.name)).toEqual(expect.arrayContaining(['pg', 'pg-protocol', 'pino', 'node-forge', 'node']));
+    expect(npm.components.map((component) => component.name)).toEqual(
+      expect.arrayContaining(['pg', 'pg-protocol', 'pino', 'node-forge', 'node']),
+    );
     const os = read('org.pg-instance-manager.sbom.os');
-    const known = execFileSync('chroot', [rootfs, 'dpkg-query', '-W', '-f', '${db:Status-Status} ${Package}\n'], { encoding: 'utf8' }).trim().split('\n');
-    const installed = known.filter((line) => line.startsWith('installed ')).map((line) => line.slice('installed '.length));
+    const known = execFileSync('chroot', [rootfs, 'dpkg-query', '-W', '-f', '${db:Status-Status} ${Package}\n'], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
+    const installed = known
+      .filter((line) => line.startsWith('installed '))
+      .map((line) => line.slice('installed '.length));
     expect(os.components.map((component) => component.name).sort()).toEqual(installed.sort());
-    expect(os.components.find((component) => component.name === `postgresql-${PG_MAJOR}`)?.purl).toMatch(new RegExp(`^pkg:deb/debian/postgresql-${PG_MAJOR}@`));
+    expect(os.components.find((component) => component.name === `postgresql-${PG_MAJOR}`)?.purl).toMatch(
+      new RegExp(`^pkg:deb/debian/postgresql-${PG_MAJOR}@`),
+    );
   });
 
   describe('run as PID 1, uid 26, read-only root filesystem', () => {
@@ -197,7 +282,12 @@ describe(`the image ${IMAGE}`, () => {
 
     beforeAll(async () => {
       statusPort = await freePort();
-      ({ manager, dataDir, runDir } = await startInRootfs(rootfs, '26:26', Object.fromEntries(config.Env.map((entry) => entry.split(/=(.*)/s).slice(0, 2) as [string, string])), ['--status-port', String(statusPort), '--log-level', 'debug']));
+      ({ manager, dataDir, runDir } = await startInRootfs(
+        rootfs,
+        '26:26',
+        Object.fromEntries(config.Env.map((entry) => entry.split(/=(.*)/s).slice(0, 2) as [string, string])),
+        ['--status-port', String(statusPort), '--log-level', 'debug'],
+      ));
       await manager.waitUntilReady();
     });
 
@@ -210,7 +300,9 @@ describe(`the image ${IMAGE}`, () => {
     it('starts PostgreSQL from an empty volume and serves queries', async () => {
       expect(fs.existsSync(path.join(dataDir, 'pgdata', 'PG_VERSION'))).toBe(true);
       expect(fs.statSync(path.join(dataDir, 'pgdata')).uid).toBe(26);
-      expect(await psqlAs(26, 26, runDir, manager.port, "SELECT current_setting('server_version_num')::int / 10000")).toBe(PG_MAJOR);
+      expect(
+        await psqlAs(26, 26, runDir, manager.port, "SELECT current_setting('server_version_num')::int / 10000"),
+      ).toBe(PG_MAJOR);
       // PID 1 in its own namespace: the process we signal is the manager itself.
       expect(fs.readFileSync(`/proc/${pidOne(manager)}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m);
     });
@@ -223,7 +315,9 @@ describe(`the image ${IMAGE}`, () => {
         expect(line.logging_pod).toBe('smoke-pod');
       }
       expect(manager.lines.some((line) => line.msg === 'initializing a new data directory')).toBe(true);
-      expect(manager.lines.some((line) => isPostgresLine(line, 'database system is ready to accept connections'))).toBe(true);
+      expect(manager.lines.some((line) => isPostgresLine(line, 'database system is ready to accept connections'))).toBe(
+        true,
+      );
     });
 
     it('loads the reaper addon shipped beside the executable', () => {
@@ -236,7 +330,13 @@ describe(`the image ${IMAGE}`, () => {
     it('reaps an orphan re-parented to it as PID 1', async () => {
       // The shell of COPY TO PROGRAM exits at once; its background sleep is orphaned to PID 1.
       const orphanFile = path.join(runDir, 'orphan.pid');
-      await psqlAs(26, 26, runDir, manager.port, "COPY (SELECT 1) TO PROGRAM 'sleep 2 </dev/null >/dev/null 2>&1 & echo $! >/controller/orphan.pid; cat >/dev/null'");
+      await psqlAs(
+        26,
+        26,
+        runDir,
+        manager.port,
+        "COPY (SELECT 1) TO PROGRAM 'sleep 2 </dev/null >/dev/null 2>&1 & echo $! >/controller/orphan.pid; cat >/dev/null'",
+      );
       const managerPid = pidOne(manager);
       const orphan = hostPidInNamespace(managerPid, Number(fs.readFileSync(orphanFile, 'utf8')));
       expect(orphan, 'the orphan is running').toBeDefined();
@@ -250,11 +350,19 @@ describe(`the image ${IMAGE}`, () => {
       const ca = fs.readFileSync(path.join(runDir, 'certificates', 'server-ca.crt'), 'utf8');
       const base = `https://127.0.0.1:${statusPort}`;
       await waitForStatusApi(base, { ca });
-      for (const probe of ['/healthz', '/startupz', '/readyz']) expect((await ask(`${base}${probe}`, { ca })).status, probe).toBe(200);
+      for (const probe of ['/healthz', '/startupz', '/readyz'])
+        expect((await ask(`${base}${probe}`, { ca })).status, probe).toBe(200);
     });
 
     it('accepts TLS 1.3 on the PostgreSQL port (openssl s_client -starttls postgres)', async () => {
-      const { code, output } = await runClosingStdin('openssl', ['s_client', '-starttls', 'postgres', '-connect', `127.0.0.1:${manager.port}`, '-brief']);
+      const { code, output } = await runClosingStdin('openssl', [
+        's_client',
+        '-starttls',
+        'postgres',
+        '-connect',
+        `127.0.0.1:${manager.port}`,
+        '-brief',
+      ]);
       expect(output).toMatch(/Protocol version: TLSv1\.3/);
       expect(code, output).toBe(0);
     });
@@ -289,11 +397,12 @@ describe('the executable alone in a plain Debian PostgreSQL root filesystem (no 
     postgres = passwdEntry(PLAIN_ROOTFS, 'postgres');
     expect(forbiddenPrograms(PLAIN_ROOTFS)).toEqual([]);
     // Started as root, the manager runs every PostgreSQL program as Debian's postgres user.
-    ({ manager, dataDir, runDir } = await startInRootfs(PLAIN_ROOTFS, '0:0', { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' }, [
-      '--pgdata', '/var/lib/postgresql/data/pgdata',
-      '--run-dir', '/controller',
-      '--status-port', '0',
-    ]));
+    ({ manager, dataDir, runDir } = await startInRootfs(
+      PLAIN_ROOTFS,
+      '0:0',
+      { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' },
+      ['--pgdata', '/var/lib/postgresql/data/pgdata', '--run-dir', '/controller', '--status-port', '0'],
+    ));
     await manager.waitUntilReady();
   });
 

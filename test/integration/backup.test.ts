@@ -45,8 +45,12 @@ describe('backups through pgBackRest', () => {
       timeoutMs: 30_000,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-  const backupState = async (node: Manager) => JSON.parse((await api(node, '/pg/backup')).body) as { running: Backup | null; last: Backup | null };
-  const status = async (node: Manager) => JSON.parse((await api(node, '/pg/status')).body) as Record<string, unknown> & { backup: Record<string, unknown> & { archive: Record<string, unknown> } };
+  const backupState = async (node: Manager) =>
+    JSON.parse((await api(node, '/pg/backup')).body) as { running: Backup | null; last: Backup | null };
+  const status = async (node: Manager) =>
+    JSON.parse((await api(node, '/pg/status')).body) as Record<string, unknown> & {
+      backup: Record<string, unknown> & { archive: Record<string, unknown> };
+    };
 
   /** Starts a backup and waits until it is the last one; returns it. */
   const backup = async (node: Manager, body?: unknown): Promise<Backup> => {
@@ -60,7 +64,11 @@ describe('backups through pgBackRest', () => {
   /** Switches to a new WAL segment and waits until the archive has it. */
   const switchAndArchive = async (node: Manager) => {
     const segment = await node.psql('SELECT pg_walfile_name(pg_switch_wal())');
-    await waitUntil(`segment ${segment} archived`, async () => (await node.psql('SELECT last_archived_wal FROM pg_stat_archiver')) >= segment, 60_000);
+    await waitUntil(
+      `segment ${segment} archived`,
+      async () => (await node.psql('SELECT last_archived_wal FROM pg_stat_archiver')) >= segment,
+      60_000,
+    );
     return segment;
   };
 
@@ -71,7 +79,13 @@ describe('backups through pgBackRest', () => {
     configFile = path.join(dir, 'postgresql-extra.conf');
     fs.writeFileSync(configFile, 'wal_keep_size = 0\n');
     operator = opensslLeaf(path.join(dir, 'operator'), authorities.clientCa, { cn: 'instance-manager-operator' });
-    primary = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-1', status: 'https', args: backupArgs() });
+    primary = await startNode({
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'pg-1',
+      status: 'https',
+      args: backupArgs(),
+    });
     await primary.waitUntilReady();
     await waitForStatusApi(primary.statusBase, { ca: authorities.serverCa.certPem });
     await primary.waitForMessage('backup repository checked: the stanza exists and WAL reaches it', 90_000);
@@ -85,8 +99,12 @@ describe('backups through pgBackRest', () => {
     const config = path.join(primary.runDir, 'pgbackrest', 'pgbackrest.conf');
     expect(fs.statSync(config).mode & 0o777).toBe(0o600);
     expect(await primary.psql('SHOW archive_mode')).toBe('on');
-    expect(await primary.psql('SHOW archive_command')).toBe(`pgbackrest --config=${config} --stanza=pg archive-push %p`);
-    expect(await primary.psql('SHOW restore_command')).toBe(`pgbackrest --config=${config} --stanza=pg archive-get %f "%p"`);
+    expect(await primary.psql('SHOW archive_command')).toBe(
+      `pgbackrest --config=${config} --stanza=pg archive-push %p`,
+    );
+    expect(await primary.psql('SHOW restore_command')).toBe(
+      `pgbackrest --config=${config} --stanza=pg archive-get %f "%p"`,
+    );
     const stanzaLine = primary.lines.find((line) => line.logger === 'pgbackrest' && /stanza-create/.test(line.msg));
     expect(stanzaLine).toMatchObject({ level: 'info', command: 'stanza-create', stanza: 'pg' });
   });
@@ -97,13 +115,25 @@ describe('backups through pgBackRest', () => {
     const good = fs.readFileSync(repository.optionsFile, 'utf8');
     const mark = primary.lines.length;
     fs.writeFileSync(repository.optionsFile, `${good}pg1-path=/elsewhere\n`);
-    const refused = await primary.waitForMessage('reload refused; the previous configuration stays in force', 30_000, mark);
+    const refused = await primary.waitForMessage(
+      'reload refused; the previous configuration stays in force',
+      30_000,
+      mark,
+    );
     expect(String(refused.err)).toMatch(/backup-repo.conf:\d+: option "pg1-path" is managed by instance-manager/);
     expect(fs.readFileSync(config, 'utf8')).toBe(before);
     fs.writeFileSync(repository.optionsFile, `${good}compress-level=3\n`);
-    await waitUntil('the new option reaches pgbackrest.conf', async () => fs.readFileSync(config, 'utf8').includes('compress-level=3'), 30_000);
+    await waitUntil(
+      'the new option reaches pgbackrest.conf',
+      async () => fs.readFileSync(config, 'utf8').includes('compress-level=3'),
+      30_000,
+    );
     fs.writeFileSync(repository.optionsFile, good);
-    await waitUntil('the file is back', async () => !fs.readFileSync(config, 'utf8').includes('compress-level=3'), 30_000);
+    await waitUntil(
+      'the file is back',
+      async () => !fs.readFileSync(config, 'utf8').includes('compress-level=3'),
+      30_000,
+    );
   });
 
   it('takes a full, then an incremental backup; a second request while one runs is refused', async () => {
@@ -119,9 +149,13 @@ describe('backups through pgBackRest', () => {
     expect(full.sizeBytes).toBeGreaterThan(10_000_000);
     expect(full.walStart).toMatch(/^[0-9A-F]{24}$/);
 
-    await primary.psql('CREATE TABLE t (id int, note text); INSERT INTO t VALUES (1, \'after the full backup\')');
+    await primary.psql("CREATE TABLE t (id int, note text); INSERT INTO t VALUES (1, 'after the full backup')");
     const incr = await backup(primary);
-    expect(incr).toMatchObject({ type: 'incr', error: null, label: expect.stringMatching(new RegExp(`^${full.label}_\\d{8}-\\d{6}I$`)) as string });
+    expect(incr).toMatchObject({
+      type: 'incr',
+      error: null,
+      label: expect.stringMatching(new RegExp(`^${full.label}_\\d{8}-\\d{6}I$`)) as string,
+    });
 
     const { backup: reported } = await status(primary);
     expect(reported).toMatchObject({ stanza: 'pg', running: null, last: { label: incr.label } });
@@ -129,7 +163,9 @@ describe('backups through pgBackRest', () => {
     expect(metrics).toMatch(/^instance_manager_backup_last_timestamp_seconds\{type="incr",event="stop"\} \d+$/m);
     expect(metrics).toMatch(/^instance_manager_backup_last_failed 0$/m);
     expect(metrics).toMatch(/^instance_manager_backup_running 0$/m);
-    const info = JSON.parse(await pgbackrestByHand(primary.runDir, 'pg', 'info', '--output=json')) as { backup: { label: string }[] }[];
+    const info = JSON.parse(await pgbackrestByHand(primary.runDir, 'pg', 'info', '--output=json')) as {
+      backup: { label: string }[];
+    }[];
     expect(info[0]!.backup.map((entry) => entry.label)).toEqual([full.label, incr.label]);
   });
 
@@ -139,8 +175,20 @@ describe('backups through pgBackRest', () => {
     fs.writeFileSync(path.join(certs, 'tls.crt'), operator.certPem);
     fs.writeFileSync(path.join(certs, 'tls.key'), operator.keyPem);
     fs.writeFileSync(path.join(certs, 'ca.crt'), authorities.serverCa.certPem);
-    const result = await runCli(['backup', '--type', 'diff', '--wait', '--url', primary.statusBase,
-      '--cert', path.join(certs, 'tls.crt'), '--key', path.join(certs, 'tls.key'), '--ca', path.join(certs, 'ca.crt')]);
+    const result = await runCli([
+      'backup',
+      '--type',
+      'diff',
+      '--wait',
+      '--url',
+      primary.statusBase,
+      '--cert',
+      path.join(certs, 'tls.crt'),
+      '--key',
+      path.join(certs, 'tls.key'),
+      '--ca',
+      path.join(certs, 'ca.crt'),
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^diff backup started at .*\ndiff backup \d{8}-\d{6}F_\d{8}-\d{6}D finished at /);
   });
@@ -154,50 +202,100 @@ describe('backups through pgBackRest', () => {
     await switchAndArchive(primary);
 
     const restored = await startNode({
-      authorities, serverNames: ['127.0.0.1'], podName: 'restored-1', status: 'https',
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'restored-1',
+      status: 'https',
       args: [...backupArgs(), '--restore-from-cluster', 'pg', '--recovery-target-time', target],
     });
     others.push(restored);
     await restored.waitForMessage('restore finished; PostgreSQL replays the archive next', 120_000);
     await restored.waitForMessage('the restored instance was promoted: it archives to its own stanza now', 120_000);
-    expect(await restored.psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM t')).toBe('1,2');
+    expect(await restored.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM t")).toBe('1,2');
     expect(await restored.psql('SELECT pg_is_in_recovery()')).toBe('f');
     expect(await restored.psql('SELECT timeline_id FROM pg_control_checkpoint()')).toBe('2');
     expect(fs.readFileSync(path.join(restored.pgdata, 'postgresql.auto.conf'), 'utf8')).not.toMatch(/recovery_target/);
-    await restored.waitForLine((line) => line.msg === 'backup repository checked: the stanza exists and WAL reaches it' && line.stanza === 'restored', 120_000);
+    await restored.waitForLine(
+      (line) =>
+        line.msg === 'backup repository checked: the stanza exists and WAL reaches it' && line.stanza === 'restored',
+      120_000,
+    );
     expect(archivedSegments(repository.dir, 'restored').length).toBeGreaterThan(0);
     expect(await restored.stop()).toBe(0);
 
     // Its PGDATA holds a cluster now: a second restore into it is refused before anything starts.
-    const again = await startManager({ dir: restored.dir, port: restored.port, args: ['--secrets-dir', path.join(restored.dir, 'secrets'), '--pod-name', 'restored-1', ...backupArgs(), '--restore-from-backup'] });
+    const again = await startManager({
+      dir: restored.dir,
+      port: restored.port,
+      args: [
+        '--secrets-dir',
+        path.join(restored.dir, 'secrets'),
+        '--pod-name',
+        'restored-1',
+        ...backupArgs(),
+        '--restore-from-backup',
+      ],
+    });
     expect(await again.exited).toMatchObject({ code: 2 });
-    expect(again.stderr).toMatch(/--restore-from-backup: .* already holds a data directory; a restore needs an empty PGDATA/);
+    expect(again.stderr).toMatch(
+      /--restore-from-backup: .* already holds a data directory; a restore needs an empty PGDATA/,
+    );
   });
 
   it('fails loudly, without promoting, when the target is past the end of the archive', async () => {
     // Later than anything archived, yet a time pgBackRest finds a backup before.
-    const later = await primary.psql("SELECT to_char((now() + interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'");
+    const later = await primary.psql(
+      "SELECT to_char((now() + interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'",
+    );
     const beyond = await startNode({
-      authorities, serverNames: ['127.0.0.1'], podName: 'beyond-1',
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'beyond-1',
       args: [...backupArgs(), '--restore-from-cluster', 'pg', '--recovery-target-time', later],
     });
     others.push(beyond);
     const { code } = await beyond.exited;
     expect(code).toBe(1);
-    expect(beyond.lines.some((line) => line.logger === 'postgres' && /recovery ended before configured recovery target was reached/.test(String((line.record as { message?: string } | undefined)?.message)))).toBe(true);
-    expect(beyond.lines.find((line) => line.msg === 'PostgreSQL cannot start; exiting')).toMatchObject({ level: 'error', reason: expect.stringMatching(/before its target/) as string });
+    expect(
+      beyond.lines.some(
+        (line) =>
+          line.logger === 'postgres' &&
+          /recovery ended before configured recovery target was reached/.test(
+            String((line.record as { message?: string } | undefined)?.message),
+          ),
+      ),
+    ).toBe(true);
+    expect(beyond.lines.find((line) => line.msg === 'PostgreSQL cannot start; exiting')).toMatchObject({
+      level: 'error',
+      reason: expect.stringMatching(/before its target/) as string,
+    });
     expect(beyond.lines.filter((line) => line.msg === 'PostgreSQL started')).toHaveLength(1);
     expect(fs.existsSync(path.join(beyond.pgdata, 'recovery.signal'))).toBe(true);
     expect(fs.existsSync(path.join(repository.dir, 'archive', 'beyond'))).toBe(false);
   });
 
   it('a replica stopped while the primary recycled its WAL catches up from the archive, then streams again', async () => {
-    const replica = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: `127.0.0.1:${primary.port}`, args: backupArgs() });
+    const replica = await startNode({
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'pg-2',
+      replicaOf: `127.0.0.1:${primary.port}`,
+      args: backupArgs(),
+    });
     others.push(replica);
     await replica.waitUntilReady(120_000);
-    await waitUntil('the replica streams', async () => (await primary.psql("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg-2'")) === '1', 30_000);
+    await waitUntil(
+      'the replica streams',
+      async () =>
+        (await primary.psql("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg-2'")) === '1',
+      30_000,
+    );
     expect(await replica.stop()).toBe(0);
-    await waitUntil('the slot is inactive', async () => (await primary.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'im_pg_2'")) === 'f', 30_000);
+    await waitUntil(
+      'the slot is inactive',
+      async () => (await primary.psql("SELECT active FROM pg_replication_slots WHERE slot_name = 'im_pg_2'")) === 'f',
+      30_000,
+    );
     await primary.psql("SELECT pg_drop_replication_slot('im_pg_2')");
     const firstMissing = await primary.psql('SELECT pg_walfile_name(pg_current_wal_lsn())');
     for (let i = 0; i < 4; i++) {
@@ -208,13 +306,38 @@ describe('backups through pgBackRest', () => {
     await primary.psql('CHECKPOINT');
     expect(fs.existsSync(path.join(primary.pgdata, 'pg_wal', firstMissing))).toBe(false);
 
-    const back = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: `127.0.0.1:${primary.port}`, dir: replica.dir, port: replica.port, args: backupArgs() });
+    const back = await startNode({
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'pg-2',
+      replicaOf: `127.0.0.1:${primary.port}`,
+      dir: replica.dir,
+      port: replica.port,
+      args: backupArgs(),
+    });
     others.push(back);
-    await back.waitForLine((line) => line.logger === 'postgres' && /^restored log file ".*" from archive$/.test(String((line.record as { message?: string } | undefined)?.message)), 120_000);
-    await waitUntil('the replica has every row', async () => (await back.psql('SELECT count(*) FROM t WHERE id >= 100')) === '8000', 120_000);
+    await back.waitForLine(
+      (line) =>
+        line.logger === 'postgres' &&
+        /^restored log file ".*" from archive$/.test(
+          String((line.record as { message?: string } | undefined)?.message),
+        ),
+      120_000,
+    );
+    await waitUntil(
+      'the replica has every row',
+      async () => (await back.psql('SELECT count(*) FROM t WHERE id >= 100')) === '8000',
+      120_000,
+    );
     await primary.psql("INSERT INTO t VALUES (4, 'streamed')");
-    await waitUntil('the replica streams again', async () => (await back.psql('SELECT count(*) FROM t WHERE id = 4')) === '1', 60_000);
-    expect(await primary.psql("SELECT state FROM pg_stat_replication WHERE application_name = 'pg-2'")).toBe('streaming');
+    await waitUntil(
+      'the replica streams again',
+      async () => (await back.psql('SELECT count(*) FROM t WHERE id = 4')) === '1',
+      60_000,
+    );
+    expect(await primary.psql("SELECT state FROM pg_stat_replication WHERE application_name = 'pg-2'")).toBe(
+      'streaming',
+    );
     expect(await back.stop()).toBe(0);
   });
 
@@ -225,9 +348,16 @@ describe('backups through pgBackRest', () => {
       failedSegment = await primary.psql('SELECT pg_walfile_name(pg_switch_wal())');
       await primary.psql("INSERT INTO t VALUES (5, 'while unwritable')");
       await primary.psql('SELECT pg_switch_wal()');
-      const warning = await primary.waitForMessage('WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries', 90_000);
+      const warning = await primary.waitForMessage(
+        'WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries',
+        90_000,
+      );
       expect(warning.level).toBe('warning');
-      await waitUntil('status reports archiving failing', async () => (await status(primary)).backup.archive.failing === true, 30_000);
+      await waitUntil(
+        'status reports archiving failing',
+        async () => (await status(primary)).backup.archive.failing === true,
+        30_000,
+      );
       expect((await api(primary, '/metrics')).body).toMatch(/^instance_manager_wal_archive_failing 1$/m);
       expect(fs.existsSync(path.join(primary.pgdata, 'pg_wal', failedSegment))).toBe(true);
     } finally {
@@ -236,9 +366,15 @@ describe('backups through pgBackRest', () => {
     // A new segment wakes the archiver, which otherwise retries only after its one-minute sleep.
     await primary.psql("INSERT INTO t VALUES (6, 'repository back')");
     await primary.psql('SELECT pg_switch_wal()');
-    await waitUntil('archiving resumes', async () => (await primary.psql('SELECT last_archived_wal FROM pg_stat_archiver')) > failedSegment, 120_000);
+    await waitUntil(
+      'archiving resumes',
+      async () => (await primary.psql('SELECT last_archived_wal FROM pg_stat_archiver')) > failedSegment,
+      120_000,
+    );
     await primary.waitForMessage('WAL archiving works again', 30_000);
-    const warnings = primary.lines.filter((line) => line.msg === 'WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries');
+    const warnings = primary.lines.filter(
+      (line) => line.msg === 'WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries',
+    );
     expect(warnings.length).toBeLessThanOrEqual(3);
     const timeline1 = archivedSegments(repository.dir, 'pg').filter((name) => name.startsWith('00000001'));
     expect(timeline1).toContain(failedSegment);
@@ -250,13 +386,30 @@ describe('backups through pgBackRest', () => {
   it('reports a backup interrupted by SIGTERM as failed, and the next one succeeds', async () => {
     const answer = await api(primary, '/pg/backup', 'POST', { type: 'full' });
     expect(answer.status).toBe(202);
-    await primary.waitForLine((line) => line.logger === 'pgbackrest' && /^execute non-exclusive backup start/.test(line.msg), 60_000);
+    await primary.waitForLine(
+      (line) => line.logger === 'pgbackrest' && /^execute non-exclusive backup start/.test(line.msg),
+      60_000,
+    );
     expect(await primary.stop()).toBe(0);
-    expect(primary.lines.find((line) => line.msg === 'backup failed')).toMatchObject({ level: 'error', err: expect.stringMatching(/^interrupted: the manager is stopping/) as string });
+    expect(primary.lines.find((line) => line.msg === 'backup failed')).toMatchObject({
+      level: 'error',
+      err: expect.stringMatching(/^interrupted: the manager is stopping/) as string,
+    });
 
     primary = await startManager({
-      dir: primary.dir, port: primary.port, status: 'https',
-      args: ['--secrets-dir', path.join(primary.dir, 'secrets'), '--listen', '127.0.0.1', '--pod-name', 'pg-1', ...FAST_STOP, ...backupArgs()],
+      dir: primary.dir,
+      port: primary.port,
+      status: 'https',
+      args: [
+        '--secrets-dir',
+        path.join(primary.dir, 'secrets'),
+        '--listen',
+        '127.0.0.1',
+        '--pod-name',
+        'pg-1',
+        ...FAST_STOP,
+        ...backupArgs(),
+      ],
     });
     await primary.waitForMessage('backup repository checked: the stanza exists and WAL reaches it', 90_000);
     await waitForStatusApi(primary.statusBase, { ca: authorities.serverCa.certPem });
@@ -265,4 +418,3 @@ describe('backups through pgBackRest', () => {
     await pgbackrestByHand(primary.runDir, 'pg', 'check');
   });
 });
-

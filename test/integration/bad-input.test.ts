@@ -6,7 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { BIN, runCli, scratchDir } from '../support/manager.js';
 
 function runArgs(dir: string, ...extra: string[]): string[] {
-  return ['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0', '--port', '1', ...extra];
+  return [
+    'run',
+    '--pgdata',
+    path.join(dir, 'pgdata'),
+    '--run-dir',
+    path.join(dir, 'run'),
+    '--status-port',
+    '0',
+    '--port',
+    '1',
+    ...extra,
+  ];
 }
 
 function expectOneLine(stderr: string, pattern: RegExp): void {
@@ -29,7 +40,7 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     expectOneLine(result.stderr, /unknown command 'frobnicate'/);
   });
 
-  it('a command group without its subcommand: the group\'s help on stderr, nothing else', async () => {
+  it("a command group without its subcommand: the group's help on stderr, nothing else", async () => {
     const result = await runCli(['certificate']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^Usage: instance-manager certificate/);
@@ -52,7 +63,10 @@ describe('instance-manager run refuses bad input with exit 2', () => {
   });
 
   it('a bad value from the environment, named by its flag', async () => {
-    const result = await runCli(runArgs(scratchDir('bad')).filter((arg) => arg !== '--port' && arg !== '1'), { IM_PORT: 'x' });
+    const result = await runCli(
+      runArgs(scratchDir('bad')).filter((arg) => arg !== '--port' && arg !== '1'),
+      { IM_PORT: 'x' },
+    );
     expect(result.code).toBe(2);
     expectOneLine(result.stderr, /--port: "x" is not a TCP port/);
   });
@@ -61,7 +75,10 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     const dir = scratchDir('bad');
     const result = await runCli(runArgs(dir, '--pg-bin', path.join(dir, 'nothing-here')));
     expect(result.code).toBe(2);
-    expectOneLine(result.stderr, /PostgreSQL server binaries not found \(looked in --pg-bin .*nothing-here\): install them with "apt-get install -y postgresql-15"/);
+    expectOneLine(
+      result.stderr,
+      /PostgreSQL server binaries not found \(looked in --pg-bin .*nothing-here\): install them with "apt-get install -y postgresql-15"/,
+    );
   });
 
   it('a data directory of another major version than the binaries, before any start', async () => {
@@ -70,7 +87,10 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     fs.writeFileSync(path.join(dir, 'pgdata', 'PG_VERSION'), '11\n');
     const result = await runCli(runArgs(dir));
     expect(result.code).toBe(2);
-    expectOneLine(result.stderr, /--pgdata .*pgdata: a PostgreSQL 11 data directory, but \/usr\/lib\/postgresql\/\d+\/bin holds PostgreSQL \d+; pass --pg-bin/);
+    expectOneLine(
+      result.stderr,
+      /--pgdata .*pgdata: a PostgreSQL 11 data directory, but \/usr\/lib\/postgresql\/\d+\/bin holds PostgreSQL \d+; pass --pg-bin/,
+    );
     expect(fs.readdirSync(path.join(dir, 'pgdata')).sort()).toEqual(['PG_VERSION', 'global']);
   });
 
@@ -80,7 +100,10 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     fs.writeFileSync(path.join(dir, 'pgdata', 'important.txt'), 'do not initdb over me');
     const result = await runCli(runArgs(dir));
     expect(result.code).toBe(2);
-    expectOneLine(result.stderr, /--pgdata .*pgdata: not empty and not a PostgreSQL data directory \(found important.txt\)/);
+    expectOneLine(
+      result.stderr,
+      /--pgdata .*pgdata: not empty and not a PostgreSQL data directory \(found important.txt\)/,
+    );
     expect(fs.readdirSync(path.join(dir, 'pgdata'))).toEqual(['important.txt']);
   });
 
@@ -92,17 +115,40 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     fs.mkdirSync(runDir);
     spawnSync('chown', ['nobody', runDir]);
     // nobody cannot create anything in a root-owned 0755 directory.
-    const result = spawnSync('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', process.execPath, BIN, 'run', '--pgdata', path.join(locked, 'pgdata'), '--run-dir', runDir, '--status-port', '0'], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH },
-    });
+    const result = spawnSync(
+      'setpriv',
+      [
+        '--reuid',
+        'nobody',
+        '--regid',
+        'nogroup',
+        '--clear-groups',
+        process.execPath,
+        BIN,
+        'run',
+        '--pgdata',
+        path.join(locked, 'pgdata'),
+        '--run-dir',
+        runDir,
+        '--status-port',
+        '0',
+      ],
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      },
+    );
     expect(result.status).toBe(2);
     expectOneLine(result.stderr, /--pgdata .*locked\/pgdata: not writable \(EACCES\)/);
   });
 
   it('a run dir that cannot be written', () => {
     const dir = scratchDir('bad');
-    const result = spawnSync('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', process.execPath, BIN, ...runArgs(dir)], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const result = spawnSync(
+      'setpriv',
+      ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', process.execPath, BIN, ...runArgs(dir)],
+      { encoding: 'utf8', env: { PATH: process.env.PATH } },
+    );
     expect(result.status).toBe(2);
     expectOneLine(result.stderr, /--run-dir .*\/run: not writable \(EACCES\)/);
   });
@@ -113,7 +159,10 @@ describe('instance-manager run refuses bad input with exit 2', () => {
     fs.writeFileSync(config, 'work_mem = 8MB\nssl = off\n');
     const result = await runCli(runArgs(dir, '--config', config));
     expect(result.code).toBe(2);
-    expectOneLine(result.stderr, new RegExp(`${config}:2: parameter "ssl" is fixed by instance-manager and cannot be set in --config`));
+    expectOneLine(
+      result.stderr,
+      new RegExp(`${config}:2: parameter "ssl" is fixed by instance-manager and cannot be set in --config`),
+    );
     expect(fs.existsSync(path.join(dir, 'pgdata'))).toBe(false);
   });
 

@@ -18,18 +18,28 @@ describe('provided certificates against the instance', () => {
     const manager = await startManager({ dir, args: ['--secrets-dir', secrets, '--server-name', 'db.example.test'] });
     try {
       await manager.waitUntilReady();
-      const atStart = manager.lines.filter((line) => line.msg === 'the mounted server certificate does not fit this instance');
+      const atStart = manager.lines.filter(
+        (line) => line.msg === 'the mounted server certificate does not fit this instance',
+      );
       expect(atStart).toHaveLength(1);
       expect(atStart[0]).toMatchObject({ level: 'warning', file: 'server-tls/tls.crt' });
-      expect(atStart[0]!.concern).toMatch(/^it names other.example but none of db.example.test, .*: clients that verify the host name will refuse it$/);
+      expect(atStart[0]!.concern).toMatch(
+        /^it names other.example but none of db.example.test, .*: clients that verify the host name will refuse it$/,
+      );
 
       const before = manager.lines.length;
       // A client certificate mounted as the server's: no serverAuth, and no host name either.
       const client = opensslLeaf(path.join(dir, 'work', 'client'), material.serverCa, { cn: 'db.example.test' });
       writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': client.certPem, 'tls.key': client.keyPem });
       await manager.waitForMessage('configuration reloaded', 30_000, before);
-      const concerns = manager.lines.slice(before).filter((line) => line.msg === 'the mounted server certificate does not fit this instance').map((line) => line.concern);
-      expect(concerns).toEqual([expect.stringMatching(/^it names no host but none of/), expect.stringMatching(/extended key usage \(clientAuth\) leaves out serverAuth/)]);
+      const concerns = manager.lines
+        .slice(before)
+        .filter((line) => line.msg === 'the mounted server certificate does not fit this instance')
+        .map((line) => line.concern);
+      expect(concerns).toEqual([
+        expect.stringMatching(/^it names no host but none of/),
+        expect.stringMatching(/extended key usage \(clientAuth\) leaves out serverAuth/),
+      ]);
     } finally {
       await manager.stop();
     }
@@ -41,9 +51,21 @@ describe('provided certificates against the instance', () => {
     const material = opensslSecretsDir(secrets, path.join(dir, 'work'), ['127.0.0.1']);
     const app = opensslLeaf(path.join(dir, 'work', 'app'), material.clientCa, { cn: 'app' });
     writeKubeletVolume(path.join(secrets, 'replication-tls'), { 'tls.crt': app.certPem, 'tls.key': app.keyPem });
-    const result = await runCli(['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0', '--secrets-dir', secrets]);
+    const result = await runCli([
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--status-port',
+      '0',
+      '--secrets-dir',
+      secrets,
+    ]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^instance-manager: --secrets-dir .*: replication-tls\/tls.crt: its CN is "app", but replication logs in as streaming_replica: issue the certificate with CN=streaming_replica\n$/);
+    expect(result.stderr).toMatch(
+      /^instance-manager: --secrets-dir .*: replication-tls\/tls.crt: its CN is "app", but replication logs in as streaming_replica: issue the certificate with CN=streaming_replica\n$/,
+    );
     expect(fs.existsSync(path.join(dir, 'pgdata'))).toBe(false);
   });
 });
@@ -68,9 +90,16 @@ describe('a certificate refresh on a full disk', () => {
         // ENOSPC: the disk is full now, which is the point.
       }
       const before = manager.lines.length;
-      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: '127.0.0.1', names: ['127.0.0.1'] });
+      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, {
+        cn: '127.0.0.1',
+        names: ['127.0.0.1'],
+      });
       writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.certPem, 'tls.key': renewed.keyPem });
-      const failed = await manager.waitForMessage('certificate refresh failed; the previous certificates keep serving', 30_000, before);
+      const failed = await manager.waitForMessage(
+        'certificate refresh failed; the previous certificates keep serving',
+        30_000,
+        before,
+      );
       expect(failed.err).toMatch(/ENOSPC/);
       expect(failed.retryInMs).toBe(1_000);
       expect(fs.readdirSync(certificates).filter((name) => name.endsWith('.tmp'))).toEqual([]);
@@ -78,7 +107,11 @@ describe('a certificate refresh on a full disk', () => {
 
       fs.rmSync(filler);
       // Retries that came before the room was made failed again and doubled the delay (1, 2, 4 s...).
-      await manager.waitForLine((line) => line.msg === 'configuration reloaded' && line.reason === 'retry of a failed certificate refresh', 60_000, before);
+      await manager.waitForLine(
+        (line) => line.msg === 'configuration reloaded' && line.reason === 'retry of a failed certificate refresh',
+        60_000,
+        before,
+      );
       expect(fs.readFileSync(path.join(certificates, 'server.crt'), 'utf8')).toBe(renewed.certPem);
       expect(fs.readdirSync(certificates).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     } finally {

@@ -20,7 +20,10 @@ describe('beside a local run', () => {
 
   beforeAll(async () => {
     const dir = scratchDir('cli-local');
-    fs.writeFileSync(path.join(dir, 'custom.conf'), ["shared_preload_libraries = 'pgaudit'", "pgaudit.log = 'write'"].join('\n'));
+    fs.writeFileSync(
+      path.join(dir, 'custom.conf'),
+      ["shared_preload_libraries = 'pgaudit'", "pgaudit.log = 'write'"].join('\n'),
+    );
     manager = await startManager({ dir, status: 'https', args: ['--config', path.join(dir, 'custom.conf')] });
     await manager.waitUntilReady();
   });
@@ -52,12 +55,18 @@ describe('beside a local run', () => {
     const empty = scratchDir('no-run');
     const env = { ...process.env };
     delete env.IM_RUN_DIR;
-    const child = spawn(process.execPath, [BIN, 'status', '--url', manager.statusBase], { cwd: empty, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'status', '--url', manager.statusBase], {
+      cwd: empty,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^instance-manager: no server CA at \.data\/run\/certificates\/server-ca\.crt \(ENOENT\).*pass --ca FILE/);
+    expect(stderr).toMatch(
+      /^instance-manager: no server CA at \.data\/run\/certificates\/server-ca\.crt \(ENOENT\).*pass --ca FILE/,
+    );
   });
 
   it('logs pretty: every line of a real run kept, levels and fields right, no colour off a terminal', async () => {
@@ -85,25 +94,46 @@ describe('beside a local run', () => {
       expect([level, pod, logger]).toEqual([line.level.toUpperCase(), 'test-pod', line.logger]);
     });
     const duplicate = heads.find((head) => head.includes('duplicate key value'));
-    expect(duplicate).toMatch(/ERROR +test-pod postgres +duplicate key value violates unique constraint "t_pkey" {2}user=postgres@postgres sqlstate=23505 detail="Key \(id\)=\(1\) already exists\." statement="INSERT INTO t VALUES \(1\)"$/);
+    expect(duplicate).toMatch(
+      /ERROR +test-pod postgres +duplicate key value violates unique constraint "t_pkey" {2}user=postgres@postgres sqlstate=23505 detail="Key \(id\)=\(1\) already exists\." statement="INSERT INTO t VALUES \(1\)"$/,
+    );
     const syntax = printed.findIndex((line) => line.includes('syntax error at or near "FROM"'));
     expect(printed.slice(syntax, syntax + 2).join('\n')).toMatch(/statement="SELECT 1 \+\n {4} {2}FROM nowhere"$/);
-    expect(heads.find((head) => / pgaudit +AUDIT: SESSION WRITE INSERT/.test(head))).toMatch(/ {2}user=postgres@postgres statement="CREATE TABLE t .*INSERT INTO t VALUES \(1\)"$/);
+    expect(heads.find((head) => / pgaudit +AUDIT: SESSION WRITE INSERT/.test(head))).toMatch(
+      / {2}user=postgres@postgres statement="CREATE TABLE t .*INSERT INTO t VALUES \(1\)"$/,
+    );
 
-    const errorsOnly = await runCli(['logs', 'pretty', '--level', 'error', '--logger', 'postgres'], {}, input.join('\n'));
-    const shown = errorsOnly.stdout.trimEnd().split('\n').filter((line) => !line.startsWith('    '));
+    const errorsOnly = await runCli(
+      ['logs', 'pretty', '--level', 'error', '--logger', 'postgres'],
+      {},
+      input.join('\n'),
+    );
+    const shown = errorsOnly.stdout
+      .trimEnd()
+      .split('\n')
+      .filter((line) => !line.startsWith('    '));
     expect(shown.filter((line) => line.includes('duplicate key') || line.includes('syntax error'))).toHaveLength(2);
-    expect(shown.every((line) => / ERROR +test-pod postgres /.test(line) || line === 'a line that is not JSON')).toBe(true);
+    expect(shown.every((line) => / ERROR +test-pod postgres /.test(line) || line === 'a line that is not JSON')).toBe(
+      true,
+    );
   });
 
   it('logs pretty: colours on a terminal, and none there with NO_COLOR', () => {
     const onTerminal = (env: NodeJS.ProcessEnv) =>
-      execFileSync('script', ['-qec', `${process.execPath} ${BIN} logs pretty ${captured}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm', ...env } });
+      execFileSync('script', ['-qec', `${process.execPath} ${BIN} logs pretty ${captured}`, '/dev/null'], {
+        encoding: 'utf8',
+        env: { ...process.env, TERM: 'xterm', ...env },
+      });
     const coloured = onTerminal({});
     expect(coloured).toMatch(ANSI);
     expect(coloured).toContain('\x1b[32mINFO   \x1b[0m');
     const env = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
-    expect(execFileSync('script', ['-qec', `${process.execPath} ${BIN} logs pretty ${captured}`, '/dev/null'], { encoding: 'utf8', env })).not.toMatch(ANSI);
+    expect(
+      execFileSync('script', ['-qec', `${process.execPath} ${BIN} logs pretty ${captured}`, '/dev/null'], {
+        encoding: 'utf8',
+        env,
+      }),
+    ).not.toMatch(ANSI);
   });
 });
 
@@ -113,7 +143,15 @@ describe('logs pretty on a live stream', () => {
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    const lines = ['first', 'second', 'third'].map((msg) => JSON.stringify({ level: 'info', ts: new Date().toISOString(), logger: 'instance-manager', msg, logging_pod: 'p' }));
+    const lines = ['first', 'second', 'third'].map((msg) =>
+      JSON.stringify({
+        level: 'info',
+        ts: new Date().toISOString(),
+        logger: 'instance-manager',
+        msg,
+        logging_pod: 'p',
+      }),
+    );
     for (const [index, line] of lines.entries()) {
       child.stdin.write(`${line}\n`);
       // The writer holds the next line back until this one is out: a reader that waited for more
@@ -123,7 +161,12 @@ describe('logs pretty on a live stream', () => {
     child.stdin.write('half a line');
     child.stdin.end();
     expect(await exited).toBe(0);
-    expect(stdout.trimEnd().split('\n').map((line) => line.split(' ').at(-1))).toEqual(['first', 'second', 'third', 'line']);
+    expect(
+      stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.split(' ').at(-1)),
+    ).toEqual(['first', 'second', 'third', 'line']);
   });
 });
 
@@ -133,7 +176,12 @@ describe('instance-manager --version', () => {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     const json = await runCli(['version', '--json']);
     expect(json.code).toBe(0);
-    const report = JSON.parse(json.stdout) as { version: string; commit: string; node: string; postgres: { bin: string; major: number; version: string } };
+    const report = JSON.parse(json.stdout) as {
+      version: string;
+      commit: string;
+      node: string;
+      postgres: { bin: string; major: number; version: string };
+    };
     expect(report).toMatchObject({ version, node: process.version });
     expect(report.commit).toMatch(new RegExp(`^${head}(-dirty)?$`));
     const printed = execFileSync(path.join(report.postgres.bin, 'postgres'), ['-V'], { encoding: 'utf8' });
@@ -142,12 +190,16 @@ describe('instance-manager --version', () => {
 
     const text = await runCli(['--version']);
     expect(text).toMatchObject({ code: 0, stderr: '' });
-    expect(text.stdout).toBe(`instance-manager ${version} (commit ${report.commit})\nNode.js ${process.version}\nPostgreSQL ${report.postgres.version} in ${report.postgres.bin}\n`);
+    expect(text.stdout).toBe(
+      `instance-manager ${version} (commit ${report.commit})\nNode.js ${process.version}\nPostgreSQL ${report.postgres.version} in ${report.postgres.bin}\n`,
+    );
   });
 
   it('still answers without PostgreSQL binaries, and says why there are none', async () => {
     const { code, stdout } = await runCli(['version', '--json'], { IM_PG_BIN: '/nonexistent' });
     expect(code).toBe(0);
-    expect((JSON.parse(stdout) as { postgres: { error: string } }).postgres.error).toMatch(/not found \(looked in --pg-bin \/nonexistent\)/);
+    expect((JSON.parse(stdout) as { postgres: { error: string } }).postgres.error).toMatch(
+      /not found \(looked in --pg-bin \/nonexistent\)/,
+    );
   });
 });

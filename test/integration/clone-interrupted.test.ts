@@ -17,7 +17,9 @@ describe('a clone interrupted by SIGTERM', () => {
     primary = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-1' });
     await primary.waitUntilReady();
     // Enough data that the copy is still running when the test holds it (a 10% fill factor: ~60 MB).
-    await primary.psql('CREATE TABLE padding (n int) WITH (fillfactor = 10); INSERT INTO padding SELECT generate_series(1, 150000)');
+    await primary.psql(
+      'CREATE TABLE padding (n int) WITH (fillfactor = 10); INSERT INTO padding SELECT generate_series(1, 150000)',
+    );
   });
 
   afterAll(async () => {
@@ -32,18 +34,33 @@ describe('a clone interrupted by SIGTERM', () => {
   });
 
   it('leaves no pg_basebackup process and no walsender behind', async () => {
-    const replica = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: `127.0.0.1:${primary.port}` });
+    const replica = await startNode({
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'pg-2',
+      replicaOf: `127.0.0.1:${primary.port}`,
+    });
     // Hold the copy where the bug bit: the base backup's walsender stopped, its WAL streamer running.
     let backupSender = '';
-    await waitUntil('the base backup to start', async () => {
-      backupSender = await primary.psql("SELECT pid FROM pg_stat_progress_basebackup WHERE phase = 'streaming database files'");
-      return backupSender !== '';
-    }, 60_000);
+    await waitUntil(
+      'the base backup to start',
+      async () => {
+        backupSender = await primary.psql(
+          "SELECT pid FROM pg_stat_progress_basebackup WHERE phase = 'streaming database files'",
+        );
+        return backupSender !== '';
+      },
+      60_000,
+    );
     process.kill(Number(backupSender), 'SIGSTOP');
     stopped.push(Number(backupSender));
     const basebackups = () => hostProcesses().filter((entry) => entry.command === 'pg_basebackup');
     await waitUntil('pg_basebackup to fork its WAL streamer', async () => basebackups().length === 2, 30_000);
-    await waitUntil('the WAL streamer to stream', async () => (await primary.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")) === '1', 30_000);
+    await waitUntil(
+      'the WAL streamer to stream',
+      async () => (await primary.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")) === '1',
+      30_000,
+    );
 
     const began = Date.now();
     expect(await replica.stop('SIGTERM', 60_000)).toBe(0);
@@ -53,6 +70,11 @@ describe('a clone interrupted by SIGTERM', () => {
 
     process.kill(Number(backupSender), 'SIGCONT');
     // Each walsender notices its client is gone (the one held, as soon as it runs again).
-    await waitUntil('no walsender on the primary', async () => (await primary.psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")) === '0', 30_000);
+    await waitUntil(
+      'no walsender on the primary',
+      async () =>
+        (await primary.psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'")) === '0',
+      30_000,
+    );
   });
 });

@@ -11,7 +11,10 @@ import { rowReachesReplica, waitUntil } from '../support/replication.js';
 
 /** The postmaster and every PostgreSQL process under it. */
 function postgresProcesses(postmasterPid: number): number[] {
-  const children = execFileSync('pgrep', ['-P', String(postmasterPid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  const children = execFileSync('pgrep', ['-P', String(postmasterPid)], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
   return [postmasterPid, ...children];
 }
 
@@ -56,10 +59,18 @@ describe('failover, rewind and the state file', () => {
 
     const demoted = await cluster.act(a, 'demote', { primary: b.pg });
     expect(demoted.status).toBe(200);
-    expect(JSON.parse(demoted.body)).toMatchObject({ shutdownCheckpointLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/), timeline: 1, primary: b.pg });
+    expect(JSON.parse(demoted.body)).toMatchObject({
+      shutdownCheckpointLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/),
+      timeline: 1,
+      primary: b.pg,
+    });
     await until('a streams from b', a, () => streamsFrom(a, b), 90_000);
-    expect(a.manager.lines.map((line) => line.msg).filter((msg) => /rewind|rejoin|diverged|timeline/i.test(msg))).toContain("pg_rewind rewound PGDATA onto the new primary's timeline");
-    expect(await a.manager.psql("SELECT count(*) FROM replicated WHERE value = 'diverged on the old primary'")).toBe('0');
+    expect(
+      a.manager.lines.map((line) => line.msg).filter((msg) => /rewind|rejoin|diverged|timeline/i.test(msg)),
+    ).toContain("pg_rewind rewound PGDATA onto the new primary's timeline");
+    expect(await a.manager.psql("SELECT count(*) FROM replicated WHERE value = 'diverged on the old primary'")).toBe(
+      '0',
+    );
     await rowReachesReplica(b.manager, a.manager, 'after the rewind', 20_000);
     expect(await cluster.status(a)).toMatchObject({ timeline: 2, fenced: false });
   });
@@ -68,14 +79,21 @@ describe('failover, rewind and the state file', () => {
     await a.manager.stop();
     a = await cluster.startNode(0);
     await until('a streams from b after its restart', a, () => streamsFrom(a, b), 90_000);
-    expect(a.manager.lines.some((line) => /started without --replica-of, but this instance was demoted/.test(line.msg))).toBe(true);
+    expect(
+      a.manager.lines.some((line) => /started without --replica-of, but this instance was demoted/.test(line.msg)),
+    ).toBe(true);
   });
 
   it('keeps a fenced instance stopped across a restart of the manager; unfence brings it back', async () => {
     const fenced = await cluster.act(a, 'fence');
     expect(fenced.status).toBe(200);
     const check = async () => {
-      expect(await cluster.status(a)).toMatchObject({ fenced: true, fence: { by: 'instance-manager-operator' }, postmasterPid: null, controlData: { clusterState: 'shut down in recovery' } });
+      expect(await cluster.status(a)).toMatchObject({
+        fenced: true,
+        fence: { by: 'instance-manager-operator' },
+        postmasterPid: null,
+        controlData: { clusterState: 'shut down in recovery' },
+      });
       expect(await cluster.probe(a, 'healthz')).toBe(200);
       expect(await cluster.probe(a, 'readyz')).toBe(503);
       expect(await cluster.probe(a, 'startupz')).toBe(503);
@@ -105,7 +123,11 @@ describe('failover, rewind and the state file', () => {
     const demoted = await cluster.act(b, 'demote', { primary: a.pg, reclone: true });
     expect(demoted.status).toBe(200);
     await until('b streams from a after its reclone', b, () => streamsFrom(b, a), 120_000);
-    expect(b.manager.lines.some((line) => line.msg === 'recloning; the old PGDATA is kept aside until the clone is complete')).toBe(true);
+    expect(
+      b.manager.lines.some(
+        (line) => line.msg === 'recloning; the old PGDATA is kept aside until the clone is complete',
+      ),
+    ).toBe(true);
     expect(fs.existsSync(`${b.manager.pgdata}.before-reclone`)).toBe(false);
     expect(await b.manager.psql("SELECT count(*) FROM replicated WHERE value = 'diverged on b'")).toBe('0');
     await rowReachesReplica(a.manager, b.manager, 'after the reclone', 20_000);

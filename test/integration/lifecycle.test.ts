@@ -39,8 +39,12 @@ describe('a primary on an empty volume', () => {
     expect(fs.statSync(first.pgdata).uid).toBe(Number(postgresUid()));
     expect(fs.statSync(first.pgdata).mode & 0o777).toBe(0o700);
 
-    expect(await first.psql("SELECT current_setting('data_checksums'), pg_encoding_to_char(encoding), datcollate FROM pg_database WHERE datname = 'postgres'")).toBe('on|UTF8|C');
-    expect(await first.psql("SELECT rolname FROM pg_roles WHERE rolsuper AND oid = 10")).toBe('postgres');
+    expect(
+      await first.psql(
+        "SELECT current_setting('data_checksums'), pg_encoding_to_char(encoding), datcollate FROM pg_database WHERE datname = 'postgres'",
+      ),
+    ).toBe('on|UTF8|C');
+    expect(await first.psql('SELECT rolname FROM pg_roles WHERE rolsuper AND oid = 10')).toBe('postgres');
     expect(fs.readFileSync(path.join(first.pgdata, 'postgresql.conf'), 'utf8')).toMatch(/^include 'custom.conf'$/m);
     await first.psql('CREATE TABLE kept (id int); INSERT INTO kept VALUES (42)');
 
@@ -53,7 +57,9 @@ describe('a primary on an empty volume', () => {
     expect(second.lines.some((line) => line.msg === 'initializing a new data directory')).toBe(false);
     expect(second.lines.some((line) => line.msg === 'reusing the existing data directory')).toBe(true);
     expect(await second.psql('SELECT id FROM kept')).toBe('42');
-    expect(fs.readFileSync(path.join(second.pgdata, 'postgresql.conf'), 'utf8').match(/include 'custom.conf'/g)).toHaveLength(1);
+    expect(
+      fs.readFileSync(path.join(second.pgdata, 'postgresql.conf'), 'utf8').match(/include 'custom.conf'/g),
+    ).toHaveLength(1);
   });
 });
 
@@ -64,14 +70,21 @@ describe('stopping', () => {
     expect(await manager.stop('SIGINT')).toBe(0);
     const messages = manager.lines.map((line) => line.msg);
     expect(messages).toContain('checkpoint before shutdown done');
-    expect(manager.lines.find((line) => line.msg === 'stopping PostgreSQL')).toMatchObject({ mode: 'smart', timeoutSeconds: 180 });
+    expect(manager.lines.find((line) => line.msg === 'stopping PostgreSQL')).toMatchObject({
+      mode: 'smart',
+      timeoutSeconds: 180,
+    });
     expect(manager.lines.find((line) => line.msg === 'PostgreSQL stopped')).toMatchObject({ mode: 'smart' });
   });
 
   it('falls back to a fast shutdown when a client holds a transaction past the smart timeout', async () => {
     const manager = await start({ args: ['--smart-shutdown-timeout', '2', '--stop-timeout', '20'] });
     await manager.waitUntilReady();
-    const client = spawn('psql', ['-X', '-h', manager.socketDir, '-p', String(manager.port), '-U', 'postgres', '-d', 'postgres'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const client = spawn(
+      'psql',
+      ['-X', '-h', manager.socketDir, '-p', String(manager.port), '-U', 'postgres', '-d', 'postgres'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let clientOutput = '';
     client.stdout.on('data', (chunk: Buffer) => (clientOutput += chunk.toString()));
     client.stdin.write("BEGIN;\nSELECT 'in transaction';\n");
@@ -95,10 +108,15 @@ describe('postmaster.pid', () => {
     await first.waitUntilReady();
     expect(await first.stop()).toBe(0);
     // What a killed container leaves: a pid file naming a pid that is alive but is not a postmaster.
-    fs.writeFileSync(path.join(first.pgdata, 'postmaster.pid'), `${process.pid}\n${first.pgdata}\n1700000000\n${first.port}\n${first.socketDir}\n127.0.0.1\n  5432001 0\nready   \n`);
+    fs.writeFileSync(
+      path.join(first.pgdata, 'postmaster.pid'),
+      `${process.pid}\n${first.pgdata}\n1700000000\n${first.port}\n${first.socketDir}\n127.0.0.1\n  5432001 0\nready   \n`,
+    );
     const second = await start({ dir: first.dir, port: first.port });
     await second.waitUntilReady();
-    expect(second.lines.find((line) => line.msg === 'removed a stale postmaster.pid left by a previous run')).toMatchObject({ stalePid: process.pid });
+    expect(
+      second.lines.find((line) => line.msg === 'removed a stale postmaster.pid left by a previous run'),
+    ).toMatchObject({ stalePid: process.pid });
   });
 
   it('never starts a second postmaster on a data directory that has a live one', async () => {
@@ -120,7 +138,10 @@ describe('the status API', () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, resolve));
     try {
-      const second = await start({ dir: first.dir, args: ['--status-port', String((taken.address() as net.AddressInfo).port), '--status-insecure'] });
+      const second = await start({
+        dir: first.dir,
+        args: ['--status-port', String((taken.address() as net.AddressInfo).port), '--status-insecure'],
+      });
       const { code } = await second.exited;
       expect(code).toBe(1);
       expect(second.stderr).toMatch(/EADDRINUSE/);
@@ -159,11 +180,36 @@ describe('started as an unprivileged user', () => {
   it('runs every PostgreSQL program as itself, with no user switch', async () => {
     const dir = scratchDir('nobody');
     spawnSync('chown', ['nobody:nogroup', dir]);
-    const manager = await start({ dir, wrapper: ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'] });
+    const manager = await start({
+      dir,
+      wrapper: ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'],
+    });
     await manager.waitUntilReady();
     const postmasterPid = manager.lines.find((line) => line.msg === 'PostgreSQL started')!.postmasterPid as number;
     expect(owner(postmasterPid)).toBe(uidOf('nobody'));
-    const result = spawnSync('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', 'psql', '-XAt', '-h', manager.socketDir, '-p', String(manager.port), '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT current_user'], { encoding: 'utf8' });
+    const result = spawnSync(
+      'setpriv',
+      [
+        '--reuid',
+        'nobody',
+        '--regid',
+        'nogroup',
+        '--clear-groups',
+        'psql',
+        '-XAt',
+        '-h',
+        manager.socketDir,
+        '-p',
+        String(manager.port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-c',
+        'SELECT current_user',
+      ],
+      { encoding: 'utf8' },
+    );
     expect(result.stdout.trim()).toBe('postgres');
   });
 });

@@ -22,7 +22,9 @@ function compileWith(file: string): { rejected: boolean | undefined; main: strin
     const { main } = bundle.run();
     process.stdout.write(JSON.stringify({ rejected: bundle.script.cachedDataRejected, main: typeof main }));
   `;
-  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as { rejected: boolean | undefined; main: string };
+  return JSON.parse(
+    execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }),
+  ) as { rejected: boolean | undefined; main: string };
 }
 
 describe('the bundle and its code cache', () => {

@@ -76,13 +76,21 @@ describe('LogPipe on real FIFOs', () => {
     }
     const fdsBefore = fs.readdirSync('/proc/self/fd').length;
     for (let writer = 0; writer < 20; writer++) {
-      await writeNonBlocking(path.join(dir, 'postgres.csv'), Buffer.from(csvlogRecord({ ...SAMPLE, message: `writer ${writer}` })));
+      await writeNonBlocking(
+        path.join(dir, 'postgres.csv'),
+        Buffer.from(csvlogRecord({ ...SAMPLE, message: `writer ${writer}` })),
+      );
       await writeNonBlocking(path.join(dir, 'postgres'), Buffer.from(`raw line ${writer}\n`));
     }
     await until(() => pipe.status.records.postgres === 20 && pipe.status.rawLines === 20);
     expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
-    const lines = sink.text.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; source?: string; record?: { message: string } });
-    expect(lines.filter((line) => line.record).map((line) => line.record!.message)).toEqual(Array.from({ length: 20 }, (_, i) => `writer ${i}`));
+    const lines = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { msg: string; source?: string; record?: { message: string } });
+    expect(lines.filter((line) => line.record).map((line) => line.record!.message)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `writer ${i}`),
+    );
     expect(lines.find((line) => line.msg === 'raw line 3')).toMatchObject({ source: path.join(dir, 'postgres') });
   });
 
@@ -136,17 +144,29 @@ describe('LogPipe on real FIFOs', () => {
     const pipe = openPipe(dir, sink);
     const count = 400;
     // Another process, like PostgreSQL's logging collector: one write() per record, about 100 µs apart.
-    const writer = spawn(process.execPath, ['-e', `
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const fs = require('node:fs');
       const fd = fs.openSync(process.argv[1], 'w');
       for (let i = 0; i < ${count}; i++) {
         fs.writeSync(fd, process.argv[2].replace('MESSAGE', 'line ' + i));
         const until = process.hrtime.bigint() + 100000n;
         while (process.hrtime.bigint() < until);
-      }`, path.join(dir, 'postgres.csv'), csvlogRecord({ ...SAMPLE, message: 'MESSAGE' })], { stdio: 'inherit' });
+      }`,
+        path.join(dir, 'postgres.csv'),
+        csvlogRecord({ ...SAMPLE, message: 'MESSAGE' }),
+      ],
+      { stdio: 'inherit' },
+    );
     await new Promise((resolve) => writer.once('exit', resolve));
     await until(() => pipe.status.records.postgres === count);
-    const messages = sink.text.trimEnd().split('\n').map((line) => (JSON.parse(line) as { record: { message: string } }).record.message);
+    const messages = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { record: { message: string } }).record.message);
     expect(messages).toEqual(Array.from({ length: count }, (_, i) => `line ${i}`));
     // Each read becomes one sink write; one per line would be 400 (350 of them when it was not batched).
     expect(sink.writes).toBeLessThan(count / 20);
@@ -162,7 +182,10 @@ describe('LogPipe on real FIFOs', () => {
     await writeNonBlocking(path.join(dir, 'postgres.csv'), Buffer.from(whole));
     await until(() => pipe.status.records.postgres === 2);
     expect(pipe.status.unparsable).toBe(1);
-    const lines = sink.text.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; raw?: string });
+    const lines = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { msg: string; raw?: string });
     expect(lines.map((line) => line.msg)).toEqual(['record', 'unparsable csvlog record', 'record']);
     expect(lines[1]!.raw).toBe(whole.slice(0, 40));
   });

@@ -13,7 +13,8 @@ const execFileAsync = promisify(execFile);
 type RecordLine = LogLine & { record: Record<string, string | Record<string, string>> };
 
 const isRecord = (line: LogLine): line is RecordLine => line.msg === 'record' && typeof line.record === 'object';
-const statementOf = (line: LogLine) => (isRecord(line) && line.logger === 'postgres' ? String(line.record.message ?? '') : '');
+const statementOf = (line: LogLine) =>
+  isRecord(line) && line.logger === 'postgres' ? String(line.record.message ?? '') : '';
 
 /** Statements that test what a log pipe gets wrong: lines, quotes, unicode, size, forged lines. */
 function workload(tag: string): string[] {
@@ -52,7 +53,16 @@ describe('log pipe with a real PostgreSQL', () => {
     fs.mkdirSync(path.join(dir, 'run', 'log'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'run', 'log', 'postgres.csv'), 'stale\n');
     const config = path.join(dir, 'extra.conf');
-    fs.writeFileSync(config, ["shared_preload_libraries = 'pgaudit'", "log_statement = 'all'", "pgaudit.log = 'read, write'", 'pgaudit.log_rows = on', "log_timezone = 'UTC'"].join('\n'));
+    fs.writeFileSync(
+      config,
+      [
+        "shared_preload_libraries = 'pgaudit'",
+        "log_statement = 'all'",
+        "pgaudit.log = 'read, write'",
+        'pgaudit.log_rows = on',
+        "log_timezone = 'UTC'",
+      ].join('\n'),
+    );
     manager = await startManager({ dir, args: ['--config', config, '--smart-shutdown-timeout', '2'] });
     await manager.waitUntilReady();
   });
@@ -77,7 +87,13 @@ describe('log pipe with a real PostgreSQL', () => {
     await manager.psql(tags.map((tag) => `CREATE TABLE audited_${tag} (a int)`).join('; '));
     await Promise.all(
       tags.map(async (tag) => {
-        const client = new pg.Client({ host: manager.socketDir, port: manager.port, user: 'postgres', database: 'postgres', application_name: tag });
+        const client = new pg.Client({
+          host: manager.socketDir,
+          port: manager.port,
+          user: 'postgres',
+          database: 'postgres',
+          application_name: tag,
+        });
         await client.connect();
         try {
           for (const sql of workload(tag)) await client.query(sql);
@@ -86,21 +102,39 @@ describe('log pipe with a real PostgreSQL', () => {
         }
       }),
     );
-    for (const tag of tags) await manager.waitForLine((line) => statementOf(line) === `statement: SELECT '${tag}' AS done`, 30_000);
+    for (const tag of tags)
+      await manager.waitForLine((line) => statementOf(line) === `statement: SELECT '${tag}' AS done`, 30_000);
 
     for (const tag of tags) {
       const logged = manager.lines
-        .filter((line) => isRecord(line) && line.record.application_name === tag && statementOf(line).startsWith('statement: '))
+        .filter(
+          (line) =>
+            isRecord(line) && line.record.application_name === tag && statementOf(line).startsWith('statement: '),
+        )
         .map((line) => statementOf(line).slice('statement: '.length));
       expect(logged).toEqual(workload(tag));
 
-      const audits = manager.lines.filter((line): line is RecordLine => line.logger === 'pgaudit' && isRecord(line) && line.record.application_name === tag);
+      const audits = manager.lines.filter(
+        (line): line is RecordLine =>
+          line.logger === 'pgaudit' && isRecord(line) && line.record.application_name === tag,
+      );
       const audited = audits.map((line) => line.record.audit as Record<string, string>);
-      expect(audited.map((audit) => audit.statement)).toEqual(workload(tag).filter((sql) => /^(SELECT|INSERT)/.test(sql)));
+      expect(audited.map((audit) => audit.statement)).toEqual(
+        workload(tag).filter((sql) => /^(SELECT|INSERT)/.test(sql)),
+      );
       expect(audits.every((line) => line.record.message === undefined)).toBe(true);
       expect(audited.find((audit) => audit.command === 'INSERT')).toMatchObject({ class: 'WRITE', rows: '2' });
       // A statement on no relation: pgaudit leaves object_type and object_name empty, and empty fields are omitted.
-      expect(Object.keys(audited[0]!)).toEqual(['audit_type', 'statement_id', 'substatement_id', 'class', 'command', 'statement', 'parameter', 'rows']);
+      expect(Object.keys(audited[0]!)).toEqual([
+        'audit_type',
+        'statement_id',
+        'substatement_id',
+        'class',
+        'command',
+        'statement',
+        'parameter',
+        'rows',
+      ]);
     }
     expect(manager.lines.filter((line) => line.msg === 'pwned' || line.msg === 'unparsable csvlog record')).toEqual([]);
     expect(manager.strayStdout).toEqual([]);
@@ -108,7 +142,9 @@ describe('log pipe with a real PostgreSQL', () => {
 
   it('maps severities to levels and keeps the contract key order', async () => {
     await expect(manager.psql('SELECT 1/0')).rejects.toThrow(/division by zero/);
-    const line = (await manager.waitForLine((candidate) => isRecord(candidate) && candidate.record.message === 'division by zero')) as RecordLine;
+    const line = (await manager.waitForLine(
+      (candidate) => isRecord(candidate) && candidate.record.message === 'division by zero',
+    )) as RecordLine;
     expect(line.level).toBe('error');
     expect(Object.keys(line)).toEqual(['level', 'ts', 'logger', 'msg', 'logging_pod', 'record']);
     expect(line.ts).toBe(`${String(line.record.log_time).replace(' ', 'T').replace(' UTC', '')}Z`);
@@ -116,18 +152,20 @@ describe('log pipe with a real PostgreSQL', () => {
 
   it('keeps reading across 50 restarts of the logging collector, with no descriptor leaked', async () => {
     const postmasterPid = Number((await manager.waitForMessage('PostgreSQL started')).postmasterPid);
-    const fds = () => fs.readdirSync(`/proc/${manager.child.pid}/fd`).map((fd) => {
-      try {
-        return fs.readlinkSync(`/proc/${manager.child.pid}/fd/${fd}`);
-      } catch {
-        return '';
-      }
-    });
+    const fds = () =>
+      fs.readdirSync(`/proc/${manager.child.pid}/fd`).map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${manager.child.pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
     const fifoFds = () => fds().filter((target) => target.startsWith(path.join(manager.runDir, 'log')));
     const fdsBefore = fds().length;
     const fifoFdsBefore = fifoFds().length;
     expect(fifoFdsBefore).toBe(2); // one per FIFO, held for the manager's lifetime
-    const collector = () => childrenOf(postmasterPid).find((child) => child.cmdline.startsWith('postgres: logger'))?.pid;
+    const collector = () =>
+      childrenOf(postmasterPid).find((child) => child.cmdline.startsWith('postgres: logger'))?.pid;
     for (let round = 0; round < 50; round++) {
       const old = collector();
       expect(old).toBeDefined();
@@ -156,7 +194,10 @@ describe('log pipe with a real PostgreSQL', () => {
     await execFileAsync('pgbadger', ['-q', '-f', 'jsonlog', '-o', report, file]);
     // pgbadger 12.0 (Debian 12) takes error_severity and message from these lines (errors,
     // checkpoints); reading the rest of CloudNativePG's shape (log_time, process_id) came later.
-    const parsed = JSON.parse(fs.readFileSync(report, 'utf8')) as { overall_stat: { errors_number: number }; overall_checkpoint: { checkpoint_write?: string } };
+    const parsed = JSON.parse(fs.readFileSync(report, 'utf8')) as {
+      overall_stat: { errors_number: number };
+      overall_checkpoint: { checkpoint_write?: string };
+    };
     expect(parsed.overall_stat.errors_number).toBeGreaterThanOrEqual(1);
     expect(Number(parsed.overall_checkpoint.checkpoint_write)).toBeGreaterThan(0);
   });

@@ -17,8 +17,24 @@ async function pgbenchCsvlog(): Promise<string> {
   const pgdata = path.join(dir, 'pgdata');
   const port = String(await freePort());
   await initdb(bin, pgdata, runAs, logger);
-  const settings = { listen_addresses: "''", unix_socket_directories: `'${dir}'`, port, logging_collector: 'on', log_destination: 'csvlog', log_directory: `'${dir}'`, log_filename: "'pgbench'", log_statement: 'all', log_timezone: 'UTC', fsync: 'off' };
-  fs.appendFileSync(path.join(pgdata, 'postgresql.conf'), Object.entries(settings).map(([key, value]) => `${key} = ${value}\n`).join(''));
+  const settings = {
+    listen_addresses: "''",
+    unix_socket_directories: `'${dir}'`,
+    port,
+    logging_collector: 'on',
+    log_destination: 'csvlog',
+    log_directory: `'${dir}'`,
+    log_filename: "'pgbench'",
+    log_statement: 'all',
+    log_timezone: 'UTC',
+    fsync: 'off',
+  };
+  fs.appendFileSync(
+    path.join(pgdata, 'postgresql.conf'),
+    Object.entries(settings)
+      .map(([key, value]) => `${key} = ${value}\n`)
+      .join(''),
+  );
   const postmaster = Postmaster.start({ bin, pgdata, runAs, logger });
   try {
     await postmaster.waitUntilAcceptingConnections();
@@ -32,13 +48,33 @@ async function pgbenchCsvlog(): Promise<string> {
   return path.join(dir, 'pgbench.csv');
 }
 
-const parseLines = (stdout: string) => stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; logging_pod: string; raw?: string; source?: string; record?: Record<string, string> });
+const parseLines = (stdout: string) =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          msg: string;
+          logging_pod: string;
+          raw?: string;
+          source?: string;
+          record?: Record<string, string>;
+        },
+    );
 
 describe('instance-manager logs convert', () => {
   it('converts stdin', async () => {
-    const { code, stdout, stderr } = await runCli(['logs', 'convert', '--pod-name', 'p'], {}, csvlogRecord(SAMPLE) + csvlogRecord({ ...SAMPLE, message: 'two\nlines' }, 24));
+    const { code, stdout, stderr } = await runCli(
+      ['logs', 'convert', '--pod-name', 'p'],
+      {},
+      csvlogRecord(SAMPLE) + csvlogRecord({ ...SAMPLE, message: 'two\nlines' }, 24),
+    );
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(parseLines(stdout).map((line) => [line.logging_pod, line.record?.message])).toEqual([['p', 'statement: SELECT 1'], ['p', 'two\nlines']]);
+    expect(parseLines(stdout).map((line) => [line.logging_pod, line.record?.message])).toEqual([
+      ['p', 'statement: SELECT 1'],
+      ['p', 'two\nlines'],
+    ]);
   });
 
   it('ends each file on its own: a cut-short last record is unparsable, the next file parses', async () => {

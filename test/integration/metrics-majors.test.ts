@@ -26,9 +26,8 @@ describe.each(SUPPORTED_MAJORS)('/metrics on PostgreSQL %i', (major) => {
 
   it('runs every default query as metrics_monitor, and passes promtool', async () => {
     await manager.psql('CHECKPOINT');
-    const requested = major >= 17
-      ? 'SELECT num_requested FROM pg_stat_checkpointer'
-      : 'SELECT checkpoints_req FROM pg_stat_bgwriter';
+    const requested =
+      major >= 17 ? 'SELECT num_requested FROM pg_stat_checkpointer' : 'SELECT checkpoints_req FROM pg_stat_bgwriter';
     // Up to 14 the statistics travel through the collector and show up a moment later.
     await expect.poll(() => manager.psql(requested), { timeout: 10_000 }).not.toBe('0');
     const metrics = await scrape(manager.statusBase);
@@ -39,7 +38,9 @@ describe.each(SUPPORTED_MAJORS)('/metrics on PostgreSQL %i', (major) => {
     expect(metrics.value('pg_stat_bgwriter_checkpoints_req_total')).toBe(Number(await manager.psql(requested)));
     expect(metrics.samples('pg_stat_wal_records_total')).toHaveLength(major >= 14 ? 1 : 0);
     expect(metrics.samples('pg_stat_database_sessions').length > 0).toBe(major >= 14);
-    expect(metrics.value('pg_database_size_bytes', { datname: 'postgres' })).toBe(Number(await manager.psql("SELECT pg_database_size('postgres')")));
+    expect(metrics.value('pg_database_size_bytes', { datname: 'postgres' })).toBe(
+      Number(await manager.psql("SELECT pg_database_size('postgres')")),
+    );
     expect(metrics.value('pg_settings_max_connections')).toBe(Number(await manager.psql('SHOW max_connections')));
     expect((await promtoolCheck(metrics.text)).output).toBe('');
   });

@@ -18,14 +18,28 @@ describe('/metrics on a primary and its replica with replay paused', () => {
     const { authorities } = clusterDir('metrics-replica');
     primary = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-1', status: 'http' });
     await primary.waitUntilReady();
-    replica = await startNode({ authorities, serverNames: ['127.0.0.1'], podName: 'pg-2', replicaOf: `127.0.0.1:${primary.port}`, status: 'http' });
+    replica = await startNode({
+      authorities,
+      serverNames: ['127.0.0.1'],
+      podName: 'pg-2',
+      replicaOf: `127.0.0.1:${primary.port}`,
+      status: 'http',
+    });
     await waitForStatusApi(replica.statusBase);
     await replica.waitUntilReady(120_000);
     await rowReachesReplica(primary, replica, 'metrics');
     await replica.psql('SELECT pg_wal_replay_pause()');
     await primary.psql("CREATE TABLE behind AS SELECT repeat('x', 100) AS filler FROM generate_series(1, 20000)");
     // Written and flushed by the standby, not replayed.
-    await waitUntil('the standby flushed WAL it does not replay', async () => (await number(primary, "SELECT pg_wal_lsn_diff(flush_lsn, replay_lsn) FROM pg_stat_replication WHERE application_name = 'pg-2'")) > 1_000_000, 30_000);
+    await waitUntil(
+      'the standby flushed WAL it does not replay',
+      async () =>
+        (await number(
+          primary,
+          "SELECT pg_wal_lsn_diff(flush_lsn, replay_lsn) FROM pg_stat_replication WHERE application_name = 'pg-2'",
+        )) > 1_000_000,
+      30_000,
+    );
   }, 240_000);
 
   afterAll(async () => {
@@ -33,7 +47,7 @@ describe('/metrics on a primary and its replica with replay paused', () => {
     await primary?.stop();
   });
 
-  it('shows the primary each standby\'s lag in bytes and seconds, as pg_stat_replication says', async () => {
+  it("shows the primary each standby's lag in bytes and seconds, as pg_stat_replication says", async () => {
     const standby = { application_name: 'pg-2', client_addr: '127.0.0.1', state: 'streaming' };
     const truthSql = `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn) || ',' || pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn) || ','
       || pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn) || ',' || pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) || ','
@@ -43,31 +57,45 @@ describe('/metrics on a primary and its replica with replay paused', () => {
       .poll(
         async () => {
           const metrics = await scrape(primary.statusBase);
-          const seen = ['sent', 'write', 'flush', 'replay'].map((kind) => metrics.value(`pg_stat_replication_${kind}_lag_bytes`, standby));
-          return [...seen, metrics.value('pg_stat_replication_pg_current_wal_lsn_bytes', standby)].join(',') === (await primary.psql(truthSql));
+          const seen = ['sent', 'write', 'flush', 'replay'].map((kind) =>
+            metrics.value(`pg_stat_replication_${kind}_lag_bytes`, standby),
+          );
+          return (
+            [...seen, metrics.value('pg_stat_replication_pg_current_wal_lsn_bytes', standby)].join(',') ===
+            (await primary.psql(truthSql))
+          );
         },
         { timeout: 30_000 },
       )
       .toBe(true);
     const metrics = await scrape(primary.statusBase);
     expect(metrics.value('pg_stat_replication_replay_lag_bytes', standby)).toBeGreaterThan(1_000_000);
-    expect(metrics.value('pg_stat_replication_pg_wal_lsn_diff', standby)).toBe(metrics.value('pg_stat_replication_replay_lag_bytes', standby));
-    for (const kind of ['write', 'flush', 'replay']) expect(metrics.value(`pg_stat_replication_${kind}_lag_seconds`, standby)).toBeGreaterThanOrEqual(0);
+    expect(metrics.value('pg_stat_replication_pg_wal_lsn_diff', standby)).toBe(
+      metrics.value('pg_stat_replication_replay_lag_bytes', standby),
+    );
+    for (const kind of ['write', 'flush', 'replay'])
+      expect(metrics.value(`pg_stat_replication_${kind}_lag_seconds`, standby)).toBeGreaterThanOrEqual(0);
     expect(metrics.value('pg_replication_is_replica')).toBe(0);
     expect(metrics.value('pg_replication_lag_seconds')).toBe(0);
     expect(metrics.samples('pg_replication_replay_lag_bytes')).toEqual([]);
     expect((await promtoolCheck(metrics.text)).output).toBe('');
   });
 
-  it('shows the primary the standby\'s slot: active, and the WAL it holds back', async () => {
+  it("shows the primary the standby's slot: active, and the WAL it holds back", async () => {
     const slot = await primary.psql('SELECT slot_name FROM pg_replication_slots');
     const labels = { slot_name: slot, database: '', slot_type: 'physical' };
     await expect
       .poll(
         async () => {
           const metrics = await scrape(primary.statusBase);
-          const truth = await number(primary, 'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots');
-          return metrics.value('pg_replication_slots_active', labels) === 1 && metrics.value('pg_replication_slots_pg_wal_lsn_diff', labels) === truth;
+          const truth = await number(
+            primary,
+            'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots',
+          );
+          return (
+            metrics.value('pg_replication_slots_active', labels) === 1 &&
+            metrics.value('pg_replication_slots_pg_wal_lsn_diff', labels) === truth
+          );
         },
         { timeout: 30_000 },
       )
@@ -79,9 +107,15 @@ describe('/metrics on a primary and its replica with replay paused', () => {
     expect(metrics.value('pg_up')).toBe(1);
     expect(metrics.value('pg_replication_is_replica')).toBe(1);
     expect(metrics.value('pg_replication_wal_receiver_up')).toBe(1);
-    expect(metrics.value('pg_replication_receive_lsn_bytes')).toBe(await number(replica, "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')"));
-    expect(metrics.value('pg_replication_replay_lsn_bytes')).toBe(await number(replica, "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')"));
-    expect(metrics.value('pg_replication_replay_lag_bytes')).toBe(await number(replica, 'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())'));
+    expect(metrics.value('pg_replication_receive_lsn_bytes')).toBe(
+      await number(replica, "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')"),
+    );
+    expect(metrics.value('pg_replication_replay_lsn_bytes')).toBe(
+      await number(replica, "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')"),
+    );
+    expect(metrics.value('pg_replication_replay_lag_bytes')).toBe(
+      await number(replica, 'SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())'),
+    );
     expect(metrics.value('pg_replication_replay_lag_bytes')).toBeGreaterThan(1_000_000);
     expect(metrics.value('pg_replication_lag_seconds')).toBeGreaterThan(0);
     // Primary-only figures are absent, not zero.
@@ -91,7 +125,11 @@ describe('/metrics on a primary and its replica with replay paused', () => {
     expect((await promtoolCheck(metrics.text)).output).toBe('');
 
     await replica.psql('SELECT pg_wal_replay_resume()');
-    await expect.poll(async () => (await scrape(replica.statusBase)).value('pg_replication_replay_lag_bytes'), { timeout: 30_000 }).toBe(0);
+    await expect
+      .poll(async () => (await scrape(replica.statusBase)).value('pg_replication_replay_lag_bytes'), {
+        timeout: 30_000,
+      })
+      .toBe(0);
     expect((await scrape(replica.statusBase)).value('pg_replication_lag_seconds')).toBe(0);
   });
 });

@@ -54,13 +54,24 @@ describe('/metrics: PostgreSQL', () => {
     expect(metrics.value('pg_up')).toBe(1);
     const [version] = metrics.samples('pg_static');
     expect(version!.labels.version).toBe(await manager.psql('SELECT version()'));
-    expect(version!.labels.short_version).toMatch(new RegExp(`^${await manager.psql("SELECT current_setting('server_version_num')::int / 10000")}\\.`));
+    expect(version!.labels.short_version).toMatch(
+      new RegExp(`^${await manager.psql("SELECT current_setting('server_version_num')::int / 10000")}\\.`),
+    );
     // The Debian example's pg_postmaster replaces the default: a timestamp, read to the millisecond.
-    expect(metrics.value('pg_postmaster_start_time_seconds')).toBeCloseTo(await truth('SELECT extract(epoch FROM pg_postmaster_start_time())::float8'), 2);
-    expect(metrics.value('pg_database_size_bytes', { datname: 'metrics_db' })).toBe(await truth("SELECT pg_database_size('metrics_db')"));
-    expect(metrics.value('pg_database_xid_age', { datname: 'metrics_db' })).toBe(await truth("SELECT age(datfrozenxid) FROM pg_database WHERE datname = 'metrics_db'"));
+    expect(metrics.value('pg_postmaster_start_time_seconds')).toBeCloseTo(
+      await truth('SELECT extract(epoch FROM pg_postmaster_start_time())::float8'),
+      2,
+    );
+    expect(metrics.value('pg_database_size_bytes', { datname: 'metrics_db' })).toBe(
+      await truth("SELECT pg_database_size('metrics_db')"),
+    );
+    expect(metrics.value('pg_database_xid_age', { datname: 'metrics_db' })).toBe(
+      await truth("SELECT age(datfrozenxid) FROM pg_database WHERE datname = 'metrics_db'"),
+    );
     expect(metrics.value('pg_settings_max_connections')).toBe(await truth('SHOW max_connections'));
-    expect(metrics.value('pg_settings_shared_buffers_bytes')).toBe(await truth("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"));
+    expect(metrics.value('pg_settings_shared_buffers_bytes')).toBe(
+      await truth("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"),
+    );
   });
 
   it('counts sessions per database and state, the oldest transaction, and locks per mode', async () => {
@@ -75,12 +86,20 @@ describe('/metrics: PostgreSQL', () => {
     const oldest = metrics.value('pg_stat_activity_max_tx_duration', { datname: 'metrics_db', state: 'active' })!;
     expect(oldest).toBeGreaterThan(0);
     expect(oldest).toBeLessThan((Date.now() - openedAt) / 1_000 + 1);
-    const lockSql = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'metrics_db' AND l.mode = 'AccessExclusiveLock'";
-    expect(metrics.value('pg_locks_count', { datname: 'metrics_db', mode: 'accessexclusivelock' })).toBe(await truth(lockSql));
-    expect(metrics.value('pg_locks_count', { datname: 'metrics_db', mode: 'accessexclusivelock' })).toBeGreaterThanOrEqual(1);
-    expect(metrics.value('pg_stat_database_numbackends', { datid: String(await truth("SELECT oid FROM pg_database WHERE datname = 'metrics_db'")), datname: 'metrics_db' })).toBe(
-      await truth("SELECT numbackends FROM pg_stat_database WHERE datname = 'metrics_db'"),
+    const lockSql =
+      "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = 'metrics_db' AND l.mode = 'AccessExclusiveLock'";
+    expect(metrics.value('pg_locks_count', { datname: 'metrics_db', mode: 'accessexclusivelock' })).toBe(
+      await truth(lockSql),
     );
+    expect(
+      metrics.value('pg_locks_count', { datname: 'metrics_db', mode: 'accessexclusivelock' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metrics.value('pg_stat_database_numbackends', {
+        datid: String(await truth("SELECT oid FROM pg_database WHERE datname = 'metrics_db'")),
+        datname: 'metrics_db',
+      }),
+    ).toBe(await truth("SELECT numbackends FROM pg_stat_database WHERE datname = 'metrics_db'"));
     for (const session of sessions.splice(0)) session.kill();
     // A backend in pg_sleep does not notice its client is gone: end them, and the lock with them.
     await manager.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'metrics_db'");
@@ -101,8 +120,12 @@ describe('/metrics: PostgreSQL', () => {
     expect(metrics.value('pg_stat_bgwriter_checkpoints_req_total')).toBe(requested);
     expect(requested).toBeGreaterThan(0);
     expect(metrics.value('pg_stat_wal_records_total')).toBeGreaterThan(20_000);
-    expect(metrics.value('pg_stat_archiver_archived_count')).toBe(await truth('SELECT archived_count FROM pg_stat_archiver'));
-    expect(metrics.value('pg_stat_archiver_failed_count')).toBe(await truth('SELECT failed_count FROM pg_stat_archiver'));
+    expect(metrics.value('pg_stat_archiver_archived_count')).toBe(
+      await truth('SELECT archived_count FROM pg_stat_archiver'),
+    );
+    expect(metrics.value('pg_stat_archiver_failed_count')).toBe(
+      await truth('SELECT failed_count FROM pg_stat_archiver'),
+    );
     expect(metrics.value('pg_stat_archiver_last_archived_timestamp_seconds')).toBe(0);
     expect(metrics.value('pg_stat_archiver_last_failed_timestamp_seconds')).toBe(0);
     expect(metrics.value('pg_stat_archiver_last_archive_age')).toBeNaN();
@@ -119,7 +142,11 @@ describe('/metrics: PostgreSQL', () => {
     expect(metrics.value('pg_exporter_user_queries_load_error', { filename: queriesFile })).toBe(0);
     // Logged once, however many scrapes saw it fail.
     await scrape(manager.statusBase);
-    expect(manager.lines.filter((line) => line.msg.startsWith('metrics query failed') && line.query === 'pg_stat_statements')).toHaveLength(1);
+    expect(
+      manager.lines.filter(
+        (line) => line.msg.startsWith('metrics query failed') && line.query === 'pg_stat_statements',
+      ),
+    ).toHaveLength(1);
     expect(manager.lines.some((line) => line.msg === 'metrics query left out')).toBe(false);
   });
 
@@ -153,7 +180,9 @@ only_primary:
     expect(metrics.value('only_primary_one')).toBe(1);
     expect(metrics.samples('slow_slept')).toEqual([]);
     expect(metrics.value('pg_exporter_query_errors_total', { query: 'slow' })).toBe(1);
-    expect(manager.lines.find((line) => line.msg.startsWith('metrics query failed') && line.query === 'slow')?.err).toMatch(/statement timeout/);
+    expect(
+      manager.lines.find((line) => line.msg.startsWith('metrics query failed') && line.query === 'slow')?.err,
+    ).toMatch(/statement timeout/);
     // The defaults the old file replaced are back.
     expect(metrics.value('pg_replication_is_replica')).toBe(0);
 
@@ -161,11 +190,17 @@ only_primary:
     const broken = await scrape(manager.statusBase);
     expect(broken.value('pg_exporter_user_queries_load_error', { filename: queriesFile })).toBe(1);
     expect(broken.value('app_tables_count_tables', { datname: 'metrics_db' })).toBe(1);
-    expect(manager.lines.find((line) => line.msg.startsWith('metrics queries file refused'))?.err).toMatch(/queries\.yaml:\d+: not valid YAML/);
+    expect(manager.lines.find((line) => line.msg.startsWith('metrics queries file refused'))?.err).toMatch(
+      /queries\.yaml:\d+: not valid YAML/,
+    );
   });
 
   it('queries as metrics_monitor: a pg_monitor member, never a superuser, read-only with a statement timeout', async () => {
-    expect(await manager.psql("SELECT rolsuper, rolcanlogin, pg_has_role('metrics_monitor', 'pg_monitor', 'member') FROM pg_roles WHERE rolname = 'metrics_monitor'")).toBe('f|t|t');
+    expect(
+      await manager.psql(
+        "SELECT rolsuper, rolcanlogin, pg_has_role('metrics_monitor', 'pg_monitor', 'member') FROM pg_roles WHERE rolname = 'metrics_monitor'",
+      ),
+    ).toBe('f|t|t');
     fs.writeFileSync(
       queriesFile,
       `
@@ -183,7 +218,9 @@ writer:
 `,
     );
     const metrics = await scrape(manager.statusBase);
-    expect(metrics.samples('who_up')).toEqual([{ labels: { name: 'metrics_monitor', ro: 'on', timeout: '1s' }, value: 1 }]);
+    expect(metrics.samples('who_up')).toEqual([
+      { labels: { name: 'metrics_monitor', ro: 'on', timeout: '1s' }, value: 1 },
+    ]);
     expect(metrics.value('pg_exporter_query_errors_total', { query: 'writer' })).toBe(1);
     expect(await manager.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'sneaky'")).toBe('0');
   });
@@ -204,7 +241,7 @@ writer:
     expect(code).toBe(0);
   });
 
-  it('answers with pg_up 0 and the manager\'s metrics while PostgreSQL is frozen', async () => {
+  it("answers with pg_up 0 and the manager's metrics while PostgreSQL is frozen", async () => {
     const postmasterPid = Number(fs.readFileSync(path.join(manager.pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const frozen = postgresProcesses(postmasterPid);
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');

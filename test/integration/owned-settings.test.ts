@@ -14,28 +14,48 @@ const FIXED_ATTEMPTS = [
   ['ssl_min_protocol_version', 'TLSv1', 'TLSv1.3'],
 ] as const;
 
-const removal = (name: string) => (line: LogLine) => line.msg === 'a fixed setting in postgresql.auto.conf has no effect; removed it' && line.setting === name;
+const removal = (name: string) => (line: LogLine) =>
+  line.msg === 'a fixed setting in postgresql.auto.conf has no effect; removed it' && line.setting === name;
 
 describe('--config', () => {
-  it.each(['restart_after_crash = on', "ssl_min_protocol_version = 'TLSv1'", "password_encryption = 'md5'", 'allow_alter_system = on'])(
-    'refuses %s with exit 2, naming the key, before initdb',
-    async (line) => {
-      const dir = scratchDir('fixed-config');
-      const config = path.join(dir, 'extra.conf');
-      fs.writeFileSync(config, `work_mem = 8MB\n${line}\n`);
-      const result = await runCli(['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--secrets-dir', path.join(dir, 'none'), '--status-port', '0', '--config', config]);
-      const key = line.split(' ')[0]!;
-      expect(result.code).toBe(2);
-      expect(result.stderr.trim()).toBe(`instance-manager: ${config}:2: parameter "${key}" is fixed by instance-manager and cannot be set in --config (see docs/settings.md)`);
-      expect(fs.existsSync(path.join(dir, 'pgdata', 'PG_VERSION'))).toBe(false);
-    },
-  );
+  it.each([
+    'restart_after_crash = on',
+    "ssl_min_protocol_version = 'TLSv1'",
+    "password_encryption = 'md5'",
+    'allow_alter_system = on',
+  ])('refuses %s with exit 2, naming the key, before initdb', async (line) => {
+    const dir = scratchDir('fixed-config');
+    const config = path.join(dir, 'extra.conf');
+    fs.writeFileSync(config, `work_mem = 8MB\n${line}\n`);
+    const result = await runCli([
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--secrets-dir',
+      path.join(dir, 'none'),
+      '--status-port',
+      '0',
+      '--config',
+      config,
+    ]);
+    const key = line.split(' ')[0]!;
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `instance-manager: ${config}:2: parameter "${key}" is fixed by instance-manager and cannot be set in --config (see docs/settings.md)`,
+    );
+    expect(fs.existsSync(path.join(dir, 'pgdata', 'PG_VERSION'))).toBe(false);
+  });
 });
 
 describe('ALTER SYSTEM with --allow-alter-system', () => {
   it('refuses an IM_ALLOW_ALTER_SYSTEM that is neither on nor off, with exit 2', async () => {
     const dir = scratchDir('alter-system-env');
-    const result = await runCli(['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0'], { IM_ALLOW_ALTER_SYSTEM: 'sometimes' });
+    const result = await runCli(
+      ['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0'],
+      { IM_ALLOW_ALTER_SYSTEM: 'sometimes' },
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('IM_ALLOW_ALTER_SYSTEM: "sometimes" is not one of');
   });
@@ -46,12 +66,20 @@ describe('ALTER SYSTEM with --allow-alter-system', () => {
   const autoConf = () => path.join(manager.pgdata, 'postgresql.auto.conf');
   const reachesPipe = async (marker: string, after: number) => {
     await manager.psql(`DO $$ BEGIN RAISE LOG '${marker}'; END $$`);
-    await manager.waitForLine((line) => (line.record as { message?: string } | undefined)?.message === marker, 30_000, after);
+    await manager.waitForLine(
+      (line) => (line.record as { message?: string } | undefined)?.message === marker,
+      30_000,
+      after,
+    );
   };
 
   beforeAll(async () => {
     dir = scratchDir('alter-system');
-    manager = await startManager({ dir, args: ['--smart-shutdown-timeout', '5'], env: { IM_ALLOW_ALTER_SYSTEM: 'true' } });
+    manager = await startManager({
+      dir,
+      args: ['--smart-shutdown-timeout', '5'],
+      env: { IM_ALLOW_ALTER_SYSTEM: 'true' },
+    });
     await manager.waitUntilReady();
   });
 
@@ -73,7 +101,9 @@ describe('ALTER SYSTEM with --allow-alter-system', () => {
     await reachesPipe('after ALTER SYSTEM and reload', before);
     for (const [name, , kept] of FIXED_ATTEMPTS) expect(await setting(name)).toBe(kept);
 
-    const postmasterPid = Number(manager.lines.filter((line) => line.msg === 'PostgreSQL started').at(-1)!.postmasterPid);
+    const postmasterPid = Number(
+      manager.lines.filter((line) => line.msg === 'PostgreSQL started').at(-1)!.postmasterPid,
+    );
     before = manager.lines.length;
     process.kill(postmasterPid, 'SIGKILL');
     await manager.waitForMessage('PostgreSQL exited unexpectedly', 30_000, before);
@@ -88,7 +118,8 @@ describe('ALTER SYSTEM with --allow-alter-system', () => {
     for (const [name, value] of FIXED_ATTEMPTS) await manager.psql(`ALTER SYSTEM SET ${name} = '${value}'`);
     const before = manager.lines.length;
     manager.child.kill('SIGHUP');
-    for (const [name] of FIXED_ATTEMPTS) expect(await manager.waitForLine(removal(name), 30_000, before)).toMatchObject({ level: 'warning' });
+    for (const [name] of FIXED_ATTEMPTS)
+      expect(await manager.waitForLine(removal(name), 30_000, before)).toMatchObject({ level: 'warning' });
     const text = fs.readFileSync(autoConf(), 'utf8');
     expect(text).toContain("work_mem = '8MB'");
     for (const [name] of FIXED_ATTEMPTS) expect(text).not.toContain(name);
@@ -98,9 +129,16 @@ describe('ALTER SYSTEM with --allow-alter-system', () => {
     expect(await manager.stop('SIGTERM', 60_000)).toBe(0);
     fs.appendFileSync(autoConf(), "log_destination = 'stderr'\nrestart_after_crash = on\n");
     // "false" means off (commander alone would turn a boolean flag on for any value of its variable).
-    manager = await startManager({ dir, args: ['--smart-shutdown-timeout', '5'], env: { IM_ALLOW_ALTER_SYSTEM: 'false' } });
+    manager = await startManager({
+      dir,
+      args: ['--smart-shutdown-timeout', '5'],
+      env: { IM_ALLOW_ALTER_SYSTEM: 'false' },
+    });
     await manager.waitUntilReady();
-    expect(await manager.waitForLine(removal('log_destination'), 1_000)).toMatchObject({ level: 'warning', line: expect.any(Number) });
+    expect(await manager.waitForLine(removal('log_destination'), 1_000)).toMatchObject({
+      level: 'warning',
+      line: expect.any(Number),
+    });
     expect(await manager.waitForLine(removal('restart_after_crash'), 1_000)).toMatchObject({ level: 'warning' });
     expect(await setting('log_destination')).toBe('csvlog');
     expect(await setting('restart_after_crash')).toBe('off');

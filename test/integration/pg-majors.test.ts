@@ -7,16 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startManager, type LogLine, type Manager } from '../support/manager.js';
 import { pgBinFor, SUPPORTED_MAJORS } from '../support/pg-majors.js';
 
-const record = (line: LogLine) => (line.msg === 'record' && line.logger === 'postgres' ? (line.record as Record<string, string>) : undefined);
+const record = (line: LogLine) =>
+  line.msg === 'record' && line.logger === 'postgres' ? (line.record as Record<string, string>) : undefined;
 
 describe.each(SUPPORTED_MAJORS)('PostgreSQL %i', (major) => {
   let manager: Manager;
-  const settingAndSource = (name: string) => manager.psql(`SELECT setting || ' from ' || source FROM pg_settings WHERE name = '${name}'`);
+  const settingAndSource = (name: string) =>
+    manager.psql(`SELECT setting || ' from ' || source FROM pg_settings WHERE name = '${name}'`);
   const logged = (marker: string, after = 0) =>
     manager.waitForLine((line) => record(line)?.message === marker, 30_000, after).then((line) => record(line)!);
 
   beforeAll(async () => {
-    manager = await startManager({ args: ['--pg-bin', pgBinFor(major), '--smart-shutdown-timeout', '5', '--stop-timeout', '10'] });
+    manager = await startManager({
+      args: ['--pg-bin', pgBinFor(major), '--smart-shutdown-timeout', '5', '--stop-timeout', '10'],
+    });
     await manager.waitUntilReady();
   });
 
@@ -39,7 +43,8 @@ describe.each(SUPPORTED_MAJORS)('PostgreSQL %i', (major) => {
     expect(await settingAndSource('log_destination')).toBe('csvlog from command line');
     expect(await settingAndSource('ssl_min_protocol_version')).toBe('TLSv1.3 from command line');
     expect(await settingAndSource('restart_after_crash')).toBe('off from command line');
-    const refusal = major >= 17 ? /ALTER SYSTEM is not allowed/ : /could not open file "postgresql.auto.conf": Permission denied/;
+    const refusal =
+      major >= 17 ? /ALTER SYSTEM is not allowed/ : /could not open file "postgresql.auto.conf": Permission denied/;
     await expect(manager.psql("ALTER SYSTEM SET log_destination = 'stderr'")).rejects.toThrow(refusal);
     await expect(manager.psql("ALTER SYSTEM SET work_mem = '8MB'")).rejects.toThrow(refusal);
     await manager.psql('SELECT pg_reload_conf()');

@@ -5,7 +5,14 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostProcesses, namespaceProcesses, startManager, waitFor, type HostProcess, type Manager } from '../support/manager.js';
+import {
+  hostProcesses,
+  namespaceProcesses,
+  startManager,
+  waitFor,
+  type HostProcess,
+  type Manager,
+} from '../support/manager.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -51,7 +58,11 @@ describe('PID 1 in a pid namespace', () => {
 
   it('leaves no zombie and accepts connections again within 10 s of a kill -9 of the postmaster with sessions open', async () => {
     for (let i = 0; i < 3; i++) sessions.push(manager.openSession());
-    await waitFor('three open sessions', async () => (await manager.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")) === '3');
+    await waitFor(
+      'three open sessions',
+      async () =>
+        (await manager.psql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")) === '3',
+    );
     const postmasterPid = hostPidOf(Number((await manager.waitForMessage('PostgreSQL started')).postmasterPid));
     const before = manager.lines.length;
 
@@ -59,14 +70,22 @@ describe('PID 1 in a pid namespace', () => {
     process.kill(postmasterPid, 'SIGKILL');
     const crash = await manager.waitForMessage('PostgreSQL exited unexpectedly', 10_000, before);
     expect(crash.signal).toBe('SIGKILL');
-    await waitFor('no zombie in the namespace and PostgreSQL accepting connections', async () => zombies().length === 0 && (await manager.acceptsConnections()), 10_000);
+    await waitFor(
+      'no zombie in the namespace and PostgreSQL accepting connections',
+      async () => zombies().length === 0 && (await manager.acceptsConnections()),
+      10_000,
+    );
     expect(Date.now() - killedAt).toBeLessThan(10_000);
 
     // The old postmaster's children were re-parented to the manager, which reaped them itself.
-    const reaped = await waitFor('the reaped backends in the log', () => {
-      const lines = manager.lines.slice(before).filter((line) => line.msg === 'reaped an orphaned process');
-      return lines.length >= 3 && lines;
-    }, 2_000);
+    const reaped = await waitFor(
+      'the reaped backends in the log',
+      () => {
+        const lines = manager.lines.slice(before).filter((line) => line.msg === 'reaped an orphaned process');
+        return lines.length >= 3 && lines;
+      },
+      2_000,
+    );
     expect(reaped.every((line) => line.command === 'postgres' && line.level === 'debug')).toBe(true);
   });
 
@@ -74,11 +93,29 @@ describe('PID 1 in a pid namespace', () => {
     const marker = `1.${Math.floor(Math.random() * 9000) + 1000}`;
     const before = manager.lines.length;
     // The subshell exits at once; its background sleep is orphaned to the namespace's PID 1.
-    await execFileAsync('nsenter', ['-t', String(initPid), '-p', '-m', '--', 'sh', '-c', `(sleep ${marker} >/dev/null 2>&1 &); exit 0`]);
-    const orphan = await waitFor('the orphaned sleep', () => namespaceProcesses(initPid).find((entry) => entry.args.join(' ') === `sleep ${marker}`), 2_000, 20);
+    await execFileAsync('nsenter', [
+      '-t',
+      String(initPid),
+      '-p',
+      '-m',
+      '--',
+      'sh',
+      '-c',
+      `(sleep ${marker} >/dev/null 2>&1 &); exit 0`,
+    ]);
+    const orphan = await waitFor(
+      'the orphaned sleep',
+      () => namespaceProcesses(initPid).find((entry) => entry.args.join(' ') === `sleep ${marker}`),
+      2_000,
+      20,
+    );
     expect(orphan.ppid).toBe(initPid);
 
-    const reaped = await manager.waitForLine((line) => line.msg === 'reaped an orphaned process' && line.pid === orphan.namespacePid, 5_000, before);
+    const reaped = await manager.waitForLine(
+      (line) => line.msg === 'reaped an orphaned process' && line.pid === orphan.namespacePid,
+      5_000,
+      before,
+    );
     expect(reaped).toMatchObject({ command: 'sleep', exitCode: 0, signal: null });
     expect(namespaceProcesses(initPid).some((entry) => entry.pid === orphan.pid)).toBe(false);
   });

@@ -17,7 +17,11 @@ const BUILT_ADDON = path.join(ROOT, 'build', 'Release', 'reaper.node');
 
 function capturingLogger() {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ sink: { write: (line: string) => (lines.push(JSON.parse(line) as Record<string, unknown>), true) }, pod: 'test', level: 'debug' });
+  const logger = createLogger({
+    sink: { write: (line: string) => (lines.push(JSON.parse(line) as Record<string, unknown>), true) },
+    pod: 'test',
+    level: 'debug',
+  });
   return { logger, lines };
 }
 
@@ -37,7 +41,9 @@ describe('finding the addon', () => {
   });
 
   it('looks only where IM_REAPER_ADDON says when it is set', () => {
-    expect(nativeAddonCandidates({ IM_REAPER_ADDON: '/elsewhere/reaper.node' }, '/opt/im/instance-manager')).toEqual(['/elsewhere/reaper.node']);
+    expect(nativeAddonCandidates({ IM_REAPER_ADDON: '/elsewhere/reaper.node' }, '/opt/im/instance-manager')).toEqual([
+      '/elsewhere/reaper.node',
+    ]);
   });
 
   it('loads the built addon', () => {
@@ -50,7 +56,10 @@ describe('finding the addon', () => {
     const notAnAddon = path.join(dir, 'reaper.node');
     fs.writeFileSync(notAnAddon, 'not a shared object');
     const loaded = loadNativeAddon([path.join(dir, 'missing.node'), notAnAddon]);
-    expect('errors' in loaded && loaded.errors).toEqual([`${dir}/missing.node: not found`, expect.stringContaining(`${notAnAddon}: `)]);
+    expect('errors' in loaded && loaded.errors).toEqual([
+      `${dir}/missing.node: not found`,
+      expect.stringContaining(`${notAnAddon}: `),
+    ]);
     fs.rmSync(dir, { recursive: true });
   });
 
@@ -58,7 +67,13 @@ describe('finding the addon', () => {
     process.env.IM_REAPER_ADDON = '/nonexistent/reaper.node';
     const { logger, lines } = capturingLogger();
     expect(startOrphanReaper(logger)).toBeUndefined();
-    expect(lines).toEqual([expect.objectContaining({ level: 'warning', msg: expect.stringContaining('"tini -s --"'), tried: ['/nonexistent/reaper.node: not found'] })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'warning',
+        msg: expect.stringContaining('"tini -s --"'),
+        tried: ['/nonexistent/reaper.node: not found'],
+      }),
+    ]);
   });
 });
 
@@ -90,13 +105,23 @@ describe('the reaper in a subreaper process', () => {
       reaper.stop();
       process.stdout.write(JSON.stringify({ msg: 'done', exits: exits.length }) + '\\n');
     `;
-    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, timeout: 20_000 });
-    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      timeout: 20_000,
+    });
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((line) => line.msg === 'reaping orphaned processes')).toMatchObject({ subreaper: true });
     expect(lines.at(-1)).toEqual({ msg: 'done', exits: 40 });
     const reaped = lines.filter((line) => line.msg === 'reaped an orphaned process');
     expect(reaped.filter((line) => line.command === 'sleep')).toHaveLength(10);
-    expect(reaped.every((line) => line.signal === null && (line.command === 'sleep' ? line.exitCode === 0 : line.exitCode === 3))).toBe(true);
+    expect(
+      reaped.every(
+        (line) => line.signal === null && (line.command === 'sleep' ? line.exitCode === 0 : line.exitCode === 3),
+      ),
+    ).toBe(true);
     expect(reaped.filter((line) => line.command === 'sh')).toHaveLength(10);
   });
 });

@@ -15,9 +15,20 @@ describe('replication between two network namespaces', () => {
   beforeAll(async () => {
     namespaces = new NamespacePair(addresses, 'repl');
     const { authorities } = clusterDir('netns');
-    primary = await startNode({ authorities, serverNames: [addresses[0]], podName: 'pg-a', wrapper: namespaces.wrapper(0) });
+    primary = await startNode({
+      authorities,
+      serverNames: [addresses[0]],
+      podName: 'pg-a',
+      wrapper: namespaces.wrapper(0),
+    });
     await primary.waitUntilReady();
-    replica = await startNode({ authorities, serverNames: [addresses[1]], podName: 'pg-b', wrapper: namespaces.wrapper(1), replicaOf: `${addresses[0]}:${primary.port}` });
+    replica = await startNode({
+      authorities,
+      serverNames: [addresses[1]],
+      podName: 'pg-b',
+      wrapper: namespaces.wrapper(1),
+      replicaOf: `${addresses[0]}:${primary.port}`,
+    });
     await replica.waitUntilReady();
   });
 
@@ -29,7 +40,13 @@ describe('replication between two network namespaces', () => {
   it('streams over verified TLS from the other namespace', async () => {
     await rowReachesReplica(primary, replica, 'across the veth pair');
     expect(await walSenders(primary)).toEqual([
-      expect.objectContaining({ application_name: 'pg-b', state: 'streaming', ssl: true, client_dn: '/CN=streaming_replica', client_addr: addresses[1] }),
+      expect.objectContaining({
+        application_name: 'pg-b',
+        state: 'streaming',
+        ssl: true,
+        client_dn: '/CN=streaming_replica',
+        client_addr: addresses[1],
+      }),
     ]);
     expect(await replica.psql('SELECT sender_host FROM pg_stat_wal_receiver')).toBe(addresses[0]);
   });

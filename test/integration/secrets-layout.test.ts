@@ -14,7 +14,11 @@ import { ask, waitForStatusApi } from '../support/status.js';
 type Layout = (volume: string) => void;
 
 const LAYOUTS: [string, Layout, RegExp][] = [
-  ['a directory where tls.crt belongs', (volume) => fs.mkdirSync(path.join(volume, 'tls.crt'), { recursive: true }), /server-tls\/tls.crt: not a regular file but a directory$/],
+  [
+    'a directory where tls.crt belongs',
+    (volume) => fs.mkdirSync(path.join(volume, 'tls.crt'), { recursive: true }),
+    /server-tls\/tls.crt: not a regular file but a directory$/,
+  ],
   [
     'a symbolic link loop',
     (volume) => {
@@ -63,7 +67,17 @@ describe('a hostile secrets layout at start: exit 2 naming the path, quickly', (
     const dir = scratchDir('secrets-layout');
     layout(path.join(dir, 'secrets', 'server-tls'));
     const began = Date.now();
-    const result = await runCli(['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0', '--secrets-dir', path.join(dir, 'secrets')]);
+    const result = await runCli([
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--status-port',
+      '0',
+      '--secrets-dir',
+      path.join(dir, 'secrets'),
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^instance-manager: --secrets-dir .*\/secrets: /);
@@ -75,7 +89,17 @@ describe('a hostile secrets layout at start: exit 2 naming the path, quickly', (
   it('a FIFO as the --config file', async () => {
     const dir = scratchDir('secrets-layout');
     execFileSync('mkfifo', [path.join(dir, 'extra.conf')]);
-    const result = await runCli(['run', '--pgdata', path.join(dir, 'pgdata'), '--run-dir', path.join(dir, 'run'), '--status-port', '0', '--config', path.join(dir, 'extra.conf')]);
+    const result = await runCli([
+      'run',
+      '--pgdata',
+      path.join(dir, 'pgdata'),
+      '--run-dir',
+      path.join(dir, 'run'),
+      '--status-port',
+      '0',
+      '--config',
+      path.join(dir, 'extra.conf'),
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^instance-manager: --config .*extra.conf: not a regular file but a FIFO\n$/);
   });

@@ -31,7 +31,8 @@ describe('status API under a slow-body flood', () => {
   let manager: Manager;
   let material: SecretsMaterial;
   let port: number;
-  const healthz = (timeoutMs = 2_000): Promise<Answer> => ask(`${manager.statusBase}/healthz`, { ca: material.serverCa.certPem, timeoutMs });
+  const healthz = (timeoutMs = 2_000): Promise<Answer> =>
+    ask(`${manager.statusBase}/healthz`, { ca: material.serverCa.certPem, timeoutMs });
 
   beforeAll(async () => {
     const dir = scratchDir('status-flood');
@@ -71,7 +72,9 @@ describe('status API under a slow-body flood', () => {
     const began = performance.now();
     const post = await slowClient('POST /pg/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx');
     const trickle = setInterval(() => post.write('x'), 1_000);
-    const lifetime = await new Promise<number>((resolve) => post.once('close', () => resolve(performance.now() - began)));
+    const lifetime = await new Promise<number>((resolve) =>
+      post.once('close', () => resolve(performance.now() - began)),
+    );
     clearInterval(trickle);
     expect(lifetime).toBeLessThan(8_000);
   });
@@ -82,12 +85,19 @@ describe('status API under a slow-body flood', () => {
     const idleKiB = residentKiB(pid);
     const heap = async () => {
       const body = (await ask(`${manager.statusBase}/metrics`, { ca: material.serverCa.certPem })).body;
-      return { heapUsed: metric(body, 'nodejs_heap_size_used_bytes'), external: metric(body, 'nodejs_external_memory_bytes') };
+      return {
+        heapUsed: metric(body, 'nodejs_heap_size_used_bytes'),
+        external: metric(body, 'nodejs_external_memory_bytes'),
+      };
     };
     const idleHeap = await heap();
     const caFile = path.join(manager.dir, 'flood-ca.crt');
     fs.writeFileSync(caFile, material.serverCa.certPem);
-    const flood = spawn(process.execPath, [FLOOD_SCRIPT, String(port), caFile, String(FLOOD_CONNECTIONS), String(FLOOD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const flood = spawn(
+      process.execPath,
+      [FLOOD_SCRIPT, String(port), caFile, String(FLOOD_CONNECTIONS), String(FLOOD_MS)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let floodOutput = '';
     flood.stdout.setEncoding('utf8').on('data', (chunk: string) => (floodOutput += chunk));
     const floodEnded = new Promise((resolve) => flood.once('exit', resolve));
@@ -100,7 +110,10 @@ describe('status API under a slow-body flood', () => {
     for (let i = 0; i < PROBES; i++) {
       const due = Date.now() + interval;
       const probe = await healthz().then(
-        (answer) => ({ ok: answer.status === 200 && answer.elapsedMs < 2_000, detail: `${answer.status} in ${Math.round(answer.elapsedMs)} ms` }),
+        (answer) => ({
+          ok: answer.status === 200 && answer.elapsedMs < 2_000,
+          detail: `${answer.status} in ${Math.round(answer.elapsedMs)} ms`,
+        }),
         (error: Error) => ({ ok: false, detail: error.message }),
       );
       probes.push(probe);
@@ -117,11 +130,22 @@ describe('status API under a slow-body flood', () => {
     // what is still in use once it did is what the flood left behind.
     const leftBytes = 20 * 1024 * 1024;
     let afterHeap = await heap();
-    for (let deadline = Date.now() + 45_000; afterHeap.heapUsed - idleHeap.heapUsed >= leftBytes && Date.now() < deadline; ) {
+    for (
+      let deadline = Date.now() + 45_000;
+      afterHeap.heapUsed - idleHeap.heapUsed >= leftBytes && Date.now() < deadline;
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       afterHeap = await heap();
     }
-    const figures = { idleKiB, peakKiB, afterKiB, idleHeap, afterHeap, opened, probes: probes.map((probe) => probe.detail) };
+    const figures = {
+      idleKiB,
+      peakKiB,
+      afterKiB,
+      idleHeap,
+      afterHeap,
+      opened,
+      probes: probes.map((probe) => probe.detail),
+    };
     console.log('status flood', JSON.stringify(figures));
     expect(probes.filter((probe) => probe.ok).length, JSON.stringify(figures)).toBeGreaterThanOrEqual(9);
     // Bodies are cut off within seconds: the flood had to open far more than its 600 connections.

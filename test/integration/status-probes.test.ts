@@ -16,7 +16,9 @@ interface Codes {
 }
 
 async function probe(base: string): Promise<Codes> {
-  const [healthz, readyz, startupz] = await Promise.all(['healthz', 'readyz', 'startupz'].map(async (name) => (await ask(`${base}/${name}`)).status));
+  const [healthz, readyz, startupz] = await Promise.all(
+    ['healthz', 'readyz', 'startupz'].map(async (name) => (await ask(`${base}/${name}`)).status),
+  );
   return { healthz: healthz!, readyz: readyz!, startupz: startupz! };
 }
 
@@ -74,7 +76,12 @@ describe('status API probes and /pg/status on a primary', () => {
       restarts: 0,
     });
     // No Secrets mounted: the automatic PKI issued the server certificate, good for 90 days.
-    expect(status.certificates).toContainEqual({ name: 'server.crt', notAfter: expect.any(String), daysLeft: 89, mode: 'automatic' });
+    expect(status.certificates).toContainEqual({
+      name: 'server.crt',
+      notAfter: expect.any(String),
+      daysLeft: 89,
+      mode: 'automatic',
+    });
     expect(status.currentLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(Date.parse(status.postmasterStartTime as string)).toBeLessThanOrEqual(Date.now());
     expect(status.instanceManagerVersion).toBe(JSON.parse(fs.readFileSync('package.json', 'utf8')).version);
@@ -97,7 +104,9 @@ describe('status API probes and /pg/status on a primary', () => {
   it('exposes the same facts as Prometheus metrics', async () => {
     // Blank lines in the csvlog stream are no records: skipped, and only counted.
     fs.writeFileSync(path.join(manager.runDir, 'log', 'postgres.csv'), '\n\n', { flag: 'a' });
-    await expect.poll(async () => (await ask(`${manager.statusBase}/metrics`)).body, { timeout: 10_000 }).toMatch(/^instance_manager_log_blank_lines_total 2$/m);
+    await expect
+      .poll(async () => (await ask(`${manager.statusBase}/metrics`)).body, { timeout: 10_000 })
+      .toMatch(/^instance_manager_log_blank_lines_total 2$/m);
     const answer = await ask(`${manager.statusBase}/metrics`);
     expect(answer.status).toBe(200);
     expect(answer.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -150,7 +159,15 @@ describe('status API probes and /pg/status on a primary', () => {
     expect(health.elapsedMs).toBeLessThan(1_000);
     expect(await probe(manager.statusBase)).toEqual({ healthz: 200, readyz: 503, startupz: 200 });
     const down = await statusDocument(manager);
-    expect(down).toMatchObject({ role: 'primary', isReady: false, phase: 'restarting', postmasterPid: null, pgVersion: first.pgVersion, systemID: first.systemID, restarts: 0 });
+    expect(down).toMatchObject({
+      role: 'primary',
+      isReady: false,
+      phase: 'restarting',
+      postmasterPid: null,
+      pgVersion: first.pgVersion,
+      systemID: first.systemID,
+      restarts: 0,
+    });
     expect(down.error).toEqual(expect.any(String));
 
     await manager.waitUntilReady(30_000, after);
@@ -158,7 +175,9 @@ describe('status API probes and /pg/status on a primary', () => {
     const back = await statusDocument(manager);
     expect(back).toMatchObject({ isReady: true, phase: 'running', restarts: 1 });
     expect(back.postmasterPid).not.toBe(first.postmasterPid);
-    expect((await ask(`${manager.statusBase}/metrics`)).body).toMatch(/^instance_manager_postmaster_restarts_total 1$/m);
+    expect((await ask(`${manager.statusBase}/metrics`)).body).toMatch(
+      /^instance_manager_postmaster_restarts_total 1$/m,
+    );
   });
 
   it('answers 404 for unknown paths, 405 with Allow for wrong methods, 413 for action bodies over 1 KiB, 401 for actions without a certificate', async () => {
@@ -167,7 +186,9 @@ describe('status API probes and /pg/status on a primary', () => {
     expect(wrong.status).toBe(405);
     expect(wrong.headers.allow).toBe('GET, HEAD');
     expect((await ask(`${manager.statusBase}/pg/reload`)).status).toBe(405);
-    expect((await ask(`${manager.statusBase}/pg/reload`, { method: 'POST', body: 'x'.repeat(2_000) })).status).toBe(413);
+    expect((await ask(`${manager.statusBase}/pg/reload`, { method: 'POST', body: 'x'.repeat(2_000) })).status).toBe(
+      413,
+    );
     // A read takes no body: answered without reading it, and the connection closed.
     const getWithBody = await ask(`${manager.statusBase}/healthz`, { body: 'x'.repeat(2_000) });
     expect(getWithBody.status).toBe(200);

@@ -11,13 +11,22 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, scratchDir, startManager, type Manager } from '../support/manager.js';
 import type { OpensslPair } from '../support/openssl.js';
-import { opensslCa, opensslLeaf, opensslSecretsDir, writeKubeletVolume, type SecretsMaterial } from '../support/secrets.js';
+import {
+  opensslCa,
+  opensslLeaf,
+  opensslSecretsDir,
+  writeKubeletVolume,
+  type SecretsMaterial,
+} from '../support/secrets.js';
 import { ask, waitForStatusApi, type Answer } from '../support/status.js';
 
 const fingerprint = (pem: string) => new crypto.X509Certificate(pem).fingerprint256;
 
 /** Opens a TLS connection and reports what was negotiated, or the handshake error. */
-function handshake(port: number, options: tls.ConnectionOptions): Promise<{ protocol: string | null; fingerprint: string }> {
+function handshake(
+  port: number,
+  options: tls.ConnectionOptions,
+): Promise<{ protocol: string | null; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, ...options }, () => {
       resolve({ protocol: socket.getProtocol(), fingerprint: socket.getPeerCertificate().fingerprint256 });
@@ -35,7 +44,11 @@ describe('status API over HTTPS', () => {
   const clients: Record<'operator' | 'dba' | 'app' | 'forged', OpensslPair> = {} as never;
 
   const post = (action: string, client?: OpensslPair): Promise<Answer> =>
-    ask(`${manager.statusBase}/pg/${action}`, { method: 'POST', ca: material.serverCa.certPem, ...(client ? { cert: client.certPem, key: client.keyPem } : {}) });
+    ask(`${manager.statusBase}/pg/${action}`, {
+      method: 'POST',
+      ca: material.serverCa.certPem,
+      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+    });
   const get = (what: string): Promise<Answer> => ask(`${manager.statusBase}${what}`, { ca: material.serverCa.certPem });
 
   beforeAll(async () => {
@@ -51,7 +64,14 @@ describe('status API over HTTPS', () => {
     manager = await startManager({
       dir,
       status: 'https',
-      args: ['--secrets-dir', secrets, '--operator-names', 'instance-manager-operator,dba', '--smart-shutdown-timeout', '2'],
+      args: [
+        '--secrets-dir',
+        secrets,
+        '--operator-names',
+        'instance-manager-operator,dba',
+        '--smart-shutdown-timeout',
+        '2',
+      ],
     });
     await waitForStatusApi(manager.statusBase, { ca: material.serverCa.certPem });
     await manager.waitUntilReady();
@@ -65,7 +85,9 @@ describe('status API over HTTPS', () => {
     const port = Number(new URL(manager.statusBase).port);
     const negotiated = await handshake(port, { ca: material.serverCa.certPem });
     expect(negotiated).toEqual({ protocol: 'TLSv1.3', fingerprint: fingerprint(material.server.certPem) });
-    await expect(handshake(port, { ca: material.serverCa.certPem, maxVersion: 'TLSv1.2' })).rejects.toThrow(/protocol version|alert/i);
+    await expect(handshake(port, { ca: material.serverCa.certPem, maxVersion: 'TLSv1.2' })).rejects.toThrow(
+      /protocol version|alert/i,
+    );
     expect((await get('/healthz')).status).toBe(200);
   });
 
@@ -99,17 +121,39 @@ describe('status API over HTTPS', () => {
     const promote = await post('promote', clients.operator);
     expect(promote.status).toBe(409);
     expect(promote.body).toMatch(/already a primary/);
-    expect((await ask(`${manager.statusBase}/pg/promote`, { ca: material.serverCa.certPem, cert: clients.operator.certPem, key: clients.operator.keyPem })).status).toBe(405);
+    expect(
+      (
+        await ask(`${manager.statusBase}/pg/promote`, {
+          ca: material.serverCa.certPem,
+          cert: clients.operator.certPem,
+          key: clients.operator.keyPem,
+        })
+      ).status,
+    ).toBe(405);
     expect((await get('/pg/failover')).status).toBe(404);
   });
 
   it('reports the certificates it serves in /pg/status and /metrics', async () => {
-    const status = JSON.parse((await get('/pg/status')).body) as { certificates: { name: string; notAfter: string; daysLeft: number; mode: string }[] };
+    const status = JSON.parse((await get('/pg/status')).body) as {
+      certificates: { name: string; notAfter: string; daysLeft: number; mode: string }[];
+    };
     const server = status.certificates.find((file) => file.name === 'server.crt');
-    expect(server).toEqual({ name: 'server.crt', notAfter: new Date(new crypto.X509Certificate(material.server.certPem).validTo).toISOString(), daysLeft: 89, mode: 'provided' });
-    expect(status.certificates.map((file) => file.name).sort()).toEqual(['client-ca.crt', 'server-ca.crt', 'server.crt', 'streaming_replica.crt']);
+    expect(server).toEqual({
+      name: 'server.crt',
+      notAfter: new Date(new crypto.X509Certificate(material.server.certPem).validTo).toISOString(),
+      daysLeft: 89,
+      mode: 'provided',
+    });
+    expect(status.certificates.map((file) => file.name).sort()).toEqual([
+      'client-ca.crt',
+      'server-ca.crt',
+      'server.crt',
+      'streaming_replica.crt',
+    ]);
     const expiry = new Date(new crypto.X509Certificate(material.server.certPem).validTo).getTime() / 1000;
-    expect((await get('/metrics')).body).toContain(`\ninstance_manager_certificate_expiry_timestamp_seconds{file="server.crt"} ${expiry}\n`);
+    expect((await get('/metrics')).body).toContain(
+      `\ninstance_manager_certificate_expiry_timestamp_seconds{file="server.crt"} ${expiry}\n`,
+    );
   });
 
   it('prints the status for a person with instance-manager status', async () => {
@@ -121,10 +165,22 @@ describe('status API over HTTPS', () => {
     expect(shown.stdout).toMatch(/^(certificates:)? +server\.crt: provided, expires \S+ \(89 days left\)$/m);
     expect(shown.stdout).toMatch(/^(certificates:)? +client-ca\.crt: provided, expires \S+ \(364 days left\)$/m);
     // By name, as inside the pod: localhost is not checked against the certificate's names.
-    const byName = await runCli(['status', '--url', manager.statusBase.replace('127.0.0.1', 'localhost'), '--ca', caFile]);
+    const byName = await runCli([
+      'status',
+      '--url',
+      manager.statusBase.replace('127.0.0.1', 'localhost'),
+      '--ca',
+      caFile,
+    ]);
     expect(byName.code).toBe(0);
     // The wrong CA: the server is not trusted.
-    const unverifiable = await runCli(['status', '--url', manager.statusBase, '--ca', path.join(dir, 'work', 'client-ca', 'ca.crt')]);
+    const unverifiable = await runCli([
+      'status',
+      '--url',
+      manager.statusBase,
+      '--ca',
+      path.join(dir, 'work', 'client-ca', 'ca.crt'),
+    ]);
     expect(unverifiable.code).toBe(1);
     expect(unverifiable.stderr).toMatch(/certificate/);
     const missing = await runCli(['status', '--url', manager.statusBase, '--ca', path.join(dir, 'nope.crt')]);
@@ -174,7 +230,9 @@ describe('status API over HTTPS', () => {
     await manager.waitUntilReady(30_000, before);
     await expect.poll(async () => (await get('/readyz')).status, { timeout: 10_000 }).toBe(200);
     expect(JSON.parse((await get('/pg/status')).body)).toMatchObject({ restarts: 1, isReady: true });
-    expect(manager.lines.slice(before).find((line) => line.msg === 'restarting PostgreSQL')?.reason).toBe('restart asked by instance-manager-operator over the status API');
+    expect(manager.lines.slice(before).find((line) => line.msg === 'restarting PostgreSQL')?.reason).toBe(
+      'restart asked by instance-manager-operator over the status API',
+    );
   });
 
   it('swaps in a rotated certificate without closing the listener or open connections', async () => {
@@ -206,7 +264,10 @@ describe('status API over HTTPS', () => {
       }
     })();
     try {
-      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, { cn: 'localhost', names: ['localhost', '127.0.0.1'] });
+      const renewed = opensslLeaf(path.join(dir, 'work', 'server-2'), material.serverCa, {
+        cn: 'localhost',
+        names: ['localhost', '127.0.0.1'],
+      });
       const before = manager.lines.length;
       writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': renewed.certPem, 'tls.key': renewed.keyPem });
       await manager.waitForMessage('status API certificate replaced', 10_000, before);

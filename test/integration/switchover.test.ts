@@ -35,7 +35,11 @@ describe('switchover', () => {
     const walReceiver = Number(await b.manager.psql('SELECT pid FROM pg_stat_wal_receiver'));
     process.kill(walReceiver, 'SIGSTOP');
     try {
-      await waitUntil('a has no walsender', async () => (await a.manager.psql('SELECT count(*) FROM pg_stat_replication')) === '0', 30_000);
+      await waitUntil(
+        'a has no walsender',
+        async () => (await a.manager.psql('SELECT count(*) FROM pg_stat_replication')) === '0',
+        30_000,
+      );
       const notStreaming = await cluster.act(a, 'demote', { primary: b.pg });
       expect(notStreaming.status).toBe(409);
       expect(notStreaming.body).toMatch(/neither a primary nor a replica streaming from this one/);
@@ -48,10 +52,17 @@ describe('switchover', () => {
     const [fence, reload] = await Promise.all([cluster.act(b, 'fence'), cluster.act(b, 'reload')]);
     expect([fence.status, reload.status].sort()).toEqual([200, 409]);
     if (fence.status !== 200) expect((await cluster.act(b, 'fence')).status).toBe(200);
-    expect(await cluster.status(b)).toMatchObject({ fenced: true, fence: { by: 'instance-manager-operator' }, phase: 'held', postmasterPid: null });
+    expect(await cluster.status(b)).toMatchObject({
+      fenced: true,
+      fence: { by: 'instance-manager-operator' },
+      phase: 'held',
+      postmasterPid: null,
+    });
     const promoteFenced = await cluster.cli(['promote', '--url', b.url]);
     expect(promoteFenced.code).toBe(1);
-    expect(promoteFenced.stderr).toMatch(/^instance-manager: promote refused \(409\): fenced by instance-manager-operator/);
+    expect(promoteFenced.stderr).toMatch(
+      /^instance-manager: promote refused \(409\): fenced by instance-manager-operator/,
+    );
     const unfenced = await cluster.cli(['unfence', '--url', b.url]);
     expect(unfenced).toMatchObject({ code: 0, stdout: 'unfenced: PostgreSQL accepts connections\n' });
     await waitUntil('the replica streams again', async () => (await cluster.status(b)).isReady, 30_000);
@@ -68,7 +79,12 @@ describe('switchover', () => {
       const result = await cluster.cli(['switchover', '--from', from.url, '--to', to.url]);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
-      expect(result.stdout.split('\n').filter(Boolean).map((line) => line.split(/[: ]/)[0])).toEqual(['check', 'demote', 'catch-up', 'promote', 'rejoin', 'switchover']);
+      expect(
+        result.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => line.split(/[: ]/)[0]),
+      ).toEqual(['check', 'demote', 'catch-up', 'promote', 'rejoin', 'switchover']);
       const after = load.committed.length;
       await waitUntil('the load commits on the new primary', async () => load.committed.length > after + 5, 30_000);
       gaps.push(Math.round(load.longestGapMs));
@@ -79,19 +95,31 @@ describe('switchover', () => {
     // Five switchovers: b is the primary now, a streams from it.
     const onB = await cluster.status(b);
     expect(onB).toMatchObject({ role: 'primary', timeline: 6 });
-    const ids = (await b.manager.psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM load')).split(',').map(Number);
+    const ids = (await b.manager.psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM load")).split(',').map(Number);
     const present = new Set(ids);
     expect(committed.filter((id) => !present.has(id))).toEqual([]);
-    await waitUntil('a streams from b', async () => {
-      const onA = await cluster.status(a);
-      return onA.role === 'replica' && onA.isWalReceiverActive === true && onA.following === b.pg;
-    }, 30_000);
-    expect(await cluster.status(b)).toMatchObject({ replication: [expect.objectContaining({ applicationName: 'pg-0', state: 'streaming' })] });
-    expect(await cluster.status(a)).toMatchObject({ fenced: false, timeline: 6, controlData: expect.objectContaining({ timeline: expect.any(Number), systemIdentifier: onB.systemID }) });
+    await waitUntil(
+      'a streams from b',
+      async () => {
+        const onA = await cluster.status(a);
+        return onA.role === 'replica' && onA.isWalReceiverActive === true && onA.following === b.pg;
+      },
+      30_000,
+    );
+    expect(await cluster.status(b)).toMatchObject({
+      replication: [expect.objectContaining({ applicationName: 'pg-0', state: 'streaming' })],
+    });
+    expect(await cluster.status(a)).toMatchObject({
+      fenced: false,
+      timeline: 6,
+      controlData: expect.objectContaining({ timeline: expect.any(Number), systemIdentifier: onB.systemID }),
+    });
 
     // The wrong way round: a failed step is named, and nothing was changed.
     const wrong = await cluster.cli(['switchover', '--from', a.url, '--to', b.url]);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^instance-manager: switchover failed at step check: .* is not a ready primary .*; nothing was changed\n$/);
+    expect(wrong.stderr).toMatch(
+      /^instance-manager: switchover failed at step check: .* is not a ready primary .*; nothing was changed\n$/,
+    );
   }, 600_000);
 });

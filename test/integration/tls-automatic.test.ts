@@ -31,7 +31,10 @@ describe('TLS in automatic mode', () => {
     const login = async (host: string) => {
       const pki = path.join(manager.runDir, 'pki');
       const alice = await issueClientCertificate(
-        { certPem: fs.readFileSync(path.join(pki, 'client-ca.crt'), 'utf8'), keyPem: fs.readFileSync(path.join(pki, 'client-ca.key'), 'utf8') },
+        {
+          certPem: fs.readFileSync(path.join(pki, 'client-ca.crt'), 'utf8'),
+          keyPem: fs.readFileSync(path.join(pki, 'client-ca.key'), 'utf8'),
+        },
         { user: 'alice', now: new Date() },
       );
       fs.writeFileSync(path.join(dir, 'alice.crt'), alice.certPem);
@@ -41,16 +44,24 @@ describe('TLS in automatic mode', () => {
     };
     expect(await login('db.example.test')).toBe('alice|TLSv1.3');
     expect(await login('localhost')).toBe('alice|TLSv1.3');
-    await expect(psqlConninfo(`host=127.0.0.1 port=${manager.port} dbname=postgres user=alice sslmode=disable`, 'SELECT 1')).rejects.toThrow(/pg_hba.conf rejects connection/);
+    await expect(
+      psqlConninfo(`host=127.0.0.1 port=${manager.port} dbname=postgres user=alice sslmode=disable`, 'SELECT 1'),
+    ).rejects.toThrow(/pg_hba.conf rejects connection/);
   }, 30_000);
 
   it('reuses its CAs and leaves on the next start', async () => {
-    const before = ['server-ca.crt', 'client-ca.crt', 'server.crt'].map((name) => fs.readFileSync(certificate(name), 'utf8'));
+    const before = ['server-ca.crt', 'client-ca.crt', 'server.crt'].map((name) =>
+      fs.readFileSync(certificate(name), 'utf8'),
+    );
     expect(manager.lines.filter((line) => line.msg === 'created a CA')).toHaveLength(2);
     expect(await manager.stop()).toBe(0);
     manager = await startManager({ dir, args: args() });
     await manager.waitUntilReady();
-    expect(manager.lines.filter((line) => line.msg === 'created a CA' || line.msg === 'issued a certificate')).toEqual([]);
-    expect(['server-ca.crt', 'client-ca.crt', 'server.crt'].map((name) => fs.readFileSync(certificate(name), 'utf8'))).toEqual(before);
+    expect(manager.lines.filter((line) => line.msg === 'created a CA' || line.msg === 'issued a certificate')).toEqual(
+      [],
+    );
+    expect(
+      ['server-ca.crt', 'client-ca.crt', 'server.crt'].map((name) => fs.readFileSync(certificate(name), 'utf8')),
+    ).toEqual(before);
   }, 60_000);
 });

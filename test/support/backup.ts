@@ -18,16 +18,32 @@ export function makeRepository(parent: string, extra: string[] = []): Repository
   fs.mkdirSync(dir, { mode: 0o750 });
   fs.chownSync(dir, postgresUid(), postgresGid());
   const optionsFile = path.join(parent, 'backup-repo.conf');
-  fs.writeFileSync(optionsFile, ['# test repository', `repo1-path=${dir}`, 'repo1-retention-full=4', ...extra, ''].join('\n'));
+  fs.writeFileSync(
+    optionsFile,
+    ['# test repository', `repo1-path=${dir}`, 'repo1-retention-full=4', ...extra, ''].join('\n'),
+  );
   return { dir, optionsFile };
 }
 
 /** pgbackrest as the postgres user with a manager's rendered config; resolves with stdout, rejects with stderr. */
 export async function pgbackrestByHand(runDir: string, stanza: string, ...args: string[]): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('runuser', ['-u', 'postgres', '--', 'pgbackrest', `--config=${path.join(runDir, 'pgbackrest', 'pgbackrest.conf')}`, `--stanza=${stanza}`, '--log-level-console=warn', ...args], {
-      cwd: '/',
-    });
+    const { stdout } = await execFileAsync(
+      'runuser',
+      [
+        '-u',
+        'postgres',
+        '--',
+        'pgbackrest',
+        `--config=${path.join(runDir, 'pgbackrest', 'pgbackrest.conf')}`,
+        `--stanza=${stanza}`,
+        '--log-level-console=warn',
+        ...args,
+      ],
+      {
+        cwd: '/',
+      },
+    );
     return stdout;
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string; message: string };
@@ -57,7 +73,12 @@ export function gapsIn(segments: string[]): string[] {
   const missing: string[] = [];
   for (let i = 1; i < sorted.length; i++) {
     for (let p = position(sorted[i - 1]!) + 1; p < position(sorted[i]!); p++) {
-      missing.push(`${sorted[i]!.slice(0, 8)}${Math.floor(p / 256).toString(16).toUpperCase().padStart(8, '0')}${(p % 256).toString(16).toUpperCase().padStart(8, '0')}`);
+      missing.push(
+        `${sorted[i]!.slice(0, 8)}${Math.floor(p / 256)
+          .toString(16)
+          .toUpperCase()
+          .padStart(8, '0')}${(p % 256).toString(16).toUpperCase().padStart(8, '0')}`,
+      );
     }
   }
   return missing;
@@ -72,7 +93,10 @@ function postgresGid(): number {
 }
 
 function passwdEntry(): string[] {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'));
   if (!line) throw new Error('no postgres user in /etc/passwd');
   return line.split(':');
 }

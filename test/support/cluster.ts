@@ -19,7 +19,10 @@ export class BridgedNamespaces {
   readonly names: string[];
   private readonly bridge: string;
 
-  constructor(readonly addresses: string[], tag: string) {
+  constructor(
+    readonly addresses: string[],
+    tag: string,
+  ) {
     const id = process.pid % 100000;
     this.names = addresses.map((_, i) => `im-${tag}-${i}-${process.pid}`);
     this.bridge = `imbr${tag.slice(0, 3)}${id}`;
@@ -87,19 +90,33 @@ export class Cluster {
   private authorities!: Authorities;
   private readonly namespaces: BridgedNamespaces;
 
-  constructor(readonly addresses: [string, string], readonly tag: string) {
+  constructor(
+    readonly addresses: [string, string],
+    readonly tag: string,
+  ) {
     this.namespaces = new BridgedNamespaces(addresses, tag);
   }
 
   async start(): Promise<void> {
     const { dir, authorities } = clusterDir(this.tag);
     this.authorities = authorities;
-    const pair: OpensslPair = opensslLeaf(path.join(dir, 'operator'), authorities.clientCa, { cn: 'instance-manager-operator' });
-    const files = { ca: path.join(dir, 'operator', 'server-ca.pem'), cert: path.join(dir, 'operator', 'operator.pem'), key: path.join(dir, 'operator', 'operator.key') };
+    const pair: OpensslPair = opensslLeaf(path.join(dir, 'operator'), authorities.clientCa, {
+      cn: 'instance-manager-operator',
+    });
+    const files = {
+      ca: path.join(dir, 'operator', 'server-ca.pem'),
+      cert: path.join(dir, 'operator', 'operator.pem'),
+      key: path.join(dir, 'operator', 'operator.key'),
+    };
     fs.writeFileSync(files.ca, authorities.serverCa.certPem);
     fs.writeFileSync(files.cert, pair.certPem);
     fs.writeFileSync(files.key, pair.keyPem);
-    this.operator = { ca: authorities.serverCa.certPem, cert: pair.certPem, key: pair.keyPem, flags: ['--cert', files.cert, '--key', files.key, '--ca', files.ca] };
+    this.operator = {
+      ca: authorities.serverCa.certPem,
+      cert: pair.certPem,
+      key: pair.keyPem,
+      flags: ['--cert', files.cert, '--key', files.key, '--ca', files.ca],
+    };
     const primary = await this.startNode(0);
     await primary.manager.waitUntilReady();
     await this.startNode(1, { replicaOf: primary.pg });
@@ -127,7 +144,9 @@ export class Cluster {
     try {
       await waitForStatusApi(url, { ca: this.operator.ca }, 60_000);
     } catch (error) {
-      throw new Error(`${node.name}'s status API does not answer: ${(error as Error).message}\n${manager.stderr}\n${manager.tail()}`);
+      throw new Error(
+        `${node.name}'s status API does not answer: ${(error as Error).message}\n${manager.stderr}\n${manager.tail()}`,
+      );
     }
     return node;
   }
@@ -144,7 +163,14 @@ export class Cluster {
   /** An operator action over HTTPS with the operator certificate. */
   act(node: ClusterNode, action: string, body?: unknown): Promise<Answer> {
     const { ca, cert, key } = this.operator;
-    return ask(`${node.url}/pg/${action}`, { method: 'POST', ca, cert, key, timeoutMs: 120_000, body: body === undefined ? undefined : JSON.stringify(body) });
+    return ask(`${node.url}/pg/${action}`, {
+      method: 'POST',
+      ca,
+      cert,
+      key,
+      timeoutMs: 120_000,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   }
 
   cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -187,7 +213,13 @@ export class WriteLoad {
       try {
         if (!client) {
           const { socketDir, port } = this.nodes[target]!.manager;
-          client = new pg.Client({ host: socketDir, port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2_000 });
+          client = new pg.Client({
+            host: socketDir,
+            port,
+            user: 'postgres',
+            database: 'postgres',
+            connectionTimeoutMillis: 2_000,
+          });
           client.on('error', () => undefined);
           await client.connect();
         }

@@ -8,8 +8,19 @@ import { AUDIT_FIELDS, CSVLOG_COLUMNS, logTimeToRfc3339, severityLevel } from '.
 export type Column = (typeof CSVLOG_COLUMNS)[number];
 
 const QUOTED: ReadonlySet<string> = new Set([
-  'user_name', 'database_name', 'connection_from', 'command_tag', 'message', 'detail', 'hint', 'internal_query',
-  'context', 'query', 'location', 'application_name', 'backend_type',
+  'user_name',
+  'database_name',
+  'connection_from',
+  'command_tag',
+  'message',
+  'detail',
+  'hint',
+  'internal_query',
+  'context',
+  'query',
+  'location',
+  'application_name',
+  'backend_type',
 ]);
 
 export function isQuotedColumn(index: number): boolean {
@@ -23,7 +34,9 @@ export function csvField(index: number, value: string | undefined): string {
 
 /** One record of `columns` columns (23, 24 or 26); missing values are null (empty). */
 export function csvlogRecord(values: Partial<Record<Column, string>>, columns = 26): string {
-  return `${CSVLOG_COLUMNS.slice(0, columns).map((name, index) => csvField(index, values[name])).join(',')}\n`;
+  return `${CSVLOG_COLUMNS.slice(0, columns)
+    .map((name, index) => csvField(index, values[name]))
+    .join(',')}\n`;
 }
 
 export const SAMPLE: Partial<Record<Column, string>> = {
@@ -72,7 +85,14 @@ export function contractLines(input: Buffer, pod: string, now: () => Date): Buff
       if (value !== '' && !(audit && index === 13)) record[CSVLOG_COLUMNS[index] ?? `column_${index + 1}`] = value;
     });
     if (audit) record.audit = audit;
-    const line = { level: severityLevel(row[11] ?? ''), ts: logTimeToRfc3339(row[0]!, now), logger: audit ? 'pgaudit' : 'postgres', msg: 'record', logging_pod: pod, record };
+    const line = {
+      level: severityLevel(row[11] ?? ''),
+      ts: logTimeToRfc3339(row[0]!, now),
+      logger: audit ? 'pgaudit' : 'postgres',
+      msg: 'record',
+      logging_pod: pod,
+      record,
+    };
     return `${JSON.stringify(line)}\n`;
   });
   return Buffer.from(lines.join(''));
@@ -89,5 +109,7 @@ function auditFields(message: string): Record<string, string> | undefined {
   }
   if (rows.length !== 1 || (rows[0]!.length !== 9 && rows[0]!.length !== 10)) return undefined;
   // Empty audit fields are omitted, as empty columns of `record` are.
-  return Object.fromEntries(rows[0]!.map((value, index) => [AUDIT_FIELDS[index]!, value]).filter(([, value]) => value !== ''));
+  return Object.fromEntries(
+    rows[0]!.map((value, index) => [AUDIT_FIELDS[index]!, value]).filter(([, value]) => value !== ''),
+  );
 }

@@ -110,7 +110,10 @@ export class Manager {
     const seen = this.lines.slice(after).find(predicate);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${this.tail()}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${this.tail()}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         predicate,
         resolve: (line) => {
@@ -126,7 +129,11 @@ export class Manager {
   }
 
   waitForMessage(msg: string | RegExp, timeoutMs?: number, after = 0): Promise<LogLine> {
-    return this.waitForLine((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)), timeoutMs, after);
+    return this.waitForLine(
+      (line) => (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)),
+      timeoutMs,
+      after,
+    );
   }
 
   /** Resolves once PostgreSQL accepts connections (again, when `after` skips earlier starts). */
@@ -151,7 +158,11 @@ export class Manager {
    * errors are expected when the server goes away under it, so they are not reported.
    */
   openSession(sql = 'SELECT pg_sleep(600)', database = 'postgres'): ChildProcess {
-    const session = spawn('psql', ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', database, '-c', sql], { stdio: 'ignore' });
+    const session = spawn(
+      'psql',
+      ['-X', '-At', '-h', this.socketDir, '-p', String(this.port), '-U', 'postgres', '-d', database, '-c', sql],
+      { stdio: 'ignore' },
+    );
     session.on('error', () => undefined);
     return session;
   }
@@ -175,10 +186,35 @@ export class Manager {
 }
 
 /** psql over a unix socket as the superuser; returns unaligned, tuples-only output. */
-export async function psqlOverSocket(socketDir: string, port: number, sql: string, extraArgs: string[] = []): Promise<string> {
-  const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...extraArgs, '-c', sql], {
-    env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
-  });
+export async function psqlOverSocket(
+  socketDir: string,
+  port: number,
+  sql: string,
+  extraArgs: string[] = [],
+): Promise<string> {
+  const { stdout } = await execFileAsync(
+    'psql',
+    [
+      '-X',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-At',
+      '-h',
+      socketDir,
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      ...extraArgs,
+      '-c',
+      sql,
+    ],
+    {
+      env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+    },
+  );
   return stdout.trim();
 }
 
@@ -187,15 +223,23 @@ export async function startManager(options: ManagerOptions = {}): Promise<Manage
   const port = options.port ?? (await freePort());
   const statusPort = options.status ? (options.statusPort ?? (await freePort())) : 0;
   const args = [
-    BIN, 'run',
-    '--pgdata', path.join(dir, 'pgdata'),
-    '--run-dir', path.join(dir, 'run'),
-    '--port', String(port),
-    '--listen', '127.0.0.1',
-    '--status-port', String(statusPort),
+    BIN,
+    'run',
+    '--pgdata',
+    path.join(dir, 'pgdata'),
+    '--run-dir',
+    path.join(dir, 'run'),
+    '--port',
+    String(port),
+    '--listen',
+    '127.0.0.1',
+    '--status-port',
+    String(statusPort),
     ...(options.status === 'http' ? ['--status-insecure'] : []),
-    '--pod-name', 'test-pod',
-    '--secrets-dir', path.join(dir, 'no-secrets'),
+    '--pod-name',
+    'test-pod',
+    '--secrets-dir',
+    path.join(dir, 'no-secrets'),
     ...(options.args ?? []),
   ];
   const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
@@ -214,7 +258,9 @@ export async function startManager(options: ManagerOptions = {}): Promise<Manage
  */
 export async function psqlConninfo(conninfo: string, sql: string): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-d', conninfo, '-c', sql], { env: { ...process.env, PGCONNECT_TIMEOUT: '5' } });
+    const { stdout } = await execFileAsync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-d', conninfo, '-c', sql], {
+      env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+    });
     return stdout.trim();
   } catch (error) {
     throw new Error((error as { stderr?: string }).stderr?.trim() || (error as Error).message);
@@ -222,9 +268,16 @@ export async function psqlConninfo(conninfo: string, sql: string): Promise<strin
 }
 
 /** Runs the CLI to completion (for commands other than `run`, and for bad-input checks). */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -235,7 +288,12 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?
 }
 
 /** Polls `check` until it returns a value other than undefined/false; rejects after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -260,7 +318,10 @@ export function readHostProcess(pid: number): HostProcess | undefined {
   try {
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
-    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((arg) => arg !== '');
+    const args = fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((arg) => arg !== '');
     return {
       pid,
       namespacePid: Number(field('NSpid').split(/\s+/).at(-1)),
@@ -301,7 +362,12 @@ export function postgresProcesses(postmasterPid: number): number[] {
     .filter((entry) => /^\d+$/.test(entry))
     .filter((pid) => {
       try {
-        return fs.readFileSync(path.join('/proc', pid, 'stat'), 'utf8').replace(/^.*\) /, '').split(' ')[1] === String(postmasterPid);
+        return (
+          fs
+            .readFileSync(path.join('/proc', pid, 'stat'), 'utf8')
+            .replace(/^.*\) /, '')
+            .split(' ')[1] === String(postmasterPid)
+        );
       } catch {
         return false;
       }

@@ -20,10 +20,16 @@ export function parseMetrics(text: string): Scraped {
     .map((line) => {
       const match = LINE.exec(line);
       if (!match) throw new Error(`not a sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(LABEL)].map(([, name, value]) => [name!, value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(LABEL)].map(([, name, value]) => [
+          name!,
+          value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)),
+        ]),
+      );
       return { name: match[1]!, labels, value: Number(match[3]) };
     });
-  const same = (a: Record<string, string>, b: Record<string, string>) => Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([key, value]) => a[key] === value);
+  const same = (a: Record<string, string>, b: Record<string, string>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([key, value]) => a[key] === value);
   return {
     text,
     value: (name, labels = {}) => all.find((sample) => sample.name === name && same(sample.labels, labels))?.value,

@@ -11,7 +11,12 @@ export function openssl(args: string[], input?: string): string {
 }
 
 /** `openssl verify`: its exit status and what it printed, so a test can show why it refused. */
-export function opensslVerify(dir: string, leafPem: string, caPem: string, options: { untrusted?: string; at?: Date; purpose?: 'sslserver' | 'sslclient' } = {}): { ok: boolean; output: string } {
+export function opensslVerify(
+  dir: string,
+  leafPem: string,
+  caPem: string,
+  options: { untrusted?: string; at?: Date; purpose?: 'sslserver' | 'sslclient' } = {},
+): { ok: boolean; output: string } {
   const write = (name: string, content: string) => {
     const file = path.join(dir, name);
     fs.writeFileSync(file, content);
@@ -47,7 +52,10 @@ function newKeyArgs(type: OpensslKeyType): string[] {
  * A certificate made by openssl in `dir`: self-signed when `issuer` is absent, else signed by it.
  * `extensions` are openssl config lines (e.g. `basicConstraints=critical,CA:TRUE`).
  */
-export function opensslCertificate(dir: string, options: { name: string; cn: string; key: OpensslKeyType; extensions: string[]; issuer?: OpensslPair; days?: number }): OpensslPair {
+export function opensslCertificate(
+  dir: string,
+  options: { name: string; cn: string; key: OpensslKeyType; extensions: string[]; issuer?: OpensslPair; days?: number },
+): OpensslPair {
   const file = (suffix: string) => path.join(dir, `${options.name}.${suffix}`);
   const extensions = file('ext');
   fs.writeFileSync(extensions, `[ext]\n${options.extensions.join('\n')}\n`);
@@ -55,12 +63,64 @@ export function opensslCertificate(dir: string, options: { name: string; cn: str
   if (options.issuer) {
     fs.writeFileSync(file('issuer.crt'), options.issuer.certPem);
     fs.writeFileSync(file('issuer.key'), options.issuer.keyPem);
-    openssl(['req', '-new', ...newKeyArgs(options.key), '-nodes', '-keyout', file('key'), '-out', file('csr'), '-subj', `/CN=${options.cn}`]);
-    openssl(['x509', '-req', '-in', file('csr'), '-CA', file('issuer.crt'), '-CAkey', file('issuer.key'), '-set_serial', `0x${Date.now().toString(16)}`, '-days', days, '-extfile', extensions, '-extensions', 'ext', '-out', file('crt')]);
+    openssl([
+      'req',
+      '-new',
+      ...newKeyArgs(options.key),
+      '-nodes',
+      '-keyout',
+      file('key'),
+      '-out',
+      file('csr'),
+      '-subj',
+      `/CN=${options.cn}`,
+    ]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      file('csr'),
+      '-CA',
+      file('issuer.crt'),
+      '-CAkey',
+      file('issuer.key'),
+      '-set_serial',
+      `0x${Date.now().toString(16)}`,
+      '-days',
+      days,
+      '-extfile',
+      extensions,
+      '-extensions',
+      'ext',
+      '-out',
+      file('crt'),
+    ]);
   } else {
-    openssl(['req', '-x509', ...newKeyArgs(options.key), '-nodes', '-keyout', file('key'), '-out', file('crt'), '-subj', `/CN=${options.cn}`, '-days', days, '-config', extensions, '-extensions', 'ext']);
+    openssl([
+      'req',
+      '-x509',
+      ...newKeyArgs(options.key),
+      '-nodes',
+      '-keyout',
+      file('key'),
+      '-out',
+      file('crt'),
+      '-subj',
+      `/CN=${options.cn}`,
+      '-days',
+      days,
+      '-config',
+      extensions,
+      '-extensions',
+      'ext',
+    ]);
   }
   return { certPem: fs.readFileSync(file('crt'), 'utf8'), keyPem: fs.readFileSync(file('key'), 'utf8') };
 }
 
-export const CA_EXTENSIONS = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign', 'subjectKeyIdentifier=hash', 'authorityKeyIdentifier=keyid'];
+export const CA_EXTENSIONS = [
+  'basicConstraints=critical,CA:TRUE',
+  'keyUsage=critical,keyCertSign,cRLSign',
+  'subjectKeyIdentifier=hash',
+  'authorityKeyIdentifier=keyid',
+];

@@ -20,7 +20,9 @@ interface PackageSymlink {
 export function pgBinFor(major: number): string {
   if (major === DEBIAN_MAJOR) return `/usr/lib/postgresql/${major}/bin`;
   const packageDir = path.join(ROOT, 'node_modules', `pg${major}`);
-  const links = JSON.parse(fs.readFileSync(path.join(packageDir, 'native', 'pg-symlinks.json'), 'utf8')) as PackageSymlink[];
+  const links = JSON.parse(
+    fs.readFileSync(path.join(packageDir, 'native', 'pg-symlinks.json'), 'utf8'),
+  ) as PackageSymlink[];
   for (const { source, target } of links) {
     const link = path.join(packageDir, target);
     if (fs.existsSync(link)) continue;

@@ -54,12 +54,18 @@ export function nodeDir(options: NodeOptions): { dir: string; secrets: string } 
   const work = path.join(dir, 'openssl');
   const serverCa = options.trustedServerCa ?? options.authorities.serverCa;
   const clientCa = options.clientCa ?? options.authorities.clientCa;
-  const server = opensslLeaf(path.join(work, 'server'), serverCa, { cn: options.serverNames[0]!, names: options.serverNames });
+  const server = opensslLeaf(path.join(work, 'server'), serverCa, {
+    cn: options.serverNames[0]!,
+    names: options.serverNames,
+  });
   const replication = opensslLeaf(path.join(work, 'replication'), clientCa, { cn: 'streaming_replica' });
   writeKubeletVolume(path.join(secrets, 'server-ca'), { 'ca.crt': serverCa.certPem });
   writeKubeletVolume(path.join(secrets, 'client-ca'), { 'ca.crt': clientCa.certPem });
   writeKubeletVolume(path.join(secrets, 'server-tls'), { 'tls.crt': server.certPem, 'tls.key': server.keyPem });
-  writeKubeletVolume(path.join(secrets, 'replication-tls'), { 'tls.crt': replication.certPem, 'tls.key': replication.keyPem });
+  writeKubeletVolume(path.join(secrets, 'replication-tls'), {
+    'tls.crt': replication.certPem,
+    'tls.key': replication.keyPem,
+  });
   return { dir, secrets };
 }
 
@@ -73,9 +79,12 @@ export async function startNode(options: NodeOptions): Promise<Manager> {
     status: options.status,
     statusPort: options.statusPort,
     args: [
-      '--secrets-dir', secrets,
-      '--listen', options.listen ?? options.serverNames[0]!,
-      '--pod-name', options.podName,
+      '--secrets-dir',
+      secrets,
+      '--listen',
+      options.listen ?? options.serverNames[0]!,
+      '--pod-name',
+      options.podName,
       ...(options.replicaOf ? ['--replica-of', options.replicaOf] : []),
       ...FAST_STOP,
       ...(options.args ?? []),
@@ -95,7 +104,9 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
     }
     await sleep(50);
   }
-  throw new Error(`${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+  throw new Error(
+    `${what}: not within ${timeoutMs} ms${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+  );
 }
 
 export interface WalSender {
@@ -116,16 +127,28 @@ export async function walSenders(primary: Manager): Promise<WalSender[]> {
 }
 
 /** Resolves once `replica` sees the row `value` inserted on `primary` (a table made once per primary). */
-export async function rowReachesReplica(primary: Manager, replica: Manager, value: string, timeoutMs = 5_000): Promise<number> {
+export async function rowReachesReplica(
+  primary: Manager,
+  replica: Manager,
+  value: string,
+  timeoutMs = 5_000,
+): Promise<number> {
   await primary.psql(`CREATE TABLE IF NOT EXISTS replicated (value text); INSERT INTO replicated VALUES ('${value}')`);
-  return waitUntil(`row ${value} on the replica`, async () => (await replica.psql(`SELECT count(*) FROM replicated WHERE value = '${value}'`)) === '1', timeoutMs);
+  return waitUntil(
+    `row ${value} on the replica`,
+    async () => (await replica.psql(`SELECT count(*) FROM replicated WHERE value = '${value}'`)) === '1',
+    timeoutMs,
+  );
 }
 
 /** A network namespace pair joined by a veth pair, removed by `remove()`. */
 export class NamespacePair {
   readonly names: [string, string];
 
-  constructor(readonly addresses: [string, string], tag: string) {
+  constructor(
+    readonly addresses: [string, string],
+    tag: string,
+  ) {
     this.names = [`im-${tag}-a-${process.pid}`, `im-${tag}-b-${process.pid}`];
     const [a, b] = this.names;
     const veth = [`ima${process.pid % 100000}`, `imb${process.pid % 100000}`];

@@ -23,13 +23,39 @@ export async function startS3rver(dir: string, bucket = 'pgbackrest'): Promise<S
   // pgBackRest checks DNS names only (not IP addresses): the endpoint is `localhost`, bound to whichever
   // address it resolves to first, as pgBackRest connects to that one.
   const leaf = opensslLeaf(path.join(dir, 's3-tls'), ca, { cn: 'localhost', names: ['localhost'] });
-  const files = { ca: path.join(dir, 's3-ca.crt'), cert: path.join(dir, 's3.crt'), key: path.join(dir, 's3.key'), data: path.join(dir, 's3-data') };
+  const files = {
+    ca: path.join(dir, 's3-ca.crt'),
+    cert: path.join(dir, 's3.crt'),
+    key: path.join(dir, 's3.key'),
+    data: path.join(dir, 's3-data'),
+  };
   fs.writeFileSync(files.ca, ca.certPem);
   fs.writeFileSync(files.cert, leaf.certPem);
   fs.writeFileSync(files.key, leaf.keyPem);
   fs.mkdirSync(files.data, { recursive: true });
-  const child = spawn('npm', ['exec', '--yes', `--package=${S3RVER}`, '--', 's3rver', '-d', files.data, '-a', 'localhost', '-p', '0',
-    '--key', files.key, '--cert', files.cert, '--configure-bucket', bucket], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(
+    'npm',
+    [
+      'exec',
+      '--yes',
+      `--package=${S3RVER}`,
+      '--',
+      's3rver',
+      '-d',
+      files.data,
+      '-a',
+      'localhost',
+      '-p',
+      '0',
+      '--key',
+      files.key,
+      '--cert',
+      files.cert,
+      '--configure-bucket',
+      bucket,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
   const port = await listeningPort(child);
   return {
     port,

@@ -18,12 +18,26 @@ export function opensslCa(work: string, cn: string, key: OpensslKeyType = 'P-256
 }
 
 /** A leaf signed by `ca`: a server certificate for `names` when given, else a client certificate. */
-export function opensslLeaf(work: string, ca: OpensslPair, request: { cn: string; names?: string[]; key?: OpensslKeyType }): OpensslPair {
+export function opensslLeaf(
+  work: string,
+  ca: OpensslPair,
+  request: { cn: string; names?: string[]; key?: OpensslKeyType },
+): OpensslPair {
   fs.mkdirSync(work, { recursive: true });
   const usage = request.names
-    ? ['extendedKeyUsage=serverAuth', `subjectAltName=${request.names.map((name) => (/^[\d.]+$|:/.test(name) ? `IP:${name}` : `DNS:${name}`)).join(',')}`]
+    ? [
+        'extendedKeyUsage=serverAuth',
+        `subjectAltName=${request.names.map((name) => (/^[\d.]+$|:/.test(name) ? `IP:${name}` : `DNS:${name}`)).join(',')}`,
+      ]
     : ['extendedKeyUsage=clientAuth'];
-  return opensslCertificate(work, { name: 'leaf', cn: request.cn, key: request.key ?? 'P-256', issuer: ca, days: 90, extensions: ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...usage] });
+  return opensslCertificate(work, {
+    name: 'leaf',
+    cn: request.cn,
+    key: request.key ?? 'P-256',
+    issuer: ca,
+    days: 90,
+    extensions: ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...usage],
+  });
 }
 
 let generation = 0;
@@ -45,7 +59,8 @@ export function writeKubeletVolume(dir: string, files: Record<string, string>, k
   fs.symlinkSync(stamp, path.join(dir, '..data_tmp'));
   fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
   for (const name of Object.keys(files)) {
-    if (readLinkOrUndefined(path.join(dir, name)) === undefined) fs.symlinkSync(path.join('..data', name), path.join(dir, name));
+    if (readLinkOrUndefined(path.join(dir, name)) === undefined)
+      fs.symlinkSync(path.join('..data', name), path.join(dir, name));
   }
   if (previous !== undefined) fs.rmSync(path.join(dir, previous), { recursive: true, force: true });
 }
@@ -66,7 +81,12 @@ export interface SecretsMaterial {
 }
 
 /** A complete provided-mode secrets dir (server-tls, server-ca, client-ca, replication-tls). */
-export function opensslSecretsDir(secretsDir: string, work: string, serverNames: string[], key: OpensslKeyType = 'P-256'): SecretsMaterial {
+export function opensslSecretsDir(
+  secretsDir: string,
+  work: string,
+  serverNames: string[],
+  key: OpensslKeyType = 'P-256',
+): SecretsMaterial {
   const serverCa = opensslCa(path.join(work, 'server-ca'), 'test server CA', key);
   const clientCa = opensslCa(path.join(work, 'client-ca'), 'test client CA', key);
   const server = opensslLeaf(path.join(work, 'server'), serverCa, { cn: serverNames[0]!, names: serverNames, key });
@@ -74,13 +94,18 @@ export function opensslSecretsDir(secretsDir: string, work: string, serverNames:
   writeKubeletVolume(path.join(secretsDir, 'server-ca'), { 'ca.crt': serverCa.certPem });
   writeKubeletVolume(path.join(secretsDir, 'client-ca'), { 'ca.crt': clientCa.certPem });
   writeKubeletVolume(path.join(secretsDir, 'server-tls'), { 'tls.crt': server.certPem, 'tls.key': server.keyPem });
-  writeKubeletVolume(path.join(secretsDir, 'replication-tls'), { 'tls.crt': replication.certPem, 'tls.key': replication.keyPem });
+  writeKubeletVolume(path.join(secretsDir, 'replication-tls'), {
+    'tls.crt': replication.certPem,
+    'tls.key': replication.keyPem,
+  });
   return { serverCa, clientCa, server, replication };
 }
 
 /** The certificate a server presents, as PEM, through `openssl s_client -starttls postgres`. */
 export async function servedCertificate(port: number, host = '127.0.0.1'): Promise<string> {
-  const running = execFileAsync('openssl', ['s_client', '-starttls', 'postgres', '-connect', `${host}:${port}`], { timeout: 10_000 });
+  const running = execFileAsync('openssl', ['s_client', '-starttls', 'postgres', '-connect', `${host}:${port}`], {
+    timeout: 10_000,
+  });
   running.child.stdin!.end();
   const { stdout } = await running;
   const match = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(stdout);

@@ -25,11 +25,23 @@ export function ask(url: string, options: AskOptions = {}): Promise<Answer> {
   const began = performance.now();
   return new Promise((resolve, reject) => {
     const headers = options.body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(options.body)) };
-    const common = { method: options.method ?? 'GET', agent: options.agent ?? false, timeout: options.timeoutMs ?? 5_000, headers };
+    const common = {
+      method: options.method ?? 'GET',
+      agent: options.agent ?? false,
+      timeout: options.timeoutMs ?? 5_000,
+      headers,
+    };
     const onResponse = (response: http.IncomingMessage) => {
       let body = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body, headers: response.headers, elapsedMs: performance.now() - began }));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode!,
+          body,
+          headers: response.headers,
+          elapsedMs: performance.now() - began,
+        }),
+      );
     };
     const request = url.startsWith('https:')
       ? https.request(url, { ...common, ca: options.ca, cert: options.cert, key: options.key }, onResponse)

@@ -14,7 +14,9 @@ const PG_BIN = fs
   .map((version) => `/usr/lib/postgresql/${version}/bin`)[0]!;
 
 function asPostgres(program: string, args: string[]): string {
-  const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, program), ...args], { encoding: 'utf8' });
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, program), ...args], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`${program} failed: ${result.stderr}${result.stdout}`);
   return result.stdout;
 }
@@ -43,7 +45,16 @@ export class TlsPostgres {
     fs.mkdirSync(server.pgdata, { mode: 0o700 });
     // The directory also holds the unix socket, which PostgreSQL creates.
     execFileSync('chown', ['postgres:postgres', dir, server.pgdata]);
-    asPostgres('initdb', ['-D', server.pgdata, '-U', 'postgres', '--auth-local', 'trust', '--no-sync', '--no-instructions']);
+    asPostgres('initdb', [
+      '-D',
+      server.pgdata,
+      '-U',
+      'postgres',
+      '--auth-local',
+      'trust',
+      '--no-sync',
+      '--no-instructions',
+    ]);
     server.install(files);
     fs.appendFileSync(
       path.join(server.pgdata, 'postgresql.conf'),
@@ -60,7 +71,10 @@ export class TlsPostgres {
         '',
       ].join('\n'),
     );
-    fs.writeFileSync(path.join(server.pgdata, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 cert\n');
+    fs.writeFileSync(
+      path.join(server.pgdata, 'pg_hba.conf'),
+      'local all all trust\nhostssl all all 127.0.0.1/32 cert\n',
+    );
     const log = path.join(server.pgdata, 'server.log');
     try {
       asPostgres('pg_ctl', ['-D', server.pgdata, '-l', log, '-w', '-t', '30', 'start']);
@@ -88,7 +102,26 @@ export class TlsPostgres {
 
   /** SQL over the unix socket (trust), e.g. to create roles. */
   sql(statement: string): string {
-    return execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', this.dir, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', '-c', statement], { encoding: 'utf8' }).trim();
+    return execFileSync(
+      'psql',
+      [
+        '-X',
+        '-At',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        this.dir,
+        '-p',
+        String(this.port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-c',
+        statement,
+      ],
+      { encoding: 'utf8' },
+    ).trim();
   }
 
   stop(): void {
@@ -97,12 +130,19 @@ export class TlsPostgres {
 }
 
 /** psql over TCP with the given connection keywords; exit status and output, so tests can show a refusal. */
-export function psqlTcp(conninfo: Record<string, string>, sql = 'SELECT current_user'): { ok: boolean; output: string } {
+export function psqlTcp(
+  conninfo: Record<string, string>,
+  sql = 'SELECT current_user',
+): { ok: boolean; output: string } {
   const dsn = Object.entries(conninfo)
     .map(([key, value]) => `${key}='${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`)
     .join(' ');
   try {
-    const output = execFileSync('psql', ['-X', '-At', '-c', sql, dsn], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGCONNECT_TIMEOUT: '5' } });
+    const output = execFileSync('psql', ['-X', '-At', '-c', sql, dsn], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PGCONNECT_TIMEOUT: '5' },
+    });
     return { ok: true, output: output.trim() };
   } catch (error) {
     const failed = error as { stderr?: string };

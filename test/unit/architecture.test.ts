@@ -19,7 +19,9 @@ function sourceFiles(dir: string): string[] {
 /** Relative imports and re-exports, `import type` and dynamic `import()` included. */
 function localImports(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
-  const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)];
+  const specifiers = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g),
+  ];
   return specifiers.map((match) => path.resolve(path.dirname(file), (match[1] ?? match[2])!.replace(/\.js$/, '.ts')));
 }
 
@@ -32,7 +34,8 @@ function findCycles(graph: Map<string, string[]>): string[][] {
     state.set(node, 'visiting');
     stack.push(node);
     for (const next of graph.get(node) ?? []) {
-      if (state.get(next) === 'visiting') cycles.push(stack.slice(stack.indexOf(next)).map((file) => path.relative(SRC, file)));
+      if (state.get(next) === 'visiting')
+        cycles.push(stack.slice(stack.indexOf(next)).map((file) => path.relative(SRC, file)));
       else if (!state.has(next)) visit(next);
     }
     stack.pop();
@@ -51,12 +54,21 @@ describe('src/', () => {
   });
 
   it('finds a cycle when there is one (the check itself)', () => {
-    expect(findCycles(new Map([['/a', ['/b']], ['/b', ['/c']], ['/c', ['/a']]]))).toHaveLength(1);
+    expect(
+      findCycles(
+        new Map([
+          ['/a', ['/b']],
+          ['/b', ['/c']],
+          ['/c', ['/a']],
+        ]),
+      ),
+    ).toHaveLength(1);
   });
 
   it('has no file over 400 lines', () => {
-    const long = files.map((file) => ({ file: path.relative(SRC, file), lines: fs.readFileSync(file, 'utf8').split('\n').length })).filter(({ lines }) => lines > 400);
+    const long = files
+      .map((file) => ({ file: path.relative(SRC, file), lines: fs.readFileSync(file, 'utf8').split('\n').length }))
+      .filter(({ lines }) => lines > 400);
     expect(long).toEqual([]);
   });
-
 });

@@ -85,7 +85,7 @@ describe('pgbackrest.conf', () => {
     );
   });
 
-  it("adds the source stanza of a restore from another cluster", () => {
+  it('adds the source stanza of a restore from another cluster', () => {
     const text = renderPgBackRestConf({ ...inputs, sourceStanza: 'old' });
     expect(text).toContain('\n[pg]\n');
     expect(text).toContain('\n[old]\npg1-path=/data/pgdata\n');
@@ -97,7 +97,9 @@ describe('pgbackrest.conf', () => {
       archiveCommand: 'pgbackrest --config=/controller/pgbackrest/pgbackrest.conf --stanza=pg archive-push %p',
       restoreCommand: 'pgbackrest --config=/controller/pgbackrest/pgbackrest.conf --stanza=pg archive-get %f "%p"',
     });
-    expect(archiveCommands('/my run/x.conf', 'pg').archiveCommand).toBe("pgbackrest --config='/my run/x.conf' --stanza=pg archive-push %p");
+    expect(archiveCommands('/my run/x.conf', 'pg').archiveCommand).toBe(
+      "pgbackrest --config='/my run/x.conf' --stanza=pg archive-push %p",
+    );
   });
 
   it.each([
@@ -115,37 +117,82 @@ describe('pgbackrest info --output=json', () => {
 
   it('reads the backups, oldest first, with sizes, WAL and times', () => {
     const info = parseInfo(json);
-    expect(info).toMatchObject({ statusCode: 0, statusMessage: 'ok', archiveMin: '000000010000000000000001', archiveMax: '000000010000000000000005' });
+    expect(info).toMatchObject({
+      statusCode: 0,
+      statusMessage: 'ok',
+      archiveMin: '000000010000000000000001',
+      archiveMax: '000000010000000000000005',
+    });
     expect(info.backups).toEqual([
       {
-        id: '20261130-145619F', label: '20261130-145619F', type: 'full', startedAt: '2026-11-30T14:56:19.000Z', stoppedAt: '2026-11-30T14:56:25.000Z',
-        sizeBytes: 22987507, repositorySizeBytes: 3055146, walStart: '000000010000000000000003', walStop: '000000010000000000000003', error: null,
+        id: '20261130-145619F',
+        label: '20261130-145619F',
+        type: 'full',
+        startedAt: '2026-11-30T14:56:19.000Z',
+        stoppedAt: '2026-11-30T14:56:25.000Z',
+        sizeBytes: 22987507,
+        repositorySizeBytes: 3055146,
+        walStart: '000000010000000000000003',
+        walStop: '000000010000000000000003',
+        error: null,
       },
       {
-        id: '20261130-145619F_20261130-145626I', label: '20261130-145619F_20261130-145626I', type: 'incr', startedAt: '2026-11-30T14:56:26.000Z', stoppedAt: '2026-11-30T14:56:28.000Z',
-        sizeBytes: 22987507, repositorySizeBytes: 430, walStart: '000000010000000000000004', walStop: '000000010000000000000005', error: null,
+        id: '20261130-145619F_20261130-145626I',
+        label: '20261130-145619F_20261130-145626I',
+        type: 'incr',
+        startedAt: '2026-11-30T14:56:26.000Z',
+        stoppedAt: '2026-11-30T14:56:28.000Z',
+        sizeBytes: 22987507,
+        repositorySizeBytes: 430,
+        walStart: '000000010000000000000004',
+        walStop: '000000010000000000000005',
+        error: null,
       },
     ]);
   });
 
   it('reads a stanza without backups', () => {
     const info = parseInfo('[{"archive":[],"backup":[],"name":"pg","status":{"code":2,"message":"no valid backups"}}]');
-    expect(info).toEqual({ statusCode: 2, statusMessage: 'no valid backups', backups: [], archiveMin: null, archiveMax: null });
+    expect(info).toEqual({
+      statusCode: 2,
+      statusMessage: 'no valid backups',
+      backups: [],
+      archiveMin: null,
+      archiveMax: null,
+    });
   });
 
-  it.each([['{}'], ['[]'], ['[{"status":{"code":0},"backup":[{"type":"weird","timestamp":{"start":1}}]}]']])('refuses %s', (text) => {
-    expect(() => parseInfo(text)).toThrow(/pgbackrest info/);
-  });
+  it.each([['{}'], ['[]'], ['[{"status":{"code":0},"backup":[{"type":"weird","timestamp":{"start":1}}]}]']])(
+    'refuses %s',
+    (text) => {
+      expect(() => parseInfo(text)).toThrow(/pgbackrest info/);
+    },
+  );
 });
 
 describe('pgBackRest console lines', () => {
   it.each([
-    ['P00   INFO: backup command begin 2.45: --type=full', { level: 'info', process: 'P00', msg: 'backup command begin 2.45: --type=full' }],
-    ['P00   WARN: no prior backup exists, incr backup has been changed to full', { level: 'warning', process: 'P00', msg: 'no prior backup exists, incr backup has been changed to full' }],
-    ['P00  ERROR: [082]: WAL segment was not archived', { level: 'error', process: 'P00', msg: '[082]: WAL segment was not archived' }],
-    ['P01 DETAIL: backup file /data/base/1/1259', { level: 'info', process: 'P01', msg: 'backup file /data/base/1/1259' }],
+    [
+      'P00   INFO: backup command begin 2.45: --type=full',
+      { level: 'info', process: 'P00', msg: 'backup command begin 2.45: --type=full' },
+    ],
+    [
+      'P00   WARN: no prior backup exists, incr backup has been changed to full',
+      { level: 'warning', process: 'P00', msg: 'no prior backup exists, incr backup has been changed to full' },
+    ],
+    [
+      'P00  ERROR: [082]: WAL segment was not archived',
+      { level: 'error', process: 'P00', msg: '[082]: WAL segment was not archived' },
+    ],
+    [
+      'P01 DETAIL: backup file /data/base/1/1259',
+      { level: 'info', process: 'P01', msg: 'backup file /data/base/1/1259' },
+    ],
     ['P00  DEBUG:     common/lock', { level: 'debug', process: 'P00', msg: '    common/lock' }],
-    ['            HINT: is archive_command configured?', { level: 'info', process: undefined, msg: '            HINT: is archive_command configured?' }],
+    [
+      '            HINT: is archive_command configured?',
+      { level: 'info', process: undefined, msg: '            HINT: is archive_command configured?' },
+    ],
   ])('%s', (line, expected) => {
     expect(parseConsoleLine(line)).toEqual(expected);
   });
@@ -154,15 +201,23 @@ describe('pgBackRest console lines', () => {
 describe('archiving status', () => {
   const at = (iso: string) => new Date(iso);
   const stats = {
-    archivedCount: 10, lastArchivedWal: '000000010000000000000009', lastArchivedAt: at('2026-11-30T10:00:00Z'),
-    failedCount: 0, lastFailedWal: null, lastFailedAt: null,
+    archivedCount: 10,
+    lastArchivedWal: '000000010000000000000009',
+    lastArchivedAt: at('2026-11-30T10:00:00Z'),
+    failedCount: 0,
+    lastFailedWal: null,
+    lastFailedAt: null,
   };
 
   it.each([
     ['never failed', stats, false],
     ['failed before the last success', { ...stats, failedCount: 3, lastFailedAt: at('2026-11-30T09:00:00Z') }, false],
     ['failed after the last success', { ...stats, failedCount: 3, lastFailedAt: at('2026-11-30T10:00:01Z') }, true],
-    ['failed and never archived', { ...stats, archivedCount: 0, lastArchivedAt: null, failedCount: 1, lastFailedAt: at('2026-11-30T10:00:00Z') }, true],
+    [
+      'failed and never archived',
+      { ...stats, archivedCount: 0, lastArchivedAt: null, failedCount: 1, lastFailedAt: at('2026-11-30T10:00:00Z') },
+      true,
+    ],
   ])('%s', (_name, reading, failing) => {
     expect(archiveStatus(reading).failing).toBe(failing);
   });
@@ -194,7 +249,9 @@ describe('restore', () => {
     [{ kind: 'name' as const, value: "before 'the' upgrade" }, "recovery_target_name = 'before ''the'' upgrade'"],
   ])('appends the target %j to postgresql.auto.conf, and takes it out again', (target, line) => {
     const withTarget = withRecoveryTarget(autoConf, target);
-    expect(withTarget).toBe(`${autoConf}# recovery target of the restore, written by instance-manager and removed at promotion\n${line}\nrecovery_target_action = 'promote'\n`);
+    expect(withTarget).toBe(
+      `${autoConf}# recovery target of the restore, written by instance-manager and removed at promotion\n${line}\nrecovery_target_action = 'promote'\n`,
+    );
     expect(withoutRecoveryTarget(withTarget)).toBe(autoConf);
     // A second restore into the same file does not stack targets.
     expect(withRecoveryTarget(withTarget, target)).toBe(withTarget);
@@ -205,13 +262,32 @@ describe('backup and restore flags', () => {
   it.each([
     [{}, 'pg-1', false, undefined],
     [{ backupRepo: '/r.conf' }, 'pg-1', false, { repoFile: '/r.conf', clusterName: 'pg', restore: undefined }],
-    [{ backupRepo: '/r.conf', clusterName: 'main' }, 'pg-1', false, { repoFile: '/r.conf', clusterName: 'main', restore: undefined }],
-    [{ backupRepo: '/r.conf', restoreFromBackup: true, recoveryTargetLsn: '0/3000138' }, 'pg-1', false, {
-      repoFile: '/r.conf', clusterName: 'pg', restore: { sourceStanza: 'pg', set: undefined, target: { kind: 'lsn', value: '0/3000138' } },
-    }],
-    [{ backupRepo: '/r.conf', restoreFromCluster: 'old', restoreSet: 'L' }, 'new-0', false, {
-      repoFile: '/r.conf', clusterName: 'new', restore: { sourceStanza: 'old', set: 'L', target: undefined },
-    }],
+    [
+      { backupRepo: '/r.conf', clusterName: 'main' },
+      'pg-1',
+      false,
+      { repoFile: '/r.conf', clusterName: 'main', restore: undefined },
+    ],
+    [
+      { backupRepo: '/r.conf', restoreFromBackup: true, recoveryTargetLsn: '0/3000138' },
+      'pg-1',
+      false,
+      {
+        repoFile: '/r.conf',
+        clusterName: 'pg',
+        restore: { sourceStanza: 'pg', set: undefined, target: { kind: 'lsn', value: '0/3000138' } },
+      },
+    ],
+    [
+      { backupRepo: '/r.conf', restoreFromCluster: 'old', restoreSet: 'L' },
+      'new-0',
+      false,
+      {
+        repoFile: '/r.conf',
+        clusterName: 'new',
+        restore: { sourceStanza: 'old', set: 'L', target: undefined },
+      },
+    ],
   ])('%j', (flags, pod, replica, expected) => {
     expect(resolveBackupOptions(flags, pod, replica)).toEqual(expected);
   });
@@ -220,9 +296,21 @@ describe('backup and restore flags', () => {
     [{ restoreFromBackup: true }, false, '--restore-from-backup needs --backup-repo'],
     [{ recoveryTargetTime: '2026-11-30 15:00:00+00' }, false, '--recovery-target-* needs --backup-repo'],
     [{ backupRepo: '/r', recoveryTargetName: 'before' }, false, '--recovery-target-* needs --restore-from-backup'],
-    [{ backupRepo: '/r', restoreFromBackup: true, recoveryTargetTime: 'yesterday-ish' }, false, '--recovery-target-time: "yesterday-ish" is not a time'],
-    [{ backupRepo: '/r', restoreFromBackup: true, recoveryTargetLsn: '12345' }, false, '--recovery-target-lsn: "12345" is not an LSN'],
-    [{ backupRepo: '/r', restoreFromBackup: true, recoveryTargetLsn: '0/1', recoveryTargetName: 'x' }, false, 'exclude each other'],
+    [
+      { backupRepo: '/r', restoreFromBackup: true, recoveryTargetTime: 'yesterday-ish' },
+      false,
+      '--recovery-target-time: "yesterday-ish" is not a time',
+    ],
+    [
+      { backupRepo: '/r', restoreFromBackup: true, recoveryTargetLsn: '12345' },
+      false,
+      '--recovery-target-lsn: "12345" is not an LSN',
+    ],
+    [
+      { backupRepo: '/r', restoreFromBackup: true, recoveryTargetLsn: '0/1', recoveryTargetName: 'x' },
+      false,
+      'exclude each other',
+    ],
     [{ backupRepo: '/r', restoreFromBackup: true }, true, '--restore-from-backup and --replica-of exclude each other'],
     [{ backupRepo: '/r', clusterName: 'no/slash' }, false, '--cluster-name: "no/slash" is not a valid cluster name'],
   ])('refuses %j', (flags, replica, message) => {
@@ -238,7 +326,10 @@ describe('POST /pg/backup body', () => {
     [{ type: 'diff' }, { ok: true, type: 'diff' }],
     [{ type: 'FULL' }, { ok: false, detail: '"type" must be one of full, diff, incr' }],
     [{ type: 1 }, { ok: false, detail: '"type" must be one of full, diff, incr' }],
-    [{ type: 'full', when: 'now' }, { ok: false, detail: 'unknown field "when"; only "type" is accepted' }],
+    [
+      { type: 'full', when: 'now' },
+      { ok: false, detail: 'unknown field "when"; only "type" is accepted' },
+    ],
     [['full'], { ok: false, detail: 'the body must be a JSON object like {"type":"full"}' }],
     ['full', { ok: false, detail: 'the body must be a JSON object like {"type":"full"}' }],
   ])('%j', (body, expected) => {

@@ -20,23 +20,39 @@ describe('readBasicAuth', () => {
   });
 
   it.each<[string, (dir: string) => void, RegExp]>([
-    ['another username', (dir) => writeKubeletVolume(dir, { username: 'bob', password: 'x' }), /username: is "bob", expected "app"/],
+    [
+      'another username',
+      (dir) => writeKubeletVolume(dir, { username: 'bob', password: 'x' }),
+      /username: is "bob", expected "app"/,
+    ],
     ['an empty password', (dir) => writeKubeletVolume(dir, { username: 'app', password: '' }), /password: empty/],
     ['a missing password', (dir) => writeKubeletVolume(dir, { username: 'app' }), /password: missing/],
-    ['a FIFO instead of a file (never blocks)', (dir) => {
-      fs.mkdirSync(dir);
-      fs.writeFileSync(path.join(dir, 'username'), 'app');
-      execFileSync('mkfifo', [path.join(dir, 'password')]);
-    }, /password: not a regular file but a FIFO/],
-    ['a directory instead of a file', (dir) => {
-      fs.mkdirSync(path.join(dir, 'password'), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'username'), 'app');
-    }, /password: .*directory/],
-    ['bytes that are not UTF-8', (dir) => {
-      fs.mkdirSync(dir);
-      fs.writeFileSync(path.join(dir, 'username'), 'app');
-      fs.writeFileSync(path.join(dir, 'password'), Buffer.from([0x70, 0xff, 0xfe]));
-    }, /password: not UTF-8/],
+    [
+      'a FIFO instead of a file (never blocks)',
+      (dir) => {
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, 'username'), 'app');
+        execFileSync('mkfifo', [path.join(dir, 'password')]);
+      },
+      /password: not a regular file but a FIFO/,
+    ],
+    [
+      'a directory instead of a file',
+      (dir) => {
+        fs.mkdirSync(path.join(dir, 'password'), { recursive: true });
+        fs.writeFileSync(path.join(dir, 'username'), 'app');
+      },
+      /password: .*directory/,
+    ],
+    [
+      'bytes that are not UTF-8',
+      (dir) => {
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, 'username'), 'app');
+        fs.writeFileSync(path.join(dir, 'password'), Buffer.from([0x70, 0xff, 0xfe]));
+      },
+      /password: not UTF-8/,
+    ],
   ])('refuses %s, naming the file', (_name, prepare, message) => {
     const dir = path.join(scratchDir('basic-auth'), 'app-user');
     prepare(dir);

@@ -17,8 +17,11 @@ const DAY = 86_400_000;
 
 function recordingLogger(): Logger & { lines: { level: string; msg: string; fields?: Record<string, unknown> }[] } {
   const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields });
-  return { lines, error: at('error'), warning: at('warning'), info: at('info'), debug: at('debug') } as Logger & { lines: typeof lines };
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, fields });
+  return { lines, error: at('error'), warning: at('warning'), info: at('info'), debug: at('debug') } as Logger & {
+    lines: typeof lines;
+  };
 }
 
 function setUp(secretsDir?: string) {
@@ -41,13 +44,31 @@ describe('CertificateStore in automatic mode', () => {
   it('creates both CAs once, issues leaves that openssl verifies, and copies keys 0600', async () => {
     const { dir, store, read } = setUp();
     const changed = await store.prepare();
-    expect(changed.sort()).toEqual(['client-ca.crt', 'server-ca.crt', 'server.crt', 'server.key', 'streaming_replica.crt', 'streaming_replica.key']);
-    for (const key of ['server.key', 'streaming_replica.key']) expect(fs.statSync(store.path(key)).mode & 0o777).toBe(0o600);
-    for (const key of ['server-ca.key', 'client-ca.key']) expect(fs.statSync(path.join(dir, 'run', 'pki', key)).mode & 0o777).toBe(0o600);
+    expect(changed.sort()).toEqual([
+      'client-ca.crt',
+      'server-ca.crt',
+      'server.crt',
+      'server.key',
+      'streaming_replica.crt',
+      'streaming_replica.key',
+    ]);
+    for (const key of ['server.key', 'streaming_replica.key'])
+      expect(fs.statSync(store.path(key)).mode & 0o777).toBe(0o600);
+    for (const key of ['server-ca.key', 'client-ca.key'])
+      expect(fs.statSync(path.join(dir, 'run', 'pki', key)).mode & 0o777).toBe(0o600);
     const at = new Date('2026-12-01T00:00:00Z');
-    expect(opensslVerify(dir, read('server.crt'), read('server-ca.crt'), { purpose: 'sslserver', at })).toMatchObject({ ok: true });
-    expect(opensslVerify(dir, read('streaming_replica.crt'), read('client-ca.crt'), { purpose: 'sslclient', at })).toMatchObject({ ok: true });
-    expect(store.status().map(({ name, mode, daysLeft }) => ({ name, mode, daysLeft })).sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+    expect(opensslVerify(dir, read('server.crt'), read('server-ca.crt'), { purpose: 'sslserver', at })).toMatchObject({
+      ok: true,
+    });
+    expect(
+      opensslVerify(dir, read('streaming_replica.crt'), read('client-ca.crt'), { purpose: 'sslclient', at }),
+    ).toMatchObject({ ok: true });
+    expect(
+      store
+        .status()
+        .map(({ name, mode, daysLeft }) => ({ name, mode, daysLeft }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    ).toEqual([
       { name: 'client-ca.crt', mode: 'automatic', daysLeft: 365 },
       { name: 'server-ca.crt', mode: 'automatic', daysLeft: 365 },
       { name: 'server.crt', mode: 'automatic', daysLeft: 90 },
@@ -59,7 +80,14 @@ describe('CertificateStore in automatic mode', () => {
     const { dir, store, read } = setUp();
     await store.prepare();
     const first = read('server.crt');
-    const again = new CertificateStore({ secretsDir: path.join(dir, 'none'), runDir: path.join(dir, 'run'), runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' }, serverNames: ['db.example.test', '10.1.2.3'], logger: recordingLogger(), now: () => new Date('2026-12-01T00:00:00Z') });
+    const again = new CertificateStore({
+      secretsDir: path.join(dir, 'none'),
+      runDir: path.join(dir, 'run'),
+      runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' },
+      serverNames: ['db.example.test', '10.1.2.3'],
+      logger: recordingLogger(),
+      now: () => new Date('2026-12-01T00:00:00Z'),
+    });
     expect(await again.prepare()).toEqual([]);
     expect(read('server.crt')).toBe(first);
     expect(await store.refresh()).toEqual([]);
@@ -74,9 +102,16 @@ describe('CertificateStore in automatic mode', () => {
     advance(82); // 8 days left: not yet
     expect(await store.refresh()).toEqual([]);
     advance(2); // 6 days left
-    expect((await store.refresh()).sort()).toEqual(['server.crt', 'server.key', 'streaming_replica.crt', 'streaming_replica.key']);
+    expect((await store.refresh()).sort()).toEqual([
+      'server.crt',
+      'server.key',
+      'streaming_replica.crt',
+      'streaming_replica.key',
+    ]);
     expect(read('server.crt')).not.toBe(firstLeaf);
-    expect(logger.lines.filter((line) => line.msg === 'issued a certificate').map((line) => String(line.fields?.reason))).toContain('6 days left (renewed below 7)');
+    expect(
+      logger.lines.filter((line) => line.msg === 'issued a certificate').map((line) => String(line.fields?.reason)),
+    ).toContain('6 days left (renewed below 7)');
 
     advance(250); // day 334 of the CA's 365: 31 days left
     await store.refresh();
@@ -106,13 +141,19 @@ describe('CertificateStore with mounted CAs (hybrid) and refused material', () =
     expect(new Set(store.status().map((entry) => entry.mode))).toEqual(new Set(['hybrid']));
     expect(read('server-ca.crt')).toBe(serverCa.certPem);
     const at = new Date('2026-12-01T00:00:00Z');
-    expect(opensslVerify(dir, read('server.crt'), serverCa.certPem, { purpose: 'sslserver', at })).toMatchObject({ ok: true });
-    expect(opensslVerify(dir, read('streaming_replica.crt'), clientCa.certPem, { purpose: 'sslclient', at })).toMatchObject({ ok: true });
+    expect(opensslVerify(dir, read('server.crt'), serverCa.certPem, { purpose: 'sslserver', at })).toMatchObject({
+      ok: true,
+    });
+    expect(
+      opensslVerify(dir, read('streaming_replica.crt'), clientCa.certPem, { purpose: 'sslclient', at }),
+    ).toMatchObject({ ok: true });
 
     const served = read('server.crt');
     writeKubeletVolume(path.join(secrets, 'server-ca'), { 'ca.crt': serverCa.certPem, 'ca.key': clientCa.keyPem });
     expect(await store.refresh()).toEqual([]);
-    const refused = logger.lines.find((line) => line.msg === 'refused the mounted certificates; the previous ones keep serving');
+    const refused = logger.lines.find(
+      (line) => line.msg === 'refused the mounted certificates; the previous ones keep serving',
+    );
     expect(refused?.fields?.err).toMatch(/server-ca\/ca.crt: .*does not match/);
     expect(read('server.crt')).toBe(served);
     expect(store.status().find((entry) => entry.name === 'server.crt')?.mode).toBe('hybrid');
@@ -120,8 +161,16 @@ describe('CertificateStore with mounted CAs (hybrid) and refused material', () =
 
   it('refuses a bad --server-name naming the flag', async () => {
     const dir = scratchDir('store-names');
-    const store = new CertificateStore({ secretsDir: path.join(dir, 'none'), runDir: path.join(dir, 'run'), runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' }, serverNames: ['not a name'], logger: recordingLogger() });
-    await expect(store.prepare()).rejects.toThrow(/^--server-name: "not a name" is neither a DNS name nor an IP address/);
+    const store = new CertificateStore({
+      secretsDir: path.join(dir, 'none'),
+      runDir: path.join(dir, 'run'),
+      runAs: { name: 'self', uid: undefined, gid: undefined, home: '/' },
+      serverNames: ['not a name'],
+      logger: recordingLogger(),
+    });
+    await expect(store.prepare()).rejects.toThrow(
+      /^--server-name: "not a name" is neither a DNS name nor an IP address/,
+    );
   });
 
   it('refuses bad mounted material at start with a UsageError naming the file', async () => {

@@ -26,14 +26,24 @@ describe('flag parsers', () => {
   });
 
   it.each([
-    [undefined, false], ['', false], ['false', false], ['0', false], ['off', false], ['No', false],
-    ['true', true], ['1', true], ['ON', true], ['yes', true],
+    [undefined, false],
+    ['', false],
+    ['false', false],
+    ['0', false],
+    ['off', false],
+    ['No', false],
+    ['true', true],
+    ['1', true],
+    ['ON', true],
+    ['yes', true],
   ])('reads the switch IM_ALLOW_ALTER_SYSTEM=%j as %s ("false" is off, unlike commander)', (value, expected) => {
     expect(parseSwitch('IM_ALLOW_ALTER_SYSTEM', value)).toBe(expected);
   });
 
   it('refuses a switch that is neither on nor off, naming it', () => {
-    expect(() => parseSwitch('IM_ALLOW_ALTER_SYSTEM', 'maybe')).toThrow(/^IM_ALLOW_ALTER_SYSTEM: "maybe" is not one of true, 1, on, yes, false, 0, off, no$/);
+    expect(() => parseSwitch('IM_ALLOW_ALTER_SYSTEM', 'maybe')).toThrow(
+      /^IM_ALLOW_ALTER_SYSTEM: "maybe" is not one of true, 1, on, yes, false, 0, off, no$/,
+    );
   });
 
   it('reads seconds and lists', () => {
@@ -44,13 +54,20 @@ describe('flag parsers', () => {
     expect(() => parseList('--server-name', ' , ')).toThrow('--server-name: empty list');
   });
 
-  it.each([['*', '*'], ['127.0.0.1, ::1', '127.0.0.1,::1'], ['db-1.local,fe80::1%eth0', 'db-1.local,fe80::1%eth0']])('reads --listen %j', (value, expected) => {
+  it.each([
+    ['*', '*'],
+    ['127.0.0.1, ::1', '127.0.0.1,::1'],
+    ['db-1.local,fe80::1%eth0', 'db-1.local,fe80::1%eth0'],
+  ])('reads --listen %j', (value, expected) => {
     expect(parseListen('--listen', value)).toBe(expected);
   });
 
-  it.each(["127.0.0.1' ssl='off", '127.0.0.1\nssl=off', 'a b', "'*'"])('refuses --listen %j naming the flag', (value) => {
-    expect(() => parseListen('--listen', value)).toThrow(/^--listen: .* is not a host name, an IP address or \*$/);
-  });
+  it.each(["127.0.0.1' ssl='off", '127.0.0.1\nssl=off', 'a b', "'*'"])(
+    'refuses --listen %j naming the flag',
+    (value) => {
+      expect(() => parseListen('--listen', value)).toThrow(/^--listen: .* is not a host name, an IP address or \*$/);
+    },
+  );
 });
 
 describe('run: on/off switches from the environment', () => {

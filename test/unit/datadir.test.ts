@@ -20,7 +20,9 @@ describe('inspectDataDir', () => {
   it('refuses a directory holding something else, naming the flag and what it found', () => {
     const dir = temp();
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'x');
-    expect(() => inspectDataDir(dir)).toThrow(`--pgdata ${dir}: not empty and not a PostgreSQL data directory (found notes.txt)`);
+    expect(() => inspectDataDir(dir)).toThrow(
+      `--pgdata ${dir}: not empty and not a PostgreSQL data directory (found notes.txt)`,
+    );
   });
 });
 

@@ -59,13 +59,17 @@ function read(file: string): Dockerfile {
 }
 
 function args(stage: Stage, keyword: string): string[] {
-  return stage.instructions.filter((instruction) => instruction.keyword === keyword).map((instruction) => instruction.args);
+  return stage.instructions
+    .filter((instruction) => instruction.keyword === keyword)
+    .map((instruction) => instruction.args);
 }
 
 /** KEY=value pairs of LABEL or ENV instructions (values unquoted). */
 function pairs(stage: Stage, keyword: 'LABEL' | 'ENV'): Map<string, string> {
   const found = new Map<string, string>();
-  for (const text of args(stage, keyword)) for (const [, key, quoted, bare] of text.matchAll(/([\w.-]+)=(?:"([^"]*)"|(\S+))/g)) found.set(key!, quoted ?? bare!);
+  for (const text of args(stage, keyword))
+    for (const [, key, quoted, bare] of text.matchAll(/([\w.-]+)=(?:"([^"]*)"|(\S+))/g))
+      found.set(key!, quoted ?? bare!);
   return found;
 }
 
@@ -75,12 +79,19 @@ function cliDefault(flag: string): string {
 }
 
 const FILES = ['Dockerfile.debian', 'Dockerfile.ubi'] as const;
-const parsed = Object.fromEntries(FILES.map((file) => [file, read(file)])) as Record<(typeof FILES)[number], Dockerfile>;
+const parsed = Object.fromEntries(FILES.map((file) => [file, read(file)])) as Record<
+  (typeof FILES)[number],
+  Dockerfile
+>;
 const finalStage = (file: (typeof FILES)[number]) => parsed[file].stages.at(-1)!;
 
 describe('Dockerfile.debian and Dockerfile.ubi', () => {
   it('have the same two stages, and the very same build stage', () => {
-    for (const file of FILES) expect(parsed[file].stages.map((stage) => stage.name), file).toEqual(['build', 'image']);
+    for (const file of FILES)
+      expect(
+        parsed[file].stages.map((stage) => stage.name),
+        file,
+      ).toEqual(['build', 'image']);
     const [debian, ubi] = FILES.map((file) => parsed[file].stages[0]!);
     expect(ubi).toEqual(debian);
   });
@@ -101,7 +112,9 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
       const stage = finalStage(file);
       expect(args(stage, 'USER'), file).toEqual(['26']);
       expect(args(stage, 'ENTRYPOINT'), file).toEqual(['["/usr/local/bin/instance-manager", "run"]']);
-      expect(args(stage, 'VOLUME'), file).toEqual([JSON.stringify([path.dirname(cliDefault('--pgdata')), cliDefault('--run-dir')]).replace(/,/g, ', ')]);
+      expect(args(stage, 'VOLUME'), file).toEqual([
+        JSON.stringify([path.dirname(cliDefault('--pgdata')), cliDefault('--run-dir')]).replace(/,/g, ', '),
+      ]);
       const env = pairs(stage, 'ENV');
       expect(env.get('PGDATA'), file).toBe(cliDefault('--pgdata'));
       expect(env.get('IM_RUN_DIR'), file).toBe(cliDefault('--run-dir'));
@@ -116,8 +129,20 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     const keys = [...debian!.keys()].sort();
     expect([...ubi!.keys()].sort()).toEqual(keys);
     // OCI's own keys, and this project's for what OCI has none (where the SBOMs are).
-    expect(keys.filter((key) => !key.startsWith('org.opencontainers.image.') && !key.startsWith('org.pg-instance-manager.'))).toEqual([]);
-    for (const key of ['title', 'description', 'version', 'revision', 'created', 'licenses', 'base.name', 'base.digest']) expect(keys).toContain(`org.opencontainers.image.${key}`);
+    expect(
+      keys.filter((key) => !key.startsWith('org.opencontainers.image.') && !key.startsWith('org.pg-instance-manager.')),
+    ).toEqual([]);
+    for (const key of [
+      'title',
+      'description',
+      'version',
+      'revision',
+      'created',
+      'licenses',
+      'base.name',
+      'base.digest',
+    ])
+      expect(keys).toContain(`org.opencontainers.image.${key}`);
     const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const file of FILES) expect(args(finalStage(file), 'ARG'), file).toContain(`VERSION=${version}`);
   });
@@ -153,7 +178,9 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     const steps = install.split(/;\s*/);
     const check = steps.findIndex((step) => step.startsWith('if ! apt-cache show "postgresql-${PG_MAJOR}"'));
     const repository = steps.findIndex((step) => step.includes('https://apt.postgresql.org/pub/repos/apt'));
-    const packages = steps.findIndex((step) => step.includes('"postgresql-${PG_MAJOR}" "postgresql-${PG_MAJOR}-pgaudit"'));
+    const packages = steps.findIndex((step) =>
+      step.includes('"postgresql-${PG_MAJOR}" "postgresql-${PG_MAJOR}-pgaudit"'),
+    );
     // Only when Debian lacks it, after a first update, before the packages are installed.
     expect(steps.indexOf('apt-get update')).toBeLessThan(check);
     expect(check).toBeGreaterThan(-1);
@@ -177,26 +204,39 @@ describe('Dockerfile.debian and Dockerfile.ubi', () => {
     expect(steps[npmCi]).toContain('test -f build/Release/reaper.node');
     expect(steps.find((step) => step.includes('npm run build:sea'))).toContain('test -f build/sea/reaper.node');
     // The build context has to let the addon's sources in.
-    const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    const ignore = fs
+      .readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim());
     for (const source of ['!binding.gyp', '!native/']) expect(ignore).toContain(source);
   });
 
-  it.each(FILES)('%s ships the npm SBOM made in the build stage and one of its OS packages, where its labels say', (file) => {
-    const stage = finalStage(file);
-    const labels = pairs(stage, 'LABEL');
-    const npm = labels.get('org.pg-instance-manager.sbom.npm')!;
-    const os = labels.get('org.pg-instance-manager.sbom.os')!;
-    expect(args(parsed[file].stages[0]!, 'RUN')).toContain(`node scripts/sbom.mjs build/sbom/${path.basename(npm)}`);
-    expect(args(stage, 'COPY')).toContain(`--from=build /src/build/sbom/ ${path.dirname(npm)}/`);
-    const osSbom = args(stage, 'RUN').find((run) => run.includes('"bomFormat":"CycloneDX","specVersion":"1.5"'));
-    expect(osSbom).toMatch(file === 'Dockerfile.debian' ? /dpkg-query -W/ : /rpm -qa/);
-    expect(osSbom!.endsWith(`> ${os}`)).toBe(true);
-  });
+  it.each(FILES)(
+    '%s ships the npm SBOM made in the build stage and one of its OS packages, where its labels say',
+    (file) => {
+      const stage = finalStage(file);
+      const labels = pairs(stage, 'LABEL');
+      const npm = labels.get('org.pg-instance-manager.sbom.npm')!;
+      const os = labels.get('org.pg-instance-manager.sbom.os')!;
+      expect(args(parsed[file].stages[0]!, 'RUN')).toContain(`node scripts/sbom.mjs build/sbom/${path.basename(npm)}`);
+      expect(args(stage, 'COPY')).toContain(`--from=build /src/build/sbom/ ${path.dirname(npm)}/`);
+      const osSbom = args(stage, 'RUN').find((run) => run.includes('"bomFormat":"CycloneDX","specVersion":"1.5"'));
+      expect(osSbom).toMatch(file === 'Dockerfile.debian' ? /dpkg-query -W/ : /rpm -qa/);
+      expect(osSbom!.endsWith(`> ${os}`)).toBe(true);
+    },
+  );
 
-  it.each(FILES)('%s takes only the executable (and its addon) and the SBOM from the build stage and installs no compiler, Node.js or npm', (file) => {
-    const stage = finalStage(file);
-    expect(args(stage, 'COPY')).toEqual(['--from=build /src/build/sea/ /usr/local/bin/', '--from=build /src/build/sbom/ /usr/share/doc/instance-manager/']);
-    const run = args(stage, 'RUN').join(' ');
-    for (const tool of ['nodejs', 'npm', 'gcc', 'g++', 'clang', 'make', 'build-essential', 'Development Tools']) expect(run, tool).not.toMatch(new RegExp(`(^|[\\s"])${tool.replace(/[+]/g, '\\+')}([\\s"]|$)`));
-  });
+  it.each(FILES)(
+    '%s takes only the executable (and its addon) and the SBOM from the build stage and installs no compiler, Node.js or npm',
+    (file) => {
+      const stage = finalStage(file);
+      expect(args(stage, 'COPY')).toEqual([
+        '--from=build /src/build/sea/ /usr/local/bin/',
+        '--from=build /src/build/sbom/ /usr/share/doc/instance-manager/',
+      ]);
+      const run = args(stage, 'RUN').join(' ');
+      for (const tool of ['nodejs', 'npm', 'gcc', 'g++', 'clang', 'make', 'build-essential', 'Development Tools'])
+        expect(run, tool).not.toMatch(new RegExp(`(^|[\\s"])${tool.replace(/[+]/g, '\\+')}([\\s"]|$)`));
+    },
+  );
 });

@@ -59,7 +59,10 @@ describe('validateHbaRule refuses hostile or broken rules, naming them and why',
     ['host all all 10.0.0.0 255.0.255.0 md5', /"255.0.255.0" is not a valid netmask/],
     ['host all all bad_host! md5', /neither an IP address/],
     ['hostssl all all all md5 bogus_option=1', /option "bogus_option" is not valid for method md5/],
-    ['hostssl all all all ldap ldapserver=x map=y', /option "map" is not valid for method ldap \(ldap takes ldapserver/],
+    [
+      'hostssl all all all ldap ldapserver=x map=y',
+      /option "map" is not valid for method ldap \(ldap takes ldapserver/,
+    ],
     ['host all all 0.0.0.0/0 cert', /method cert needs a hostssl rule/],
     ['host all all all peer', /method peer works on local/],
     ['local all all gss', /gss does not work on local/],
@@ -81,10 +84,15 @@ describe('validateHbaRule refuses hostile or broken rules, naming them and why',
 describe('parseHbaRules', () => {
   it('skips blank lines and comments and keeps the rules in order', () => {
     const text = '# users\n\nhostssl all alice all cert\r\n  hostssl app bob 10.0.0.0/8 scram-sha-256\n';
-    expect(parseHbaRules(text, 'hba.conf')).toEqual(['hostssl all alice all cert', 'hostssl app bob 10.0.0.0/8 scram-sha-256']);
+    expect(parseHbaRules(text, 'hba.conf')).toEqual([
+      'hostssl all alice all cert',
+      'hostssl app bob 10.0.0.0/8 scram-sha-256',
+    ]);
   });
 
   it('names the file and line of the first refused rule', () => {
-    expect(() => parseHbaRules('hostssl all alice all cert\ninclude x.conf\n', '/etc/hba.conf')).toThrow(/^\/etc\/hba.conf:2: pg_hba rule "include x.conf" refused/);
+    expect(() => parseHbaRules('hostssl all alice all cert\ninclude x.conf\n', '/etc/hba.conf')).toThrow(
+      /^\/etc\/hba.conf:2: pg_hba rule "include x.conf" refused/,
+    );
   });
 });

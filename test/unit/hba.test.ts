@@ -18,13 +18,19 @@ describe('renderHba', () => {
 
   it('refuses TCP without TLS when the user adds nothing', () => {
     const lines = rules(renderHba([]));
-    expect(lines.filter((line) => line.startsWith('host ') && !line.includes('postgres'))).toEqual(['host all all all reject']);
+    expect(lines.filter((line) => line.startsWith('host ') && !line.includes('postgres'))).toEqual([
+      'host all all all reject',
+    ]);
   });
 
   it('keeps the superuser off TCP unless its password is mounted, after the user rules', () => {
-    const closed = rules(renderHba(['hostssl all postgres all cert'], { superuser: 'postgres', superuserOverTcp: false }));
+    const closed = rules(
+      renderHba(['hostssl all postgres all cert'], { superuser: 'postgres', superuserOverTcp: false }),
+    );
     expect(closed.indexOf('host all postgres all reject')).toBe(closed.indexOf('hostssl all postgres all cert') + 1);
-    expect(closed.indexOf('host all postgres all reject')).toBeLessThan(closed.indexOf('hostssl all all all scram-sha-256'));
+    expect(closed.indexOf('host all postgres all reject')).toBeLessThan(
+      closed.indexOf('hostssl all all all scram-sha-256'),
+    );
     const open = rules(renderHba([], { superuser: 'postgres', superuserOverTcp: true }));
     expect(open.some((line) => line.includes('postgres all reject'))).toBe(false);
   });

@@ -1,35 +1,104 @@
 import { describe, expect, it } from 'vitest';
 import { parseDemoteBody } from '../../src/lifecycle/index.js';
-import { decideStart, parseAddress, parseControlData, parseProbe, parseState, renderState, rewindOutcome, type LifecycleState, type StartFacts } from '../../src/lifecycle/index.js';
+import {
+  decideStart,
+  parseAddress,
+  parseControlData,
+  parseProbe,
+  parseState,
+  renderState,
+  rewindOutcome,
+  type LifecycleState,
+  type StartFacts,
+} from '../../src/lifecycle/index.js';
 
 const P = { host: '10.0.0.1', port: 5432 };
 const Q = { host: '10.0.0.2', port: 5432 };
 const at = '2026-11-30T15:00:00Z';
 const fence = { by: 'instance-manager-operator', at, reason: 'fenced by an operator' };
-const state = (fields: Partial<LifecycleState>): LifecycleState => ({ pod: 'pg-a', role: 'primary', updatedAt: at, ...fields });
-const facts = (fields: Partial<StartFacts>): StartFacts => ({ hasCluster: true, state: undefined, replicaOf: undefined, pod: 'pg-a', ...fields });
+const state = (fields: Partial<LifecycleState>): LifecycleState => ({
+  pod: 'pg-a',
+  role: 'primary',
+  updatedAt: at,
+  ...fields,
+});
+const facts = (fields: Partial<StartFacts>): StartFacts => ({
+  hasCluster: true,
+  state: undefined,
+  replicaOf: undefined,
+  pod: 'pg-a',
+  ...fields,
+});
 
 describe('decideStart: the role on disk is the truth', () => {
   it.each([
-    ['empty PGDATA, no flag: a new primary', facts({ hasCluster: false }), { role: 'primary', primary: undefined, fenced: undefined, rejoin: undefined }],
-    ['empty PGDATA, --replica-of: a clone of it', facts({ hasCluster: false, replicaOf: P }), { role: 'replica', primary: P }],
+    [
+      'empty PGDATA, no flag: a new primary',
+      facts({ hasCluster: false }),
+      { role: 'primary', primary: undefined, fenced: undefined, rejoin: undefined },
+    ],
+    [
+      'empty PGDATA, --replica-of: a clone of it',
+      facts({ hasCluster: false, replicaOf: P }),
+      { role: 'replica', primary: P },
+    ],
     ['a cluster without a state file: the flags decide', facts({ replicaOf: P }), { role: 'replica', primary: P }],
-    ['demoted, restarted with its original primary flags: a replica', facts({ state: state({ role: 'replica', primary: Q }) }), { role: 'replica', primary: Q }],
-    ['promoted, restarted with its original --replica-of: a primary', facts({ replicaOf: P, state: state({ role: 'primary' }) }), { role: 'primary', primary: undefined }],
-    ['--replica-of naming the same primary', facts({ replicaOf: Q, state: state({ role: 'replica', primary: Q }) }), { role: 'replica', primary: Q }],
-    ['--replica-of naming another primary loses', facts({ replicaOf: P, state: state({ role: 'replica', primary: Q }) }), { role: 'replica', primary: Q }],
-    ['fenced: stays fenced, whatever the flags', facts({ replicaOf: P, state: state({ fenced: fence }) }), { role: 'primary', fenced: fence }],
-    ['a demotion not yet rejoined: rejoin first', facts({ state: state({ role: 'replica', primary: Q, rejoin: { reclone: false } }) }), { role: 'replica', primary: Q, rejoin: { reclone: false } }],
-    ['an unfinished reclone (PGDATA empty, state aside): clone from the new primary', facts({ hasCluster: false, state: state({ role: 'replica', primary: Q, rejoin: { reclone: true } }) }), { role: 'replica', primary: Q, rejoin: { reclone: true } }],
-    ['another pod\'s state file in a cluster (a copy): fenced, never a primary by accident', facts({ state: state({ pod: 'pg-b' }) }), { role: 'primary', fenced: expect.objectContaining({ by: 'instance-manager' }) }],
-    ['another pod\'s state file in a copy being made: the flags decide', facts({ hasCluster: false, replicaOf: P, state: state({ pod: 'pg-b' }) }), { role: 'replica', primary: P, fenced: undefined }],
+    [
+      'demoted, restarted with its original primary flags: a replica',
+      facts({ state: state({ role: 'replica', primary: Q }) }),
+      { role: 'replica', primary: Q },
+    ],
+    [
+      'promoted, restarted with its original --replica-of: a primary',
+      facts({ replicaOf: P, state: state({ role: 'primary' }) }),
+      { role: 'primary', primary: undefined },
+    ],
+    [
+      '--replica-of naming the same primary',
+      facts({ replicaOf: Q, state: state({ role: 'replica', primary: Q }) }),
+      { role: 'replica', primary: Q },
+    ],
+    [
+      '--replica-of naming another primary loses',
+      facts({ replicaOf: P, state: state({ role: 'replica', primary: Q }) }),
+      { role: 'replica', primary: Q },
+    ],
+    [
+      'fenced: stays fenced, whatever the flags',
+      facts({ replicaOf: P, state: state({ fenced: fence }) }),
+      { role: 'primary', fenced: fence },
+    ],
+    [
+      'a demotion not yet rejoined: rejoin first',
+      facts({ state: state({ role: 'replica', primary: Q, rejoin: { reclone: false } }) }),
+      { role: 'replica', primary: Q, rejoin: { reclone: false } },
+    ],
+    [
+      'an unfinished reclone (PGDATA empty, state aside): clone from the new primary',
+      facts({ hasCluster: false, state: state({ role: 'replica', primary: Q, rejoin: { reclone: true } }) }),
+      { role: 'replica', primary: Q, rejoin: { reclone: true } },
+    ],
+    [
+      "another pod's state file in a cluster (a copy): fenced, never a primary by accident",
+      facts({ state: state({ pod: 'pg-b' }) }),
+      { role: 'primary', fenced: expect.objectContaining({ by: 'instance-manager' }) },
+    ],
+    [
+      "another pod's state file in a copy being made: the flags decide",
+      facts({ hasCluster: false, replicaOf: P, state: state({ pod: 'pg-b' }) }),
+      { role: 'replica', primary: P, fenced: undefined },
+    ],
   ])('%s', (_case, input, expected) => {
     expect(decideStart(input)).toMatchObject(expected);
   });
 
   it('says in the log when a flag is ignored', () => {
-    expect(decideStart(facts({ replicaOf: P, state: state({ role: 'primary' }) })).notes).toEqual(['--replica-of 10.0.0.1:5432 ignored: this instance was promoted (state file)']);
-    expect(decideStart(facts({ state: state({ role: 'replica', primary: Q }) })).notes[0]).toMatch(/demoted: it follows 10.0.0.2:5432/);
+    expect(decideStart(facts({ replicaOf: P, state: state({ role: 'primary' }) })).notes).toEqual([
+      '--replica-of 10.0.0.1:5432 ignored: this instance was promoted (state file)',
+    ]);
+    expect(decideStart(facts({ state: state({ role: 'replica', primary: Q }) })).notes[0]).toMatch(
+      /demoted: it follows 10.0.0.2:5432/,
+    );
   });
 });
 
@@ -65,7 +134,10 @@ describe('parsers', () => {
 
   it.each([
     [{ primary: '10.0.0.2' }, { primary: Q, reclone: false }],
-    [{ primary: '10.0.0.2:5432', reclone: true }, { primary: Q, reclone: true }],
+    [
+      { primary: '10.0.0.2:5432', reclone: true },
+      { primary: Q, reclone: true },
+    ],
     [undefined, /the body must be/],
     [{ primary: 5 }, /"primary" must be a string/],
     [{ primary: 'x:y' }, /not HOST\[:PORT\]/],
@@ -86,13 +158,26 @@ describe('parsers', () => {
       "Latest checkpoint's TimeLineID:       2",
       'Minimum recovery ending location:     0/0',
     ].join('\n');
-    expect(parseControlData(text)).toEqual({ systemIdentifier: '7713977549933497638', clusterState: 'shut down', checkpointLsn: '0/3000028', redoLsn: '0/3000028', timeline: 2, minRecoveryEndLsn: '0/0' });
-    expect(() => parseControlData('Database system identifier: 1')).toThrow(/pg_controldata printed no "Latest checkpoint's TimeLineID"/);
+    expect(parseControlData(text)).toEqual({
+      systemIdentifier: '7713977549933497638',
+      clusterState: 'shut down',
+      checkpointLsn: '0/3000028',
+      redoLsn: '0/3000028',
+      timeline: 2,
+      minRecoveryEndLsn: '0/0',
+    });
+    expect(() => parseControlData('Database system identifier: 1')).toThrow(
+      /pg_controldata printed no "Latest checkpoint's TimeLineID"/,
+    );
   });
 
   it('tells a rewind from nothing to do, and reads the probe of another instance', () => {
-    expect(rewindOutcome(['pg_rewind: source and target cluster are on the same timeline', 'pg_rewind: no rewind required'])).toBe('not-needed');
-    expect(rewindOutcome(['pg_rewind: servers diverged at WAL location 0/3000000 on timeline 1', 'pg_rewind: Done!'])).toBe('rewound');
+    expect(
+      rewindOutcome(['pg_rewind: source and target cluster are on the same timeline', 'pg_rewind: no rewind required']),
+    ).toBe('not-needed');
+    expect(
+      rewindOutcome(['pg_rewind: servers diverged at WAL location 0/3000000 on timeline 1', 'pg_rewind: Done!']),
+    ).toBe('rewound');
     expect(parseProbe('t|2026-11-30 15:00:00+00|10.0.0.2|7713977549933497638|2')).toEqual({
       reachable: true,
       inRecovery: true,

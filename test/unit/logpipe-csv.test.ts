@@ -10,10 +10,15 @@ const texts = (fields: CsvlogFields) => Array.from({ length: fields.length }, (_
 /** Feeds `input` in pieces of `chunkSize` bytes (all at once when 0), then ends it. */
 function parseAll(input: Buffer | string, chunkSize = 0): Event[] {
   const events: Event[] = [];
-  const parser = new CsvlogParser({ record: (fields) => events.push({ record: texts(fields) }), unparsable: (raw) => events.push({ unparsable: raw }) });
+  const parser = new CsvlogParser({
+    record: (fields) => events.push({ record: texts(fields) }),
+    unparsable: (raw) => events.push({ unparsable: raw }),
+  });
   const bytes = typeof input === 'string' ? Buffer.from(input) : input;
   if (chunkSize === 0) parser.push(bytes);
-  else for (let offset = 0; offset < bytes.length; offset += chunkSize) parser.push(bytes.subarray(offset, offset + chunkSize));
+  else
+    for (let offset = 0; offset < bytes.length; offset += chunkSize)
+      parser.push(bytes.subarray(offset, offset + chunkSize));
   parser.finish();
   return events;
 }
@@ -51,14 +56,23 @@ describe('CsvlogParser', () => {
 
   it.each([
     ['a stderr-format line', '2026-11-30 14:00:00.000 UTC [123] LOG:  database system is ready to accept connections'],
-    ['a stderr-format line with commas', '2026-11-30 14:00:01.000 UTC [124] LOG:  checkpoint starting: time, wal, force'],
-    ['fewer columns than PostgreSQL 12 writes', `${csvlogRecord(SAMPLE, 23).trimEnd().split(',').slice(0, 22).join(',')}`],
+    [
+      'a stderr-format line with commas',
+      '2026-11-30 14:00:01.000 UTC [124] LOG:  checkpoint starting: time, wal, force',
+    ],
+    [
+      'fewer columns than PostgreSQL 12 writes',
+      `${csvlogRecord(SAMPLE, 23).trimEnd().split(',').slice(0, 22).join(',')}`,
+    ],
   ])('writes %s, which starts with a time but is no csvlog, as unparsable', (_name, text) => {
     expect(parseAll(`${text}\n${csvlogRecord(SAMPLE)}`)).toEqual([{ unparsable: text }, { record: expect.any(Array) }]);
   });
 
   it('writes a line that is no csvlog record as unparsable, with its text', () => {
-    expect(parseAll(`hello, world\n${csvlogRecord(SAMPLE)}`)).toEqual([{ unparsable: 'hello, world' }, { record: expect.any(Array) }]);
+    expect(parseAll(`hello, world\n${csvlogRecord(SAMPLE)}`)).toEqual([
+      { unparsable: 'hello, world' },
+      { record: expect.any(Array) },
+    ]);
   });
 
   it('reads a 16 MiB field fed in 64 KiB pieces, in linear time', () => {
@@ -75,7 +89,10 @@ describe('CsvlogParser', () => {
     ['many lines and quotes', 'a "b"\n'.repeat(400_000)],
   ])('writes a long record (%s) as soon as its last byte arrives, not at the next record', (_name, query) => {
     const events: Event[] = [];
-    const parser = new CsvlogParser({ record: (fields) => events.push({ record: texts(fields) }), unparsable: (raw) => events.push({ unparsable: raw }) });
+    const parser = new CsvlogParser({
+      record: (fields) => events.push({ record: texts(fields) }),
+      unparsable: (raw) => events.push({ unparsable: raw }),
+    });
     const bytes = Buffer.from(csvlogRecord({ ...SAMPLE, query }));
     const began = Date.now();
     for (let offset = 0; offset < bytes.length; offset += 65_536) parser.push(bytes.subarray(offset, offset + 65_536));
@@ -122,18 +139,28 @@ describe('CsvlogParser', () => {
   });
 
   it('gives the same records however the bytes are split', () => {
-    const input = csvlogRecord({ ...SAMPLE, message: 'a "b"\nc, 🐘' }) + csvlogRecord(SAMPLE, 24) + csvlogRecord({ ...SAMPLE, query: '""' }, 23);
+    const input =
+      csvlogRecord({ ...SAMPLE, message: 'a "b"\nc, 🐘' }) +
+      csvlogRecord(SAMPLE, 24) +
+      csvlogRecord({ ...SAMPLE, query: '""' }, 23);
     const expected = parseAll(input);
     for (let size = 1; size < 40; size++) expect(parseAll(input, size)).toEqual(expected);
   });
 
   it('keeps no reference to a pushed chunk: the caller may read into the same buffer again', () => {
     // A long record (held unparsed across chunks) among short ones, pieces that cut every record.
-    const input = Buffer.from(csvlogRecord(SAMPLE) + csvlogRecord({ ...SAMPLE, query: 'y'.repeat(300_000) }) + csvlogRecord({ ...SAMPLE, message: 'a "b"\nc' }));
+    const input = Buffer.from(
+      csvlogRecord(SAMPLE) +
+        csvlogRecord({ ...SAMPLE, query: 'y'.repeat(300_000) }) +
+        csvlogRecord({ ...SAMPLE, message: 'a "b"\nc' }),
+    );
     const expected = parseAll(input);
     for (const size of [7, 4096, 65_536]) {
       const events: Event[] = [];
-      const parser = new CsvlogParser({ record: (fields) => events.push({ record: texts(fields) }), unparsable: (raw) => events.push({ unparsable: raw }) });
+      const parser = new CsvlogParser({
+        record: (fields) => events.push({ record: texts(fields) }),
+        unparsable: (raw) => events.push({ unparsable: raw }),
+      });
       const reused = Buffer.alloc(size);
       for (let offset = 0; offset < input.length; offset += size) {
         const length = input.copy(reused, 0, offset, offset + size);
@@ -147,7 +174,27 @@ describe('CsvlogParser', () => {
 });
 
 describe('CsvlogParser against csv-parse (differential, random records quoted the way PostgreSQL quotes them)', () => {
-  const alphabet = ['a', 'Z', '0', ' ', ',', '"', '""', '\n', '\r', '\t', 'é', '日', '🐘', '\\', "'", '{', '}', ':', '2026-11-29 16:05:37.275 UTC,'];
+  const alphabet = [
+    'a',
+    'Z',
+    '0',
+    ' ',
+    ',',
+    '"',
+    '""',
+    '\n',
+    '\r',
+    '\t',
+    'é',
+    '日',
+    '🐘',
+    '\\',
+    "'",
+    '{',
+    '}',
+    ':',
+    '2026-11-29 16:05:37.275 UTC,',
+  ];
 
   function randomText(random: () => number): string {
     const length = Math.floor(random() ** 3 * 200);
@@ -163,7 +210,8 @@ describe('CsvlogParser against csv-parse (differential, random records quoted th
       const isNull = random() < 0.3;
       if (index === 0) fields.push('2026-11-29 16:05:37.275 UTC');
       else if (isNull) fields.push('');
-      else fields.push(csvField(index, isQuotedColumn(index) ? randomText(random) : String(Math.floor(random() * 1e6))));
+      else
+        fields.push(csvField(index, isQuotedColumn(index) ? randomText(random) : String(Math.floor(random() * 1e6))));
     }
     return `${fields.join(',')}\n`;
   }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { CsvlogConverter, CSVLOG_COLUMNS, CsvlogParser, decodeAudit, LineFormatter, logTimeToRfc3339, newCounters, OutputBuffer, severityLevel } from '../../src/logpipe/index.js';
+import {
+  CsvlogConverter,
+  CSVLOG_COLUMNS,
+  CsvlogParser,
+  decodeAudit,
+  LineFormatter,
+  logTimeToRfc3339,
+  newCounters,
+  OutputBuffer,
+  severityLevel,
+} from '../../src/logpipe/index.js';
 import { csvlogRecord, SAMPLE } from '../support/csvlog.js';
 
 const fixedNow = () => new Date('2026-11-29T17:00:00.000Z');
@@ -19,14 +29,25 @@ function formatRecord(values: string[]): { logger: string; line: string } {
       throw new Error(`not a record: ${raw}`);
     },
   });
-  parser.push(Buffer.from(`${values.map((value) => (value === '' ? '' : `"${value.replaceAll('"', '""')}"`)).join(',')}\n`));
+  parser.push(
+    Buffer.from(`${values.map((value) => (value === '' ? '' : `"${value.replaceAll('"', '""')}"`)).join(',')}\n`),
+  );
   return { logger, line: out.take()?.toString() ?? '' };
 }
 
 describe('severityLevel', () => {
   it.each([
-    ['PANIC', 'error'], ['FATAL', 'error'], ['ERROR', 'error'], ['WARNING', 'warning'], ['NOTICE', 'info'], ['INFO', 'info'],
-    ['LOG', 'info'], ['STATEMENT', 'info'], ['DEBUG1', 'debug'], ['DEBUG5', 'debug'], ['', 'info'],
+    ['PANIC', 'error'],
+    ['FATAL', 'error'],
+    ['ERROR', 'error'],
+    ['WARNING', 'warning'],
+    ['NOTICE', 'info'],
+    ['INFO', 'info'],
+    ['LOG', 'info'],
+    ['STATEMENT', 'info'],
+    ['DEBUG1', 'debug'],
+    ['DEBUG5', 'debug'],
+    ['', 'info'],
   ])('%s -> %s', (severity, level) => expect(severityLevel(severity)).toBe(level));
 });
 
@@ -48,13 +69,21 @@ describe('LineFormatter.record', () => {
     expect(line.endsWith('}\n')).toBe(true);
     const parsed = JSON.parse(line) as Record<string, unknown>;
     expect(Object.keys(parsed)).toEqual(['level', 'ts', 'logger', 'msg', 'logging_pod', 'record']);
-    expect(parsed).toMatchObject({ level: 'info', ts: '2026-11-29T16:05:37.275Z', logger: 'postgres', msg: 'record', logging_pod: 'pg-1' });
+    expect(parsed).toMatchObject({
+      level: 'info',
+      ts: '2026-11-29T16:05:37.275Z',
+      logger: 'postgres',
+      msg: 'record',
+      logging_pod: 'pg-1',
+    });
     expect(Object.keys(parsed.record as object)).toEqual(CSVLOG_COLUMNS.filter((name) => SAMPLE[name] !== undefined));
     expect(parsed.record).toMatchObject({ process_id: '23704', message: 'statement: SELECT 1' });
   });
 
   it('takes its level from error_severity', () => {
-    expect(JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, error_severity: 'FATAL' })).line)).toMatchObject({ level: 'error' });
+    expect(JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, error_severity: 'FATAL' })).line)).toMatchObject({
+      level: 'error',
+    });
   });
 
   it.each([
@@ -73,7 +102,8 @@ describe('LineFormatter.record', () => {
   });
 
   it('makes log injection impossible: any content stays one value on one line', () => {
-    const message = 'x"\n{"level":"error","ts":"2026-01-01T00:00:00Z","logger":"instance-manager","msg":"pwned"}\u2028\u0000\r';
+    const message =
+      'x"\n{"level":"error","ts":"2026-01-01T00:00:00Z","logger":"instance-manager","msg":"pwned"}\u2028\u0000\r';
     const { line } = formatRecord(fieldsOf({ ...SAMPLE, message, user_name: '","level":"error' }));
     expect(line.indexOf('\n')).toBe(line.length - 1);
     const parsed = JSON.parse(line) as { level: string; record: Record<string, string> };
@@ -84,26 +114,41 @@ describe('LineFormatter.record', () => {
 
   it('turns an AUDIT: message into logger pgaudit with record.audit and no message', () => {
     const message = 'AUDIT: SESSION,1,1,READ,SELECT,,,"SELECT ""a"", 1\nFROM t",<not logged>';
-    const parsed = JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, message })).line) as { logger: string; record: Record<string, unknown> };
+    const parsed = JSON.parse(formatRecord(fieldsOf({ ...SAMPLE, message })).line) as {
+      logger: string;
+      record: Record<string, unknown>;
+    };
     expect(parsed.logger).toBe('pgaudit');
     expect(parsed.record.message).toBeUndefined();
     expect(Object.keys(parsed.record).at(-1)).toBe('audit');
     expect(parsed.record.audit).toEqual({
-      audit_type: 'SESSION', statement_id: '1', substatement_id: '1', class: 'READ', command: 'SELECT',
-      statement: 'SELECT "a", 1\nFROM t', parameter: '<not logged>',
+      audit_type: 'SESSION',
+      statement_id: '1',
+      substatement_id: '1',
+      class: 'READ',
+      command: 'SELECT',
+      statement: 'SELECT "a", 1\nFROM t',
+      parameter: '<not logged>',
     });
   });
 
   it('omits empty audit fields, as CloudNativePG does', () => {
     expect(decodeAudit('AUDIT: SESSION,1,1,DDL,CREATE TABLE,,,"CREATE TABLE t ()",,')).toEqual({
-      audit_type: 'SESSION', statement_id: '1', substatement_id: '1', class: 'DDL', command: 'CREATE TABLE', statement: 'CREATE TABLE t ()',
+      audit_type: 'SESSION',
+      statement_id: '1',
+      substatement_id: '1',
+      class: 'DDL',
+      command: 'CREATE TABLE',
+      statement: 'CREATE TABLE t ()',
     });
   });
 });
 
 describe('decodeAudit', () => {
   it('reads the 10th field, rows, of pgaudit.log_rows', () => {
-    expect(decodeAudit('AUDIT: OBJECT,2,1,WRITE,INSERT,TABLE,public.t,"INSERT INTO t VALUES (1)",<none>,1')).toMatchObject({ object_name: 'public.t', rows: '1' });
+    expect(
+      decodeAudit('AUDIT: OBJECT,2,1,WRITE,INSERT,TABLE,public.t,"INSERT INTO t VALUES (1)",<none>,1'),
+    ).toMatchObject({ object_name: 'public.t', rows: '1' });
   });
 
   it.each([
@@ -119,7 +164,12 @@ describe('CsvlogConverter', () => {
     const writes: string[] = [];
     let accept = true;
     const counters = newCounters();
-    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), accept), bufferedBytes: 0 }, formatter, counters, '/x/postgres.csv');
+    const converter = new CsvlogConverter(
+      { write: (bytes) => (writes.push(bytes.toString()), accept), bufferedBytes: 0 },
+      formatter,
+      counters,
+      '/x/postgres.csv',
+    );
     const audit = csvlogRecord({ ...SAMPLE, message: 'AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>' });
     expect(converter.push(Buffer.from(csvlogRecord(SAMPLE) + audit + 'garbage\n'))).toBe(true);
     accept = false;
@@ -127,27 +177,50 @@ describe('CsvlogConverter', () => {
     expect(writes).toHaveLength(2);
     expect(writes[0]!.split('\n')).toHaveLength(4);
     expect(counters).toMatchObject({ records: { postgres: 2, pgaudit: 1 }, unparsable: 1 });
-    expect(JSON.parse(writes[0]!.split('\n')[2]!)).toMatchObject({ msg: 'unparsable csvlog record', raw: 'garbage', source: '/x/postgres.csv', logging_pod: 'pg-1' });
+    expect(JSON.parse(writes[0]!.split('\n')[2]!)).toMatchObject({
+      msg: 'unparsable csvlog record',
+      raw: 'garbage',
+      source: '/x/postgres.csv',
+      logging_pod: 'pg-1',
+    });
   });
 
-  it('skips blank lines silently and counts them (Go\'s csv reader skips them too)', () => {
+  it("skips blank lines silently and counts them (Go's csv reader skips them too)", () => {
     const writes: string[] = [];
     const counters = newCounters();
-    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), true), bufferedBytes: 0 }, formatter, counters);
+    const converter = new CsvlogConverter(
+      { write: (bytes) => (writes.push(bytes.toString()), true), bufferedBytes: 0 },
+      formatter,
+      counters,
+    );
     converter.push(Buffer.from(`\n${csvlogRecord(SAMPLE)}\n\n${csvlogRecord(SAMPLE)}`));
     converter.push(Buffer.from('\n'));
     converter.finish();
-    expect(writes.join('').trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['record', 'record']);
+    expect(
+      writes
+        .join('')
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { msg: string }).msg),
+    ).toEqual(['record', 'record']);
     expect(counters).toMatchObject({ records: { postgres: 2 }, unparsable: 0, blankLines: 4 });
   });
 
   it('ends a record cut short at a writer boundary (NUL) and counts the boundary', () => {
     const writes: string[] = [];
-    const converter = new CsvlogConverter({ write: (bytes) => (writes.push(bytes.toString()), true), bufferedBytes: 0 }, formatter, newCounters());
+    const converter = new CsvlogConverter(
+      { write: (bytes) => (writes.push(bytes.toString()), true), bufferedBytes: 0 },
+      formatter,
+      newCounters(),
+    );
     const whole = csvlogRecord(SAMPLE);
     converter.push(Buffer.concat([Buffer.from(whole.slice(0, 50)), Buffer.from([0]), Buffer.from(whole)]));
     expect(converter.boundaries).toBe(1);
-    const lines = writes.join('').trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; raw?: string });
+    const lines = writes
+      .join('')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { msg: string; raw?: string });
     expect(lines.map((line) => line.msg)).toEqual(['unparsable csvlog record', 'record']);
     expect(lines[0]!.raw).toBe(whole.slice(0, 50));
   });

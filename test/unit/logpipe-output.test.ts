@@ -8,7 +8,11 @@ const fixedNow = () => new Date('2026-11-29T17:00:00.000Z');
 /** Converts `input` fed in the given pieces; returns each sink write (copied: the memory is reused). */
 function convert(pieces: Buffer[]): Buffer[] {
   const writes: Buffer[] = [];
-  const converter = new CsvlogConverter({ write: (bytes) => (writes.push(Buffer.from(bytes)), true), bufferedBytes: 0 }, new LineFormatter(POD, fixedNow), newCounters());
+  const converter = new CsvlogConverter(
+    { write: (bytes) => (writes.push(Buffer.from(bytes)), true), bufferedBytes: 0 },
+    new LineFormatter(POD, fixedNow),
+    newCounters(),
+  );
   for (const piece of pieces) converter.push(piece);
   converter.finish();
   return writes;
@@ -22,15 +26,64 @@ function expectSameBytes(actual: Buffer, expected: Buffer): void {
 
 const bytes = (text: string) => Buffer.from(text);
 const PIECES: Buffer[] = [
-  ...['a', 'Z', '0', ' ', ',', '"', '""', '\n', '\r', '\t', '\\', "'", '{', '}', ':', '/', 'AUDIT: ', '2026-11-29 16:05:37.275 UTC,'].map(bytes),
+  ...[
+    'a',
+    'Z',
+    '0',
+    ' ',
+    ',',
+    '"',
+    '""',
+    '\n',
+    '\r',
+    '\t',
+    '\\',
+    "'",
+    '{',
+    '}',
+    ':',
+    '/',
+    'AUDIT: ',
+    '2026-11-29 16:05:37.275 UTC,',
+  ].map(bytes),
   bytes('statement: UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 42;'),
   ...['\x01', '\b', '\f', '\x1b', '\x1f', '\x7f'].map(bytes),
   ...['é', '日', '🐘', '\u2028', '\u2029', '\ufffd'].map(bytes),
 ];
 /** Bytes a SQL_ASCII database lets through: stray, truncated, overlong, surrogate, beyond U+10FFFF. */
-const INVALID_UTF8: Buffer[] = [[0xff], [0xe9], [0xc3], [0x80], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe0, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x9f, 0x90]].map((codes) => Buffer.from(codes));
-const LOG_TIMES = ['2026-11-29 16:05:37.275 UTC', '2026-11-29 16:05:37 GMT', '2026-11-29 17:05:37.123456 +01', '2026-11-29 11:35:37.275 -0430', '2026-11-29 17:05:37.275 CET'];
-const SEVERITIES = ['LOG', 'LOG', 'LOG', 'ERROR', 'WARNING', 'FATAL', 'PANIC', 'DEBUG2', 'NOTICE', 'INFO', 'STATEMENT', 'LO', 'LOGS'];
+const INVALID_UTF8: Buffer[] = [
+  [0xff],
+  [0xe9],
+  [0xc3],
+  [0x80],
+  [0xed, 0xa0, 0x80],
+  [0xc0, 0xaf],
+  [0xe0, 0x80, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf0, 0x9f, 0x90],
+].map((codes) => Buffer.from(codes));
+const LOG_TIMES = [
+  '2026-11-29 16:05:37.275 UTC',
+  '2026-11-29 16:05:37 GMT',
+  '2026-11-29 17:05:37.123456 +01',
+  '2026-11-29 11:35:37.275 -0430',
+  '2026-11-29 17:05:37.275 CET',
+];
+const SEVERITIES = [
+  'LOG',
+  'LOG',
+  'LOG',
+  'ERROR',
+  'WARNING',
+  'FATAL',
+  'PANIC',
+  'DEBUG2',
+  'NOTICE',
+  'INFO',
+  'STATEMENT',
+  'LO',
+  'LOGS',
+];
 
 function pick<T>(random: () => number, from: readonly T[]): T {
   return from[Math.floor(random() * from.length)]!;
@@ -49,22 +102,37 @@ const quoted = (text: Buffer) => Buffer.from(`"${text.toString('latin1').replace
 /** pgaudit's row: 9 or 10 fields as it writes them, now and then one too few (then not decoded). */
 function auditMessage(random: () => number): Buffer {
   const count = pick(random, [9, 9, 10, 8]);
-  const fields = Array.from({ length: count }, () => (random() < 0.5 ? quoted(randomText(random)) : bytes(String(Math.floor(random() * 100)))));
-  return Buffer.concat([bytes('AUDIT: '), ...fields.flatMap((field, index) => (index === 0 ? [field] : [bytes(','), field]))]);
+  const fields = Array.from({ length: count }, () =>
+    random() < 0.5 ? quoted(randomText(random)) : bytes(String(Math.floor(random() * 100))),
+  );
+  return Buffer.concat([
+    bytes('AUDIT: '),
+    ...fields.flatMap((field, index) => (index === 0 ? [field] : [bytes(','), field])),
+  ]);
 }
 
 function randomRecord(random: () => number): Buffer {
   const columns = pick(random, [23, 24, 26, 26, 26, 27, 30]);
   const fields: Buffer[] = [];
   for (let index = 0; index < columns; index++) {
-    if (index === 0) fields.push(bytes(random() < 0.7 ? `2026-11-29 16:05:${String(Math.floor(random() * 60)).padStart(2, '0')}.${String(Math.floor(random() * 1000)).padStart(3, '0')} UTC` : pick(random, LOG_TIMES)));
+    if (index === 0)
+      fields.push(
+        bytes(
+          random() < 0.7
+            ? `2026-11-29 16:05:${String(Math.floor(random() * 60)).padStart(2, '0')}.${String(Math.floor(random() * 1000)).padStart(3, '0')} UTC`
+            : pick(random, LOG_TIMES),
+        ),
+      );
     else if (index === 11) fields.push(bytes(pick(random, SEVERITIES)));
     else if (random() < 0.3) fields.push(Buffer.alloc(0));
     else if (index === 13) fields.push(quoted(random() < 0.15 ? auditMessage(random) : randomText(random)));
     else if (isQuotedColumn(index) || index >= 26) fields.push(quoted(randomText(random)));
     else fields.push(bytes(String(Math.floor(random() * 1e6))));
   }
-  return Buffer.concat([...fields.flatMap((field, index) => (index === 0 ? [field] : [bytes(','), field])), bytes('\n')]);
+  return Buffer.concat([
+    ...fields.flatMap((field, index) => (index === 0 ? [field] : [bytes(','), field])),
+    bytes('\n'),
+  ]);
 }
 
 describe('csvlog to JSON bytes against csv-parse + JSON.stringify (differential)', () => {
@@ -72,7 +140,7 @@ describe('csvlog to JSON bytes against csv-parse + JSON.stringify (differential)
     const random = seededRandom(seed);
     const input = Buffer.concat(Array.from({ length: 300 }, () => randomRecord(random)));
     const pieces: Buffer[] = [];
-    for (let offset = 0; offset < input.length; ) {
+    for (let offset = 0; offset < input.length;) {
       const size = 1 + Math.floor(random() ** 2 * 8192);
       pieces.push(input.subarray(offset, offset + size));
       offset += size;
@@ -84,13 +152,22 @@ describe('csvlog to JSON bytes against csv-parse + JSON.stringify (differential)
 
   it('gives the same bytes for a few records split in two at every offset', () => {
     const random = seededRandom(42);
-    const escapes = Buffer.concat([bytes('2026-11-29 16:05:37.275 UTC,"a""b\\\n\t\x01",,1,,,,,,,,ERROR,,"'), Buffer.from([0xe6, 0x97, 0xa5, 0xff, 0x22, 0x22, 0xf0, 0x9f, 0x90]), bytes('",,,,,,,,,,,,\n')]);
-    const audit = bytes('2026-11-29 16:05:37.275 UTC,,,,,,,,,,,LOG,,"AUDIT: SESSION,1,1,READ,SELECT,,,""SELECT \'\'a\'\',\n 1"",<none>",,,,,,,,,,,,\n');
+    const escapes = Buffer.concat([
+      bytes('2026-11-29 16:05:37.275 UTC,"a""b\\\n\t\x01",,1,,,,,,,,ERROR,,"'),
+      Buffer.from([0xe6, 0x97, 0xa5, 0xff, 0x22, 0x22, 0xf0, 0x9f, 0x90]),
+      bytes('",,,,,,,,,,,,\n'),
+    ]);
+    const audit = bytes(
+      '2026-11-29 16:05:37.275 UTC,,,,,,,,,,,LOG,,"AUDIT: SESSION,1,1,READ,SELECT,,,""SELECT \'\'a\'\',\n 1"",<none>",,,,,,,,,,,,\n',
+    );
     const input = Buffer.concat([escapes, audit, randomRecord(random), randomRecord(random)]);
     const expected = contractLines(input, POD, fixedNow);
     expectSameBytes(Buffer.concat(convert([input])), expected);
     for (let offset = 1; offset < input.length; offset++) {
-      expect(Buffer.concat(convert([input.subarray(0, offset), input.subarray(offset)])).equals(expected), `split at ${offset}`).toBe(true);
+      expect(
+        Buffer.concat(convert([input.subarray(0, offset), input.subarray(offset)])).equals(expected),
+        `split at ${offset}`,
+      ).toBe(true);
     }
   });
 });

@@ -2,34 +2,84 @@ import { describe, expect, it } from 'vitest';
 import { parseSince, PrettyPrinter, type LineFilter } from '../../src/logview/index.js';
 
 const plain = (filter: LineFilter = {}) => new PrettyPrinter({ color: false, timeZone: 'UTC' }, filter);
-const line = (fields: Record<string, unknown>) => JSON.stringify({ level: 'info', ts: '2026-11-29T16:05:37.275Z', logger: 'postgres', msg: 'record', logging_pod: 'pg-1', ...fields });
-const record = (values: Record<string, unknown>, level = 'info', logger = 'postgres') => line({ level, logger, record: values });
+const line = (fields: Record<string, unknown>) =>
+  JSON.stringify({
+    level: 'info',
+    ts: '2026-11-29T16:05:37.275Z',
+    logger: 'postgres',
+    msg: 'record',
+    logging_pod: 'pg-1',
+    ...fields,
+  });
+const record = (values: Record<string, unknown>, level = 'info', logger = 'postgres') =>
+  line({ level, logger, record: values });
 
 describe('PrettyPrinter: one readable line per JSON line', () => {
   it.each([
     [
       'a LOG record: no severity repeated, no 00000',
-      record({ error_severity: 'LOG', sql_state_code: '00000', message: 'checkpoint starting: time', backend_type: 'checkpointer' }),
+      record({
+        error_severity: 'LOG',
+        sql_state_code: '00000',
+        message: 'checkpoint starting: time',
+        backend_type: 'checkpointer',
+      }),
       '2026-11-29 16:05:37.275 INFO    pg-1 postgres         checkpoint starting: time\n',
     ],
     [
       'an error with user@database, sqlstate, detail, hint',
-      record({ user_name: 'app', database_name: 'shop', error_severity: 'ERROR', sql_state_code: '23505', message: 'duplicate key value', detail: 'Key (id)=(1) already exists.', hint: 'Try=again' }, 'error'),
+      record(
+        {
+          user_name: 'app',
+          database_name: 'shop',
+          error_severity: 'ERROR',
+          sql_state_code: '23505',
+          message: 'duplicate key value',
+          detail: 'Key (id)=(1) already exists.',
+          hint: 'Try=again',
+        },
+        'error',
+      ),
       '2026-11-29 16:05:37.275 ERROR   pg-1 postgres         duplicate key value  user=app@shop sqlstate=23505 detail="Key (id)=(1) already exists." hint="Try=again"\n',
     ],
     [
       'a FATAL says so: the level alone does not',
-      record({ user_name: 'bob', error_severity: 'FATAL', sql_state_code: '28000', message: 'no pg_hba.conf entry' }, 'error'),
+      record(
+        { user_name: 'bob', error_severity: 'FATAL', sql_state_code: '28000', message: 'no pg_hba.conf entry' },
+        'error',
+      ),
       '2026-11-29 16:05:37.275 ERROR   pg-1 postgres         FATAL: no pg_hba.conf entry  user=bob sqlstate=28000\n',
     ],
     [
       'an audit record: class and command, the statement',
-      record({ user_name: 'app', database_name: 'shop', error_severity: 'LOG', audit: { audit_type: 'SESSION', statement_id: '1', class: 'WRITE', command: 'INSERT', object_name: 'public.t', statement: 'INSERT INTO t VALUES (1)' } }, 'info', 'pgaudit'),
+      record(
+        {
+          user_name: 'app',
+          database_name: 'shop',
+          error_severity: 'LOG',
+          audit: {
+            audit_type: 'SESSION',
+            statement_id: '1',
+            class: 'WRITE',
+            command: 'INSERT',
+            object_name: 'public.t',
+            statement: 'INSERT INTO t VALUES (1)',
+          },
+        },
+        'info',
+        'pgaudit',
+      ),
       '2026-11-29 16:05:37.275 INFO    pg-1 pgaudit          AUDIT: SESSION WRITE INSERT  user=app@shop object=public.t statement="INSERT INTO t VALUES (1)"\n',
     ],
     [
       "the manager's own event: its fields, objects as JSON",
-      line({ level: 'warning', logger: 'instance-manager', msg: 'operator action refused', status: 403, peer: { cn: 'x' } }),
+      line({
+        level: 'warning',
+        logger: 'instance-manager',
+        msg: 'operator action refused',
+        status: 403,
+        peer: { cn: 'x' },
+      }),
       '2026-11-29 16:05:37.275 WARNING pg-1 instance-manager operator action refused  status=403 peer="{\\"cn\\":\\"x\\"}"\n',
     ],
     [
@@ -87,7 +137,10 @@ describe('PrettyPrinter filters', () => {
   ];
   const shown = (filter: LineFilter) => {
     const printer = plain(filter);
-    return lines.map((text) => printer.line(text)).filter((text) => text !== '').map((text) => text.trimEnd().split(' ').at(-1));
+    return lines
+      .map((text) => printer.line(text))
+      .filter((text) => text !== '')
+      .map((text) => text.trimEnd().split(' ').at(-1));
   };
 
   it.each<[string, LineFilter, string[]]>([

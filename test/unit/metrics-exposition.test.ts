@@ -3,12 +3,22 @@ import { defaultQueries } from '../../src/metrics/defaults.js';
 import { mergeFamilies, renderFamilies, type Family } from '../../src/metrics/exposition.js';
 import { settingsFamilies } from '../../src/metrics/settings.js';
 
-const family = (name: string, samples: Family['samples'], type: Family['type'] = 'gauge'): Family => ({ name, help: `help of ${name}`, type, samples });
+const family = (name: string, samples: Family['samples'], type: Family['type'] = 'gauge'): Family => ({
+  name,
+  help: `help of ${name}`,
+  type,
+  samples,
+});
 
 describe('renderFamilies', () => {
   it('writes HELP, TYPE and one line a sample, escaping help and label values', () => {
     const text = renderFamilies([
-      { name: 'pg_a', help: 'back\\slash and\nnewline', type: 'gauge', samples: [{ labels: { v: 'say "hi"\\\n' }, value: 1.5 }] },
+      {
+        name: 'pg_a',
+        help: 'back\\slash and\nnewline',
+        type: 'gauge',
+        samples: [{ labels: { v: 'say "hi"\\\n' }, value: 1.5 }],
+      },
       family('pg_b_total', [{ labels: {}, value: 3 }], 'counter'),
     ]);
     expect(text).toBe(
@@ -33,14 +43,22 @@ describe('renderFamilies', () => {
 
   it('writes histogram series with their suffixes', () => {
     const text = renderFamilies([
-      family('pg_h', [{ labels: { le: '+Inf' }, value: 2, suffix: '_bucket' }, { labels: {}, value: 4, suffix: '_sum' }, { labels: {}, value: 2, suffix: '_count' }], 'histogram'),
+      family(
+        'pg_h',
+        [
+          { labels: { le: '+Inf' }, value: 2, suffix: '_bucket' },
+          { labels: {}, value: 4, suffix: '_sum' },
+          { labels: {}, value: 2, suffix: '_count' },
+        ],
+        'histogram',
+      ),
     ]);
     expect(text.split('\n').slice(2)).toEqual(['pg_h_bucket{le="+Inf"} 2', 'pg_h_sum 4', 'pg_h_count 2', '']);
   });
 });
 
 describe('mergeFamilies', () => {
-  it('joins one query\'s families from several databases under one name', () => {
+  it("joins one query's families from several databases under one name", () => {
     const { families, conflicts } = mergeFamilies([
       { owner: 'q', families: [family('q_v', [{ labels: { datname: 'a' }, value: 1 }])] },
       { owner: 'q', families: [family('q_v', [{ labels: { datname: 'b' }, value: 2 }])] },
@@ -59,9 +77,17 @@ describe('mergeFamilies', () => {
     expect(conflicts).toEqual(['metric pg_v of query second is already produced by first; dropped']);
   });
 
-  it('drops rows repeating another\'s labels (whatever their order), and says so', () => {
+  it("drops rows repeating another's labels (whatever their order), and says so", () => {
     const { families, conflicts } = mergeFamilies([
-      { owner: 'q', families: [family('q_v', [{ labels: { a: '1', b: '2' }, value: 1 }, { labels: { b: '2', a: '1' }, value: 2 }])] },
+      {
+        owner: 'q',
+        families: [
+          family('q_v', [
+            { labels: { a: '1', b: '2' }, value: 1 },
+            { labels: { b: '2', a: '1' }, value: 2 },
+          ]),
+        ],
+      },
     ]);
     expect(families[0]!.samples).toHaveLength(1);
     expect(conflicts[0]).toMatch(/1 rows repeat the labels of another/);
@@ -69,7 +95,13 @@ describe('mergeFamilies', () => {
 });
 
 describe('settingsFamilies converts as postgres_exporter does', () => {
-  const row = (name: string, setting: string, unit: string, vartype = 'integer') => ({ name, setting, unit, short_desc: `about ${name}`, vartype });
+  const row = (name: string, setting: string, unit: string, vartype = 'integer') => ({
+    name,
+    setting,
+    unit,
+    short_desc: `about ${name}`,
+    vartype,
+  });
   it.each([
     [row('max_connections', '100', ''), 'pg_settings_max_connections', 100],
     [row('fsync', 'on', '', 'bool'), 'pg_settings_fsync', 1],
@@ -96,24 +128,31 @@ describe('settingsFamilies converts as postgres_exporter does', () => {
 });
 
 describe('defaultQueries', () => {
-  it.each([13, 14, 15, 16, 17])('for PostgreSQL %d: one query a name, every value column with a description and a rule-abiding name', (major) => {
-    const queries = defaultQueries(major);
-    expect(new Set(queries.map((query) => query.name)).size).toBe(queries.length);
-    for (const query of queries) {
-      for (const column of query.columns) {
-        if (column.usage === 'LABEL') continue;
-        const name = column.metricName ?? `${query.name}_${column.column}`;
-        expect(column.description, name).not.toBe('');
-        if (column.type === 'untyped') continue;
-        expect(name.endsWith('_total'), `${name} is a ${column.usage}`).toBe(column.usage === 'COUNTER');
-        expect(name, name).not.toMatch(/_(count|sum|bucket)$/);
+  it.each([13, 14, 15, 16, 17])(
+    'for PostgreSQL %d: one query a name, every value column with a description and a rule-abiding name',
+    (major) => {
+      const queries = defaultQueries(major);
+      expect(new Set(queries.map((query) => query.name)).size).toBe(queries.length);
+      for (const query of queries) {
+        for (const column of query.columns) {
+          if (column.usage === 'LABEL') continue;
+          const name = column.metricName ?? `${query.name}_${column.column}`;
+          expect(column.description, name).not.toBe('');
+          if (column.type === 'untyped') continue;
+          expect(name.endsWith('_total'), `${name} is a ${column.usage}`).toBe(column.usage === 'COUNTER');
+          expect(name, name).not.toMatch(/_(count|sum|bucket)$/);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('reads checkpoints from pg_stat_checkpointer from PostgreSQL 17 on, and pg_stat_wal from 14 on', () => {
-    expect(defaultQueries(16).find((query) => query.name === 'pg_stat_bgwriter')!.sql).not.toContain('pg_stat_checkpointer');
-    expect(defaultQueries(17).find((query) => query.name === 'pg_stat_bgwriter')!.sql).toContain('pg_stat_checkpointer');
+    expect(defaultQueries(16).find((query) => query.name === 'pg_stat_bgwriter')!.sql).not.toContain(
+      'pg_stat_checkpointer',
+    );
+    expect(defaultQueries(17).find((query) => query.name === 'pg_stat_bgwriter')!.sql).toContain(
+      'pg_stat_checkpointer',
+    );
     expect(defaultQueries(13).some((query) => query.name === 'pg_stat_wal')).toBe(false);
     expect(defaultQueries(14).some((query) => query.name === 'pg_stat_wal')).toBe(true);
   });

@@ -13,10 +13,24 @@ describe('parseQueriesFile reads postgres_exporter and CloudNativePG files', () 
   it('reads the example of the Debian package whole', () => {
     const { queries, problems } = parseQueriesFile(fs.readFileSync(DEBIAN_EXAMPLE, 'utf8'), DEBIAN_EXAMPLE);
     expect(problems).toEqual([]);
-    expect(queries.map((query) => query.name)).toEqual(['pg_replication', 'pg_postmaster', 'pg_stat_user_tables', 'pg_statio_user_tables', 'pg_stat_statements', 'pg_process_idle']);
+    expect(queries.map((query) => query.name)).toEqual([
+      'pg_replication',
+      'pg_postmaster',
+      'pg_stat_user_tables',
+      'pg_statio_user_tables',
+      'pg_stat_statements',
+      'pg_process_idle',
+    ]);
     const tables = queries.find((query) => query.name === 'pg_stat_user_tables')!;
-    expect(tables.columns.filter((column) => column.usage === 'LABEL').map((column) => column.column)).toEqual(['datname', 'schemaname', 'relname']);
-    expect(tables.columns.find((column) => column.column === 'seq_scan')).toMatchObject({ usage: 'COUNTER', description: 'Number of sequential scans initiated on this table' });
+    expect(tables.columns.filter((column) => column.usage === 'LABEL').map((column) => column.column)).toEqual([
+      'datname',
+      'schemaname',
+      'relname',
+    ]);
+    expect(tables.columns.find((column) => column.column === 'seq_scan')).toMatchObject({
+      usage: 'COUNTER',
+      description: 'Number of sequential scans initiated on this table',
+    });
   });
 
   it('reads a CloudNativePG query: target_databases, primary, predicate_query, runonserver, cache_seconds', () => {
@@ -33,7 +47,12 @@ pg_extensions:
     - count: {usage: GAUGE, description: Extensions installed}
 `);
     expect(problems).toEqual([]);
-    expect(queries[0]).toMatchObject({ name: 'pg_extensions', primaryOnly: true, targetDatabases: '*', predicateSql: 'SELECT true' });
+    expect(queries[0]).toMatchObject({
+      name: 'pg_extensions',
+      primaryOnly: true,
+      targetDatabases: '*',
+      predicateSql: 'SELECT true',
+    });
     expect(inRange(queries[0]!.serverVersion!, serverVersion(150018))).toBe(true);
   });
 
@@ -42,7 +61,9 @@ pg_extensions:
     ['a list', '[app, billing]', ['app', 'billing']],
     ['every database', "'*'", '*'],
   ])('target_databases: %s', (_, value, expected) => {
-    const { queries } = one(`q:\n  query: SELECT 1 AS v\n  target_databases: ${value}\n  metrics:\n    - v: {usage: GAUGE, description: v}\n`);
+    const { queries } = one(
+      `q:\n  query: SELECT 1 AS v\n  target_databases: ${value}\n  metrics:\n    - v: {usage: GAUGE, description: v}\n`,
+    );
     expect(queries[0]!.targetDatabases).toEqual(expected);
   });
 
@@ -57,15 +78,36 @@ describe('parseQueriesFile leaves out a broken query, naming file, line and why,
   it.each([
     ['bad:\n  metrics:\n    - v: {usage: GAUGE}\n', /^q\.yaml:1: query bad: `query` is missing$/],
     ['bad:\n  query: SELECT 1 AS v\n', /^q\.yaml:1: query bad: `metrics` must be a list/],
-    ['bad:\n  query: SELECT 1 AS v\n  metrics:\n    - v: {usage: SUMMARY}\n', /^q\.yaml:4: query bad: column v: usage "SUMMARY" is not one of/],
+    [
+      'bad:\n  query: SELECT 1 AS v\n  metrics:\n    - v: {usage: SUMMARY}\n',
+      /^q\.yaml:4: query bad: column v: usage "SUMMARY" is not one of/,
+    ],
     ['bad:\n  query: SELECT 1 AS v\n  metrics:\n    - v: {usage: LABEL}\n', /nothing to export/],
-    ['bad:\n  query: SELECT 1 AS v\n  metrics:\n    - "my-label": {usage: LABEL}\n    - v: {usage: GAUGE}\n', /column my-label: not a valid label name/],
-    ['bad-name:\n  query: SELECT 1 AS v\n  metrics:\n    - v: {usage: GAUGE}\n', /query bad-name: the name must be a valid metric name/],
-    ['bad:\n  query: SELECT 1 AS v\n  primary: yes please\n  metrics:\n    - v: {usage: GAUGE}\n', /^q\.yaml:3: query bad: `primary` must be true or false$/],
-    ['bad:\n  query: SELECT 1 AS v\n  runonserver: "after 13"\n  metrics:\n    - v: {usage: GAUGE}\n', /`runonserver` "after 13" is not a version range/],
-    ['bad:\n  query: SELECT 1 AS v\n  metric:\n    - v: {usage: GAUGE}\n', /^q\.yaml:3: query bad: unknown key "metric"/],
+    [
+      'bad:\n  query: SELECT 1 AS v\n  metrics:\n    - "my-label": {usage: LABEL}\n    - v: {usage: GAUGE}\n',
+      /column my-label: not a valid label name/,
+    ],
+    [
+      'bad-name:\n  query: SELECT 1 AS v\n  metrics:\n    - v: {usage: GAUGE}\n',
+      /query bad-name: the name must be a valid metric name/,
+    ],
+    [
+      'bad:\n  query: SELECT 1 AS v\n  primary: yes please\n  metrics:\n    - v: {usage: GAUGE}\n',
+      /^q\.yaml:3: query bad: `primary` must be true or false$/,
+    ],
+    [
+      'bad:\n  query: SELECT 1 AS v\n  runonserver: "after 13"\n  metrics:\n    - v: {usage: GAUGE}\n',
+      /`runonserver` "after 13" is not a version range/,
+    ],
+    [
+      'bad:\n  query: SELECT 1 AS v\n  metric:\n    - v: {usage: GAUGE}\n',
+      /^q\.yaml:3: query bad: unknown key "metric"/,
+    ],
     ['bad:\n  query: SELECT 1 AS v\n  metrics:\n    - v: {usage: MAPPEDMETRIC}\n', /MAPPEDMETRIC needs a `mapping`/],
-    ['bad:\n  query: SELECT 1 AS v\n  target_databases: []\n  metrics:\n    - v: {usage: GAUGE}\n', /`target_databases` must be/],
+    [
+      'bad:\n  query: SELECT 1 AS v\n  target_databases: []\n  metrics:\n    - v: {usage: GAUGE}\n',
+      /`target_databases` must be/,
+    ],
   ])('%s', (bad, problem) => {
     const { queries, problems } = one(`${good}${bad}`);
     expect(queries.map((query) => query.name)).toEqual(['good']);
@@ -96,8 +138,28 @@ pg_thing:
     - wait: {usage: HISTOGRAM, description: Waits}
 `);
   const rows = [
-    { name: 'a', ignored: 'x', size: '12', reads: 3, state: 'up', wait: [1, 5], wait_bucket: ['2', '4'], wait_sum: 9.5, wait_count: '6' },
-    { name: null, ignored: 'x', size: null, reads: true, state: 'sideways', wait: [1, 5], wait_bucket: [0, 0], wait_sum: 0, wait_count: 0 },
+    {
+      name: 'a',
+      ignored: 'x',
+      size: '12',
+      reads: 3,
+      state: 'up',
+      wait: [1, 5],
+      wait_bucket: ['2', '4'],
+      wait_sum: 9.5,
+      wait_count: '6',
+    },
+    {
+      name: null,
+      ignored: 'x',
+      size: null,
+      reads: true,
+      state: 'sideways',
+      wait: [1, 5],
+      wait_bucket: [0, 0],
+      wait_sum: 0,
+      wait_count: 0,
+    },
   ];
 
   it('names each value column <query>_<column>, typed by its usage, labelled by the LABEL columns', () => {
@@ -108,7 +170,10 @@ pg_thing:
       ['pg_thing_state', 'gauge'],
       ['pg_thing_wait', 'histogram'],
     ]);
-    expect(families[0]!.samples).toEqual([{ labels: { name: 'a' }, value: 12 }, { labels: { name: '' }, value: NaN }]);
+    expect(families[0]!.samples).toEqual([
+      { labels: { name: 'a' }, value: 12 },
+      { labels: { name: '' }, value: NaN },
+    ]);
     expect(families[1]!.samples.map((sample) => sample.value)).toEqual([3, 1]);
     expect(families[2]!.samples.map((sample) => sample.value)).toEqual([1, NaN]);
     expect(families[3]!.samples.slice(0, 5)).toEqual([
@@ -121,7 +186,10 @@ pg_thing:
   });
 
   it('adds the labels it is given (the database a query ran in)', () => {
-    expect(familiesOf(queries[0]!, rows.slice(0, 1), { datname: 'app' })[0]!.samples[0]!.labels).toEqual({ datname: 'app', name: 'a' });
+    expect(familiesOf(queries[0]!, rows.slice(0, 1), { datname: 'app' })[0]!.samples[0]!.labels).toEqual({
+      datname: 'app',
+      name: 'a',
+    });
   });
 });
 

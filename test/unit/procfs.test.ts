@@ -5,11 +5,27 @@ const TAIL = '0 -1 4194304 101 0 0 0 0 0 0 0 20 0 1 0 86423 3133440 384';
 
 describe('parseStat', () => {
   it.each([
-    ['a plain command', `10575 (cat) R 10531 10530 4160 ${TAIL}`, { pid: 10575, command: 'cat', state: 'R', ppid: 10531, pgrp: 10530 }],
+    [
+      'a plain command',
+      `10575 (cat) R 10531 10530 4160 ${TAIL}`,
+      { pid: 10575, command: 'cat', state: 'R', ppid: 10531, pgrp: 10530 },
+    ],
     ['a zombie', '77 (postgres) Z 1 77 77 0 -1', { pid: 77, command: 'postgres', state: 'Z', ppid: 1, pgrp: 77 }],
-    ['spaces in the command', `12 (my prog) S 1 12 12 ${TAIL}`, { pid: 12, command: 'my prog', state: 'S', ppid: 1, pgrp: 12 }],
-    ['parentheses in the command', `13 (a) b (c)) S 2 3 3 ${TAIL}`, { pid: 13, command: 'a) b (c)', state: 'S', ppid: 2, pgrp: 3 }],
-    ['a command that looks like the fields', '14 () Z 9 9) D 5 14 14 0', { pid: 14, command: ') Z 9 9', state: 'D', ppid: 5, pgrp: 14 }],
+    [
+      'spaces in the command',
+      `12 (my prog) S 1 12 12 ${TAIL}`,
+      { pid: 12, command: 'my prog', state: 'S', ppid: 1, pgrp: 12 },
+    ],
+    [
+      'parentheses in the command',
+      `13 (a) b (c)) S 2 3 3 ${TAIL}`,
+      { pid: 13, command: 'a) b (c)', state: 'S', ppid: 2, pgrp: 3 },
+    ],
+    [
+      'a command that looks like the fields',
+      '14 () Z 9 9) D 5 14 14 0',
+      { pid: 14, command: ') Z 9 9', state: 'D', ppid: 5, pgrp: 14 },
+    ],
     ['an empty command', '15 () S 1 15 15 0', { pid: 15, command: '', state: 'S', ppid: 1, pgrp: 15 }],
   ])('reads %s', (_name, text, expected) => {
     expect(parseStat(text)).toEqual(expected);

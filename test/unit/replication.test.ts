@@ -18,14 +18,27 @@ import {
 const connection: PrimaryConnection = {
   primary: { host: '10.231.0.1', port: 5433 },
   applicationName: 'pg-2',
-  tls: { serverCaFile: '/controller/certificates/server-ca.crt', certFile: '/c/streaming_replica.crt', keyFile: '/c/streaming_replica.key' },
+  tls: {
+    serverCaFile: '/controller/certificates/server-ca.crt',
+    certFile: '/c/streaming_replica.crt',
+    keyFile: '/c/streaming_replica.key',
+  },
 };
 
 describe('parseProgressLine', () => {
   it.each([
-    ['     0/30580 kB (0%), 0/1 tablespace (data/base/1/1259                 )', { doneBytes: 0, totalBytes: 30580 * 1024, percent: 0 }],
-    ['30590/30590 kB (100%), 1/1 tablespace                                         ', { doneBytes: 30590 * 1024, totalBytes: 30590 * 1024, percent: 100 }],
-    ['1048576/2097152 kB (50%), 1/3 tablespaces (/var/lib/pg/ts1/PG_15_202209061/16384/16385)', { doneBytes: 1048576 * 1024, totalBytes: 2097152 * 1024, percent: 50 }],
+    [
+      '     0/30580 kB (0%), 0/1 tablespace (data/base/1/1259                 )',
+      { doneBytes: 0, totalBytes: 30580 * 1024, percent: 0 },
+    ],
+    [
+      '30590/30590 kB (100%), 1/1 tablespace                                         ',
+      { doneBytes: 30590 * 1024, totalBytes: 30590 * 1024, percent: 100 },
+    ],
+    [
+      '1048576/2097152 kB (50%), 1/3 tablespaces (/var/lib/pg/ts1/PG_15_202209061/16384/16385)',
+      { doneBytes: 1048576 * 1024, totalBytes: 2097152 * 1024, percent: 50 },
+    ],
     ['  512/? kB (?%), 0/1 tablespace', { doneBytes: 512 * 1024, totalBytes: 512 * 1024, percent: 0 }],
   ])('%j', (line, expected) => {
     expect(parseProgressLine(line)).toEqual(expected);
@@ -105,7 +118,19 @@ describe('slotNameFor', () => {
 describe('basebackupArgs', () => {
   it('streams WAL, checkpoints fast, creates the slot only when asked', () => {
     const args = basebackupArgs('/data/.pgdata.cloning', connection, true);
-    expect(args).toEqual(expect.arrayContaining(['--wal-method', 'stream', '--checkpoint', 'fast', '--create-slot', '--slot', 'im_pg_2', '--progress', '--no-password']));
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--wal-method',
+        'stream',
+        '--checkpoint',
+        'fast',
+        '--create-slot',
+        '--slot',
+        'im_pg_2',
+        '--progress',
+        '--no-password',
+      ]),
+    );
     expect(args[args.indexOf('--dbname') + 1]).toBe(primaryConninfo(connection));
     expect(basebackupArgs('/d', connection, false)).not.toContain('--create-slot');
   });
@@ -129,17 +154,41 @@ describe('retryDelayMs', () => {
 
 describe('classifyFailure', () => {
   it.each([
-    ['pg_basebackup: error: could not send replication command "CREATE_REPLICATION_SLOT": ERROR:  replication slot "im_pg_2" already exists', 'slot-exists'],
+    [
+      'pg_basebackup: error: could not send replication command "CREATE_REPLICATION_SLOT": ERROR:  replication slot "im_pg_2" already exists',
+      'slot-exists',
+    ],
     ['ERROR:  replication slot "im_pg_2" is active for PID 4242', 'slot-active'],
-    ['connection to server at "127.0.0.1", port 5433 failed: server does not support SSL, but SSL was required', 'primary-without-tls'],
-    ['connection to server at "127.0.0.1", port 5433 failed: SSL error: certificate verify failed', 'primary-certificate-untrusted'],
-    ['connection to server at "10.231.0.1", port 5433 failed: server certificate for "other.example" does not match host name "10.231.0.1"', 'primary-name-mismatch'],
-    ['connection to server at "127.0.0.1", port 5433 failed: SSL error: tlsv1 alert unknown ca', 'client-certificate-refused'],
+    [
+      'connection to server at "127.0.0.1", port 5433 failed: server does not support SSL, but SSL was required',
+      'primary-without-tls',
+    ],
+    [
+      'connection to server at "127.0.0.1", port 5433 failed: SSL error: certificate verify failed',
+      'primary-certificate-untrusted',
+    ],
+    [
+      'connection to server at "10.231.0.1", port 5433 failed: server certificate for "other.example" does not match host name "10.231.0.1"',
+      'primary-name-mismatch',
+    ],
+    [
+      'connection to server at "127.0.0.1", port 5433 failed: SSL error: tlsv1 alert unknown ca',
+      'client-certificate-refused',
+    ],
     ['FATAL:  certificate authentication failed for user "streaming_replica"', 'client-certificate-refused'],
-    ['connection to server at "127.0.0.1", port 5433 failed: could not open certificate file "/c/streaming_replica.crt": No such file or directory', 'local-certificate-missing'],
+    [
+      'connection to server at "127.0.0.1", port 5433 failed: could not open certificate file "/c/streaming_replica.crt": No such file or directory',
+      'local-certificate-missing',
+    ],
     ['FATAL:  role "streaming_replica" does not exist', 'role-missing'],
-    ['FATAL:  no pg_hba.conf entry for replication connection from host "127.0.0.1", user "streaming_replica", SSL encryption', 'not-allowed-by-hba'],
-    ['connection to server at "127.0.0.1", port 5433 failed: Connection refused | Is the server running on that host and accepting TCP/IP connections?', 'primary-unreachable'],
+    [
+      'FATAL:  no pg_hba.conf entry for replication connection from host "127.0.0.1", user "streaming_replica", SSL encryption',
+      'not-allowed-by-hba',
+    ],
+    [
+      'connection to server at "127.0.0.1", port 5433 failed: Connection refused | Is the server running on that host and accepting TCP/IP connections?',
+      'primary-unreachable',
+    ],
     ['FATAL:  the database system is starting up', 'primary-unreachable'],
     ['pg_basebackup: error: something new', 'other'],
   ])('%s', (message, cause) => {

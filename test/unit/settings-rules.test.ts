@@ -16,8 +16,16 @@ describe('checkUserParameters', () => {
   });
 
   it.each([
-    ['ssl_max_protocol_version', 'TLSv1.2', /^\/etc\/extra.conf: parameter "ssl_max_protocol_version": "TLSv1.2" is below/],
-    ['shared_preload_libraries', '/tmp/evil.so', /^\/etc\/extra.conf:3: parameter "shared_preload_libraries": "\/tmp\/evil.so" is a path/],
+    [
+      'ssl_max_protocol_version',
+      'TLSv1.2',
+      /^\/etc\/extra.conf: parameter "ssl_max_protocol_version": "TLSv1.2" is below/,
+    ],
+    [
+      'shared_preload_libraries',
+      '/tmp/evil.so',
+      /^\/etc\/extra.conf:3: parameter "shared_preload_libraries": "\/tmp\/evil.so" is a path/,
+    ],
     ['shared_preload_libraries', '$libdir/../../../tmp/evil', /is a path/],
     ['local_preload_libraries', 'pgaudit,timescaledb', /library "timescaledb" is not installed/],
   ])('refuses %s = %s', (key, value, why) => {
@@ -27,7 +35,14 @@ describe('checkUserParameters', () => {
   });
 
   it('lists preloaded libraries of every preload setting', () => {
-    expect(preloadLibraries(new Map([['shared_preload_libraries', 'a, b'], ['session_preload_libraries', '']]))).toEqual([
+    expect(
+      preloadLibraries(
+        new Map([
+          ['shared_preload_libraries', 'a, b'],
+          ['session_preload_libraries', ''],
+        ]),
+      ),
+    ).toEqual([
       { key: 'shared_preload_libraries', library: 'a' },
       { key: 'shared_preload_libraries', library: 'b' },
     ]);
@@ -48,13 +63,17 @@ describe('explainRefusal', () => {
     );
   });
 
-  it('drops the rendered file name and line, and names the rendered file for a key that is not the user\'s', () => {
+  it("drops the rendered file name and line, and names the rendered file for a key that is not the user's", () => {
     const stderr = [`${prefix}LOG:  unrecognized configuration parameter "foo" in file "/run/x.conf" line 12`];
-    expect(explainRefusal(stderr, context, new Set())).toBe('the rendered configuration: PostgreSQL refuses it: unrecognized configuration parameter "foo"');
+    expect(explainRefusal(stderr, context, new Set())).toBe(
+      'the rendered configuration: PostgreSQL refuses it: unrecognized configuration parameter "foo"',
+    );
   });
 
   it('falls back to the first complaint, and to nothing', () => {
-    expect(explainRefusal([`${prefix}FATAL:  out of memory`], context, new Set())).toBe('the rendered configuration: PostgreSQL refuses it: out of memory');
+    expect(explainRefusal([`${prefix}FATAL:  out of memory`], context, new Set())).toBe(
+      'the rendered configuration: PostgreSQL refuses it: out of memory',
+    );
     expect(explainRefusal(['garbage'], context, new Set())).toBeUndefined();
   });
 });

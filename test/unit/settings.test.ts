@@ -20,7 +20,7 @@ describe('parseUserParameters', () => {
     ['work_mem = 8MB', 'work_mem', '8MB'],
     ['work_mem=8MB', 'work_mem', '8MB'],
     ['work_mem 8MB', 'work_mem', '8MB'],
-    ["search_path = '\"$user\", public'", 'search_path', '"$user", public'],
+    ['search_path = \'"$user", public\'', 'search_path', '"$user", public'],
     ["application_name = 'it''s'", 'application_name', "it's"],
     ["application_name = 'a\\'b'", 'application_name', "a'b"],
     ["application_name = 'tab\\there'", 'application_name', 'tab\there'],
@@ -47,7 +47,9 @@ describe('parseUserParameters', () => {
   ])('refuses the managed parameter in %s, naming it', (line) => {
     const key = line.split(/[ =]/)[0]!.toLowerCase();
     expect(() => parseUserParameters(line, '/etc/extra.conf')).toThrow(UsageError);
-    expect(() => parseUserParameters(line, '/etc/extra.conf')).toThrow(new RegExp(`/etc/extra.conf:1: parameter "${key}"`));
+    expect(() => parseUserParameters(line, '/etc/extra.conf')).toThrow(
+      new RegExp(`/etc/extra.conf:1: parameter "${key}"`),
+    );
   });
 
   it.each([
@@ -62,7 +64,7 @@ describe('parseUserParameters', () => {
 });
 
 describe('quoteValue', () => {
-  it.each(["plain", "it's", 'back\\slash', 'new\nline', 'tab\t'])('round-trips %j through the parser', (value) => {
+  it.each(['plain', "it's", 'back\\slash', 'new\nline', 'tab\t'])('round-trips %j through the parser', (value) => {
     expect(parseUserParameters(`k = ${quoteValue(value)}`, 'f').get('k')).toBe(value);
   });
 
@@ -72,27 +74,55 @@ describe('quoteValue', () => {
 });
 
 describe('ownership', () => {
-  it.each(['log_destination', 'LOGGING_COLLECTOR', 'log_rotation_size', 'ssl_crl_file', 'data_directory', 'restore_command',
-    'restart_after_crash', 'ssl_min_protocol_version', 'password_encryption', 'primary_slot_name', 'recovery_target_timeline',
-    'allow_alter_system', 'archive_mode', 'archive_command', 'include_dir'])('%s is owned', (key) => {
+  it.each([
+    'log_destination',
+    'LOGGING_COLLECTOR',
+    'log_rotation_size',
+    'ssl_crl_file',
+    'data_directory',
+    'restore_command',
+    'restart_after_crash',
+    'ssl_min_protocol_version',
+    'password_encryption',
+    'primary_slot_name',
+    'recovery_target_timeline',
+    'allow_alter_system',
+    'archive_mode',
+    'archive_command',
+    'include_dir',
+  ])('%s is owned', (key) => {
     expect(isOwnedParameter(key)).toBe(true);
   });
-  it.each(['work_mem', 'log_statement', 'log_min_duration_statement', 'wal_sender_timeout', 'shared_preload_libraries'])('%s is the user\'s', (key) => {
+  it.each([
+    'work_mem',
+    'log_statement',
+    'log_min_duration_statement',
+    'wal_sender_timeout',
+    'shared_preload_libraries',
+  ])("%s is the user's", (key) => {
     expect(isOwnedParameter(key)).toBe(false);
   });
 
   it('refuses every fixed setting of the table in --config and accepts every default', () => {
     for (const row of SETTINGS) {
       const parse = () => parseUserParameters(`${row.name} = x`, 'c.conf');
-      if (row.kind === 'fixed') expect(parse, row.name).toThrow(new RegExp(`c.conf:1: parameter "${row.name}" is fixed`));
+      if (row.kind === 'fixed')
+        expect(parse, row.name).toThrow(new RegExp(`c.conf:1: parameter "${row.name}" is fixed`));
       else expect(parse(), row.name).toEqual(new Map([[row.name, 'x']]));
     }
   });
 });
 
 const context: RenderContext = {
-  pgdata: '/data', port: 5432, listen: '*', socketDir: '/controller/run', logDirectory: undefined, tls: undefined,
-  pgMajor: 15, allowAlterSystem: false, supplied: new Map(),
+  pgdata: '/data',
+  port: 5432,
+  listen: '*',
+  socketDir: '/controller/run',
+  logDirectory: undefined,
+  tls: undefined,
+  pgMajor: 15,
+  allowAlterSystem: false,
+  supplied: new Map(),
 };
 
 describe('managedSettings', () => {
@@ -104,7 +134,11 @@ describe('managedSettings', () => {
     expect(fixed(context).get('ssl_min_protocol_version')).toBe('TLSv1.3');
     expect(fixed(context).get('password_encryption')).toBe('scram-sha-256');
     expect(fixed(context).get('hba_file')).toBe('/data/pg_hba.conf');
-    expect(defaults).toEqual([['wal_sender_timeout', '5s'], ['wal_receiver_timeout', '5s'], ['wal_keep_size', '512MB']]);
+    expect(defaults).toEqual([
+      ['wal_sender_timeout', '5s'],
+      ['wal_receiver_timeout', '5s'],
+      ['wal_keep_size', '512MB'],
+    ]);
   });
 
   it.each([
@@ -117,20 +151,28 @@ describe('managedSettings', () => {
   });
 
   it('renders supplied fixed settings (standby, archiving) and only those supplied', () => {
-    const supplied = new Map([['primary_conninfo', 'host=p'], ['archive_command', 'pgbackrest archive-push %p']]);
+    const supplied = new Map([
+      ['primary_conninfo', 'host=p'],
+      ['archive_command', 'pgbackrest archive-push %p'],
+    ]);
     const settings = fixed({ ...context, supplied });
     expect(settings.get('primary_conninfo')).toBe('host=p');
     expect(settings.get('archive_command')).toBe('pgbackrest archive-push %p');
     expect(settings.has('restore_command')).toBe(false);
   });
 
-  it.each(['work_mem', 'port', 'wal_sender_timeout', 'data_directory'])('refuses to be supplied %s, which is not a supplied fixed setting', (name) => {
-    expect(() => managedSettings({ ...context, supplied: new Map([[name, 'x']]) })).toThrow(name);
-  });
+  it.each(['work_mem', 'port', 'wal_sender_timeout', 'data_directory'])(
+    'refuses to be supplied %s, which is not a supplied fixed setting',
+    (name) => {
+      expect(() => managedSettings({ ...context, supplied: new Map([[name, 'x']]) })).toThrow(name);
+    },
+  );
 
   it('gives the postmaster every fixed setting as -c, values unquoted', () => {
     const options = postmasterOptions(managedSettings({ ...context, pgMajor: 17 }));
-    expect(options.filter((option) => option === '-c').length).toBe(managedSettings({ ...context, pgMajor: 17 }).fixed.length);
+    expect(options.filter((option) => option === '-c').length).toBe(
+      managedSettings({ ...context, pgMajor: 17 }).fixed.length,
+    );
     expect(options).toContain('allow_alter_system=off');
     expect(options).toContain('ssl_crl_file=');
     expect(options).not.toContain('wal_sender_timeout=5s');
@@ -138,7 +180,8 @@ describe('managedSettings', () => {
 });
 
 describe('renderCustomConf', () => {
-  const render = (c: Partial<RenderContext>, user = new Map<string, string>()) => renderCustomConf(managedSettings({ ...context, ...c }), user);
+  const render = (c: Partial<RenderContext>, user = new Map<string, string>()) =>
+    renderCustomConf(managedSettings({ ...context, ...c }), user);
 
   it('renders the managed settings and the secure defaults', () => {
     const text = render({});
@@ -150,7 +193,13 @@ describe('renderCustomConf', () => {
   });
 
   it('puts user parameters last, replacing a default rather than repeating it', () => {
-    const text = render({}, new Map([['wal_sender_timeout', '30s'], ['work_mem', '8MB']]));
+    const text = render(
+      {},
+      new Map([
+        ['wal_sender_timeout', '30s'],
+        ['work_mem', '8MB'],
+      ]),
+    );
     const lines = text.trim().split('\n');
     expect(lines.at(-1)).toBe("work_mem = '8MB'");
     expect(lines.filter((line) => line.startsWith('wal_sender_timeout'))).toEqual(["wal_sender_timeout = '30s'"]);
@@ -166,7 +215,9 @@ describe('renderCustomConf', () => {
   });
 
   it('turns TLS on with the given files', () => {
-    const text = render({ tls: { certFile: '/c/server.crt', keyFile: '/c/server.key', clientCaFile: '/c/client-ca.crt' } });
+    const text = render({
+      tls: { certFile: '/c/server.crt', keyFile: '/c/server.key', clientCaFile: '/c/client-ca.crt' },
+    });
     expect(text).toContain("ssl = 'on'");
     expect(text).toContain("ssl_ca_file = '/c/client-ca.crt'");
   });
@@ -184,7 +235,11 @@ describe('withoutFixedSettings', () => {
     ].join('\n');
     expect(withoutFixedSettings(autoConf)).toEqual({
       text: "# Do not edit this file manually!\nwork_mem = '8MB'\n",
-      removed: [{ name: 'log_destination', line: 2 }, { name: 'restart_after_crash', line: 4 }, { name: 'ssl_min_protocol_version', line: 5 }],
+      removed: [
+        { name: 'log_destination', line: 2 },
+        { name: 'restart_after_crash', line: 4 },
+        { name: 'ssl_min_protocol_version', line: 5 },
+      ],
     });
   });
 
@@ -200,7 +255,10 @@ describe('docs/settings.md', () => {
     const current = fs.readFileSync(file, 'utf8');
     const updated = withSettingsTable(current, renderSettingsDoc());
     if (process.env.IM_UPDATE_DOCS === '1') fs.writeFileSync(file, updated);
-    expect(current, 'docs/settings.md differs from src/config/managed-settings.ts: run IM_UPDATE_DOCS=1 npx vitest run test/unit/settings.test.ts').toBe(updated);
+    expect(
+      current,
+      'docs/settings.md differs from src/config/managed-settings.ts: run IM_UPDATE_DOCS=1 npx vitest run test/unit/settings.test.ts',
+    ).toBe(updated);
   });
 });
 

@@ -18,7 +18,14 @@ const replica: StatusDocument = {
   replayLsn: '0/4FFFF00',
   isWalReceiverActive: false,
   replication: [
-    { applicationName: 'pg-3', state: 'streaming', sentLsn: '0/4FFFF00', replayLsn: '0/4FFFF00', replayLag: 0.0123, syncState: 'async' },
+    {
+      applicationName: 'pg-3',
+      state: 'streaming',
+      sentLsn: '0/4FFFF00',
+      replayLsn: '0/4FFFF00',
+      replayLag: 0.0123,
+      syncState: 'async',
+    },
     { applicationName: 'pg-4', state: 'catchup', sentLsn: null, replayLsn: null, replayLag: null, syncState: 'async' },
   ],
   pendingRestart: true,
@@ -83,7 +90,9 @@ describe('formatStatus', () => {
       { name: 'etl', state: 'failed', lastError: 'role "etl" cannot be dropped because some objects depend on it' },
     ];
     const text = formatStatus({ ...replica, roles });
-    expect(text).toMatch(/^roles: +app: present\n +etl: failed \(role "etl" cannot be dropped because some objects depend on it\)$/m);
+    expect(text).toMatch(
+      /^roles: +app: present\n +etl: failed \(role "etl" cannot be dropped because some objects depend on it\)$/m,
+    );
   });
 
   it('says who fenced it, the primary it follows and a demotion under way', () => {

@@ -34,16 +34,32 @@ describe('RouteTable', () => {
   });
 
   it('refuses two rows for one path and method', () => {
-    expect(() => new RouteTable([{ path: '/x', method: 'GET' }, { path: '/x', method: 'GET' }])).toThrow('the status API has two GET routes for /x');
+    expect(
+      () =>
+        new RouteTable([
+          { path: '/x', method: 'GET' },
+          { path: '/x', method: 'GET' },
+        ]),
+    ).toThrow('the status API has two GET routes for /x');
   });
 });
 
 describe('decideOperator', () => {
   const operators = ['instance-manager-operator', 'dba'];
-  const peer = (fields: Partial<PeerCertificate>): PeerCertificate => ({ presented: true, verified: true, verifyError: undefined, commonName: 'dba', ...fields });
+  const peer = (fields: Partial<PeerCertificate>): PeerCertificate => ({
+    presented: true,
+    verified: true,
+    verifyError: undefined,
+    commonName: 'dba',
+    ...fields,
+  });
   it.each([
     ['no certificate', peer({ presented: false, verified: false, commonName: undefined }), 401],
-    ['a certificate from another CA, even with an operator CN', peer({ verified: false, verifyError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', commonName: 'dba' }), 401],
+    [
+      'a certificate from another CA, even with an operator CN',
+      peer({ verified: false, verifyError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', commonName: 'dba' }),
+      401,
+    ],
     ['a verified certificate with another CN', peer({ commonName: 'app' }), 403],
     ['a verified certificate without a CN', peer({ commonName: undefined }), 403],
     ['a CN differing only in case', peer({ commonName: 'DBA' }), 403],
@@ -54,7 +70,10 @@ describe('decideOperator', () => {
   });
 
   it('lets a verified operator CN in', () => {
-    expect(decideOperator(peer({ commonName: 'instance-manager-operator' }), operators)).toEqual({ allowed: true, commonName: 'instance-manager-operator' });
+    expect(decideOperator(peer({ commonName: 'instance-manager-operator' }), operators)).toEqual({
+      allowed: true,
+      commonName: 'instance-manager-operator',
+    });
   });
 });
 
@@ -69,9 +88,27 @@ const primary: PgSnapshot = {
   walReceiverActive: false,
   pendingRestart: true,
   postmasterStartTime: new Date('2026-11-29T16:00:00Z'),
-  replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, replayLagBytes: 328, syncState: 'async' }],
+  replication: [
+    {
+      applicationName: 'pg-2',
+      state: 'streaming',
+      sentLsn: '0/3000148',
+      replayLsn: '0/3000000',
+      replayLag: 0.25,
+      replayLagBytes: 328,
+      syncState: 'async',
+    },
+  ],
 };
-const replica: PgSnapshot = { ...primary, inRecovery: true, currentLsn: null, receivedLsn: '0/3000148', replayLsn: '0/3000100', walReceiverActive: true, replication: [] };
+const replica: PgSnapshot = {
+  ...primary,
+  inRecovery: true,
+  currentLsn: null,
+  receivedLsn: '0/3000148',
+  replayLsn: '0/3000100',
+  walReceiverActive: true,
+  replication: [],
+};
 const facts: ManagerFacts = {
   phase: 'running',
   intendedRole: 'primary',
@@ -93,9 +130,19 @@ describe('isReady', () => {
     ['a replica streaming', facts, ok(replica), true],
     ['a replica whose WAL receiver is not streaming', facts, ok({ ...replica, walReceiverActive: false }), false],
     ['PostgreSQL not answering', facts, { ok: false, error: 'timeout' } as PgReading, false],
-    ['a restart under way, even if the last answer was fine', { ...facts, phase: 'restarting' as const }, ok(primary), false],
+    [
+      'a restart under way, even if the last answer was fine',
+      { ...facts, phase: 'restarting' as const },
+      ok(primary),
+      false,
+    ],
     ['a shutdown under way', { ...facts, phase: 'stopping' as const }, ok(primary), false],
-    ['a postmaster not yet accepting connections', { ...facts, phase: 'starting' as const, acceptingConnections: false }, NOT_ASKED, false],
+    [
+      'a postmaster not yet accepting connections',
+      { ...facts, phase: 'starting' as const, acceptingConnections: false },
+      NOT_ASKED,
+      false,
+    ],
   ])('%s: %s', (_case, managerFacts, reading, expected) => {
     expect(isReady(managerFacts, reading)).toBe(expected);
   });
@@ -117,7 +164,16 @@ describe('buildStatusDocument', () => {
       fenced: false,
       controlData: null,
       currentLsn: '0/3000148',
-      replication: [{ applicationName: 'pg-2', state: 'streaming', sentLsn: '0/3000148', replayLsn: '0/3000000', replayLag: 0.25, syncState: 'async' }],
+      replication: [
+        {
+          applicationName: 'pg-2',
+          state: 'streaming',
+          sentLsn: '0/3000148',
+          replayLsn: '0/3000000',
+          replayLag: 0.25,
+          syncState: 'async',
+        },
+      ],
       pendingRestart: true,
       certificates: facts.certificates,
       roles: facts.roles,
@@ -131,7 +187,12 @@ describe('buildStatusDocument', () => {
     const document = buildStatusDocument({ ...facts, intendedRole: 'replica' }, ok(replica), undefined);
     expect(document.role).toBe('replica');
     expect(document).not.toHaveProperty('currentLsn');
-    expect(document).toMatchObject({ receivedLsn: '0/3000148', replayLsn: '0/3000100', isWalReceiverActive: true, isReady: true });
+    expect(document).toMatchObject({
+      receivedLsn: '0/3000148',
+      replayLsn: '0/3000100',
+      isWalReceiverActive: true,
+      isReady: true,
+    });
   });
 
   it('the role PostgreSQL reports wins over the one the manager was started with (a promoted replica)', () => {
@@ -139,7 +200,13 @@ describe('buildStatusDocument', () => {
   });
 
   it('still answers while PostgreSQL is down, with what the manager knows', () => {
-    const down = { ...facts, phase: 'restarting' as const, intendedRole: 'replica' as const, postmaster: undefined, acceptingConnections: false };
+    const down = {
+      ...facts,
+      phase: 'restarting' as const,
+      intendedRole: 'replica' as const,
+      postmaster: undefined,
+      acceptingConnections: false,
+    };
     const document = buildStatusDocument(down, NOT_ASKED, { pgVersion: '16.4', systemId: '7300000000000000001' });
     expect(document).toEqual({
       role: 'replica',
@@ -184,16 +251,39 @@ describe('lsnToBytes', () => {
 
   it('tells a fenced instance, with who fenced it, and its timeline from pg_controldata while PostgreSQL is down', () => {
     const fence = { by: 'instance-manager-operator', at: '2026-11-30T15:00:00Z', reason: 'fenced by an operator' };
-    const controlData = { systemIdentifier: '7300000000000000001', clusterState: 'shut down', checkpointLsn: '0/3000028', redoLsn: '0/3000028', timeline: 3, minRecoveryEndLsn: '0/0' };
-    const held = { ...facts, phase: 'held' as const, postmaster: undefined, acceptingConnections: false, lifecycle: { fence, following: undefined, demotion: undefined } };
+    const controlData = {
+      systemIdentifier: '7300000000000000001',
+      clusterState: 'shut down',
+      checkpointLsn: '0/3000028',
+      redoLsn: '0/3000028',
+      timeline: 3,
+      minRecoveryEndLsn: '0/0',
+    };
+    const held = {
+      ...facts,
+      phase: 'held' as const,
+      postmaster: undefined,
+      acceptingConnections: false,
+      lifecycle: { fence, following: undefined, demotion: undefined },
+    };
     const document = buildStatusDocument(held, NOT_ASKED, undefined, controlData);
     expect(document).toMatchObject({ fenced: true, fence, timeline: 3, controlData, isReady: false, phase: 'held' });
   });
 
   it('names the primary a replica follows, and a demotion under way', () => {
     const demotion = { primary: '10.0.0.2:5432', step: 'rewinding' as const, since: '2026-11-30T15:00:00Z' };
-    const following = { ...facts, intendedRole: 'replica' as const, lifecycle: { fence: undefined, following: '10.0.0.2:5432', demotion } };
-    expect(buildStatusDocument(following, ok(replica), undefined)).toMatchObject({ following: '10.0.0.2:5432', demotion, fenced: false });
-    expect(buildStatusDocument({ ...following, intendedRole: 'primary' }, ok(primary), undefined)).not.toHaveProperty('following');
+    const following = {
+      ...facts,
+      intendedRole: 'replica' as const,
+      lifecycle: { fence: undefined, following: '10.0.0.2:5432', demotion },
+    };
+    expect(buildStatusDocument(following, ok(replica), undefined)).toMatchObject({
+      following: '10.0.0.2:5432',
+      demotion,
+      fenced: false,
+    });
+    expect(buildStatusDocument({ ...following, intendedRole: 'primary' }, ok(primary), undefined)).not.toHaveProperty(
+      'following',
+    );
   });
 });

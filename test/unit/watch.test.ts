@@ -7,7 +7,12 @@ import { watchInputs, type Watcher } from '../../src/watch/index.js';
 import { scratchDir } from '../support/manager.js';
 import { writeKubeletVolume } from '../support/secrets.js';
 
-const quiet: Logger = { error: () => undefined, warning: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
+const quiet: Logger = {
+  error: () => undefined,
+  warning: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+} as unknown as Logger;
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let watcher: Watcher | undefined;
 
