@@ -112,7 +112,10 @@ export class StatusMetrics {
 
   /** The manager's own metric names (prom-client's process and Node collectors left out). */
   get ownNames(): string[] {
-    return this.registry.getMetricsAsArray().map((metric) => metric.name).filter((name) => name.startsWith(PREFIX));
+    return this.registry
+      .getMetricsAsArray()
+      .map((metric) => metric.name)
+      .filter((name) => name.startsWith(PREFIX));
   }
 
   async render(facts: ManagerFacts, reading: PgReading, logs: LogCounters): Promise<string> {

@@ -47,7 +47,10 @@ function escape(text: string): string {
 
 function optionRequirements(): Requirement[] {
   return commandsOf(cli.buildProgram()).flatMap(({ name, command }) => {
-    const section: Requirement = { what: `section ### \`${name}\``, documented: (reference) => sectionOf(reference, name) !== undefined };
+    const section: Requirement = {
+      what: `section ### \`${name}\``,
+      documented: (reference) => sectionOf(reference, name) !== undefined,
+    };
     const options = command.options.flatMap((option) => {
       const flag = option.long ?? option.short!;
       const envVar = option.envVar ?? /\(env: (\w+)\)/.exec(option.description)?.[1];
@@ -74,7 +77,10 @@ function environmentRequirements(): Requirement[] {
     }
   };
   visit(path.join(ROOT, 'src'));
-  return [...names].map((name) => ({ what: `environment variable ${name}`, documented: (reference) => mentions(reference, name) }));
+  return [...names].map((name) => ({
+    what: `environment variable ${name}`,
+    documented: (reference) => mentions(reference, name),
+  }));
 }
 
 function endpointRequirements(): Requirement[] {
@@ -89,29 +95,46 @@ function endpointRequirements(): Requirement[] {
   return server.endpoints.map(({ method, path: route, access }) => ({
     what: `endpoint \`${method} ${route}\` (${access})`,
     // One table row: the method and path, and who may call it.
-    documented: (reference) => reference.split('\n').some((line) => line.includes(`\`${method} ${route}\``) && line.includes(access)),
+    documented: (reference) =>
+      reference.split('\n').some((line) => line.includes(`\`${method} ${route}\``) && line.includes(access)),
   }));
 }
 
 function metricRequirements(): Requirement[] {
-  return new StatusMetrics().ownNames.map((name) => ({ what: `metric ${name}`, documented: (reference) => mentions(reference, name) }));
+  return new StatusMetrics().ownNames.map((name) => ({
+    what: `metric ${name}`,
+    documented: (reference) => mentions(reference, name),
+  }));
 }
 
 /** The members of `interface StatusDocument`, read from the source: optional fields included. */
 function statusFieldRequirements(): Requirement[] {
   const file = path.join(ROOT, 'src', 'status', 'document.ts');
   const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
-  const document = source.statements.find((node): node is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(node) && node.name.text === 'StatusDocument');
+  const document = source.statements.find(
+    (node): node is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(node) && node.name.text === 'StatusDocument',
+  );
   if (!document) throw new Error('src/status/document.ts has no interface StatusDocument');
   return document.members.map((member) => {
     const field = (member.name as ts.Identifier).text;
-    return { what: `/pg/status field ${field}`, documented: (reference) => reference.split('\n').some((line) => line.startsWith(`| \`${field}\``)) };
+    return {
+      what: `/pg/status field ${field}`,
+      documented: (reference) => reference.split('\n').some((line) => line.startsWith(`| \`${field}\``)),
+    };
   });
 }
 
 function exitCodeRequirements(): Requirement[] {
-  const codes = [0, ...Object.entries(cli).filter(([name]) => name.startsWith('EXIT_')).map(([, code]) => code as number)];
-  return codes.map((code) => ({ what: `exit code ${code}`, documented: (reference) => reference.split('\n').some((line) => line.startsWith(`| ${code} |`)) }));
+  const codes = [
+    0,
+    ...Object.entries(cli)
+      .filter(([name]) => name.startsWith('EXIT_'))
+      .map(([, code]) => code as number),
+  ];
+  return codes.map((code) => ({
+    what: `exit code ${code}`,
+    documented: (reference) => reference.split('\n').some((line) => line.startsWith(`| ${code} |`)),
+  }));
 }
 
 function allRequirements(): Requirement[] {
@@ -126,7 +149,9 @@ function allRequirements(): Requirement[] {
 }
 
 function missing(reference: string, requirements: Requirement[]): string[] {
-  return requirements.filter((requirement) => !requirement.documented(reference)).map((requirement) => requirement.what);
+  return requirements
+    .filter((requirement) => !requirement.documented(reference))
+    .map((requirement) => requirement.what);
 }
 
 describe('docs/configuration.md', () => {
@@ -138,15 +163,31 @@ describe('docs/configuration.md', () => {
 
   it('covers every kind of item (the walk over the code finds them)', () => {
     const kinds = ['section', 'environment variable', 'endpoint', 'metric', '/pg/status field', 'exit code'];
-    for (const kind of kinds) expect(requirements.some((requirement) => requirement.what.startsWith(kind)), kind).toBe(true);
-    expect(requirements.some((requirement) => requirement.what === '--stop-timeout in the section of `instance-manager run`')).toBe(true);
-    expect(requirements.some((requirement) => requirement.what === 'IM_STATUS_INSECURE in the section of `instance-manager run`')).toBe(true);
+    for (const kind of kinds)
+      expect(
+        requirements.some((requirement) => requirement.what.startsWith(kind)),
+        kind,
+      ).toBe(true);
+    expect(
+      requirements.some(
+        (requirement) => requirement.what === '--stop-timeout in the section of `instance-manager run`',
+      ),
+    ).toBe(true);
+    expect(
+      requirements.some(
+        (requirement) => requirement.what === 'IM_STATUS_INSECURE in the section of `instance-manager run`',
+      ),
+    ).toBe(true);
   });
 
   it('fails when an item is missing', () => {
     const cases: [string, string, string][] = [
       ['a run flag', '--stop-timeout', '--stop-timeout in the section of `instance-manager run`'],
-      ['a variable named in a description', 'IM_STATUS_INSECURE', 'IM_STATUS_INSECURE in the section of `instance-manager run`'],
+      [
+        'a variable named in a description',
+        'IM_STATUS_INSECURE',
+        'IM_STATUS_INSECURE in the section of `instance-manager run`',
+      ],
       ['an endpoint', '`POST /pg/restart`', 'endpoint `POST /pg/restart` (operator)'],
       ['a metric', 'instance_manager_postmaster_restarts_total', 'metric instance_manager_postmaster_restarts_total'],
       ['a status field', '| `pendingRestart`', '/pg/status field pendingRestart'],
@@ -172,7 +213,10 @@ describe('README.md', () => {
   });
 
   it('links every page of docs/ and CONTRIBUTING.md', () => {
-    const pages = fs.readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+    const pages = fs
+      .readdirSync(path.join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`);
     const unlinked = [...pages, 'CONTRIBUTING.md'].filter((page) => !readme.includes(`](${page})`));
     expect(unlinked).toEqual([]);
   });
@@ -180,13 +224,32 @@ describe('README.md', () => {
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
 function anchorsOf(file: string): Set<string> {
-  const headings = fs.readFileSync(file, 'utf8').split('\n').filter((line) => /^#+ /.test(line));
-  return new Set(headings.map((line) => line.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')));
+  const headings = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => /^#+ /.test(line));
+  return new Set(
+    headings.map((line) =>
+      line
+        .replace(/^#+ /, '')
+        .trim()
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, '')
+        .replaceAll(' ', '-'),
+    ),
+  );
 }
 
 describe('links between the pages', () => {
   it('every relative link of README.md, CONTRIBUTING.md and docs/ reaches a file and a heading', () => {
-    const pages = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+    const pages = [
+      'README.md',
+      'CONTRIBUTING.md',
+      ...fs
+        .readdirSync(path.join(ROOT, 'docs'))
+        .filter((name) => name.endsWith('.md'))
+        .map((name) => `docs/${name}`),
+    ];
     const broken = pages.flatMap((page) => {
       const text = fs.readFileSync(path.join(ROOT, page), 'utf8');
       return [...text.matchAll(/\]\(([^)\s]+)\)/g)].flatMap(([, link]) => {
