@@ -98,11 +98,13 @@ const LEFT_BEHIND = {
   check: 'nothing was changed',
   demote: 'the old primary may be stopped (see its /pg/status); the target is still a replica',
   'catch-up':
-    'the old primary is stopped and waits for the target to be promoted; the target is still a replica: promote it once it has all WAL, or unfence-and-demote back',
+    'the old primary is stopped and waits for the target to be promoted; the target is still a replica: ' +
+    'promote it once it has all WAL, or unfence-and-demote back',
   promote:
     'the old primary is stopped and waits for the target to be promoted; promote the target (instance-manager promote)',
   rejoin:
-    'the target is the new primary; the old primary is still rejoining it (see its /pg/status demotion and fence fields)',
+    'the target is the new primary; ' +
+    'the old primary is still rejoining it (see its /pg/status demotion and fence fields)',
 } as const;
 
 type Step = keyof typeof LEFT_BEHIND;
@@ -133,7 +135,8 @@ export async function runSwitchover(flags: SwitchoverFlags, say: (line: string) 
       throw new Error(`${flags.to} is not a streaming replica (${target.role}, ${target.phase})`);
     const address = targetAddress(flags, target);
     done(
-      `${flags.from} is the primary on timeline ${old.timeline ?? '?'}; ${flags.to} streams from it and will be reached at ${address}`,
+      `${flags.from} is the primary on timeline ${old.timeline ?? '?'}; ` +
+        `${flags.to} streams from it and will be reached at ${address}`,
     );
 
     step = 'demote';

@@ -110,7 +110,9 @@ export function formatStatus(status: StatusDocument): string {
   rows.push(['pending restart', status.pendingRestart === null ? 'unknown' : status.pendingRestart ? 'yes' : 'no']);
   const standbys = status.replication.map(
     (standby) =>
-      `${standby.applicationName}: ${standby.state}, ${standby.syncState}, sent ${standby.sentLsn ?? '?'}, replayed ${standby.replayLsn ?? '?'}, lag ${standby.replayLag === null ? '-' : `${standby.replayLag.toFixed(3)} s`}`,
+      `${standby.applicationName}: ${standby.state}, ${standby.syncState}, ` +
+      `sent ${standby.sentLsn ?? '?'}, replayed ${standby.replayLsn ?? '?'}, ` +
+      `lag ${standby.replayLag === null ? '-' : `${standby.replayLag.toFixed(3)} s`}`,
   );
   rows.push(...listRows('standbys', standbys));
   const certificates = status.certificates.map(

@@ -245,7 +245,9 @@ export class Lifecycle {
       return { ok: false, status: 500, detail: `stopped, but pg_controldata failed: ${errorMessage(error)}` };
     }
     this.startRejoin(primary, reclone);
-    const detail = `stopped at ${control.checkpointLsn} on timeline ${control.timeline}; rejoining ${formatAddress(primary)} once it is promoted`;
+    const detail =
+      `stopped at ${control.checkpointLsn} on timeline ${control.timeline}; ` +
+      `rejoining ${formatAddress(primary)} once it is promoted`;
     return {
       ok: true,
       detail,

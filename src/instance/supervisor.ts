@@ -186,7 +186,9 @@ export class Supervisor {
       const delayMs = await this.recoverFromCrash(postmaster, outcome.exit);
       if (delayMs === undefined) {
         const { maxCrashes, windowMs } = DEFAULT_CRASH_LIMITS;
-        this.failure = `PostgreSQL crashed ${maxCrashes} times within ${windowMs / 60_000} minutes; exiting so the container is restarted`;
+        this.failure =
+          `PostgreSQL crashed ${maxCrashes} times within ${windowMs / 60_000} minutes; ` +
+          'exiting so the container is restarted';
         return 1;
       }
       logger.info('restarting PostgreSQL after a crash', { delayMs });
@@ -330,7 +332,8 @@ export class Supervisor {
   private finishStopped(mode: ShutdownMode | 'killed'): number {
     this.setPhase('stopped');
     if (mode === 'smart' || mode === 'fast') return 0;
-    this.failure = `PostgreSQL did not stop cleanly (${mode === 'killed' ? 'it had to be killed' : 'immediate shutdown: crash recovery at the next start'})`;
+    const how = mode === 'killed' ? 'it had to be killed' : 'immediate shutdown: crash recovery at the next start';
+    this.failure = `PostgreSQL did not stop cleanly (${how})`;
     return 1;
   }
 

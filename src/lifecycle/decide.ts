@@ -62,7 +62,9 @@ export function decideStart(facts: StartFacts): StartDecision {
         fenced: {
           by: 'instance-manager',
           at: state.updatedAt,
-          reason: `the state file was written by pod ${state.pod}: a clone or rewind was interrupted; fix PGDATA, then unfence`,
+          reason:
+            `the state file was written by pod ${state.pod}: ` +
+            'a clone or rewind was interrupted; fix PGDATA, then unfence',
         },
         notes: [`state file of pod ${state.pod} found in PGDATA`],
       };
@@ -84,7 +86,8 @@ export function decideStart(facts: StartFacts): StartDecision {
     decision.notes.push(`--replica-of ${formatAddress(replicaOf)} ignored: this instance was promoted (state file)`);
   } else if (replicaOf !== undefined && !sameAddress(replicaOf, state.primary)) {
     decision.notes.push(
-      `--replica-of ${formatAddress(replicaOf)} ignored: the state file says this instance follows ${formatAddress(state.primary!)}`,
+      `--replica-of ${formatAddress(replicaOf)} ignored: ` +
+        `the state file says this instance follows ${formatAddress(state.primary!)}`,
     );
   } else if (replicaOf === undefined && state.role === 'replica') {
     decision.notes.push(

@@ -41,8 +41,10 @@ export async function checkDemotionTarget(check: DemotionTargetCheck): Promise<T
   }
   const here = await withConnection(check.socketAddress, async (client) => {
     const result = await client.query<{ started: string; system: string; streaming: boolean }>(
-      `SELECT pg_postmaster_start_time()::text AS started, (SELECT system_identifier::text FROM pg_control_system()) AS system,
-              EXISTS (SELECT 1 FROM pg_stat_replication WHERE state = 'streaming' AND host(client_addr) = $1) AS streaming`,
+      `SELECT pg_postmaster_start_time()::text AS started,
+              (SELECT system_identifier::text FROM pg_control_system()) AS system,
+              EXISTS (SELECT 1 FROM pg_stat_replication
+                      WHERE state = 'streaming' AND host(client_addr) = $1) AS streaming`,
       [target.serverAddress ?? ''],
     );
     return result.rows[0]!;
@@ -61,7 +63,9 @@ export async function checkDemotionTarget(check: DemotionTargetCheck): Promise<T
     return {
       ok: false,
       status: 409,
-      detail: `${name} is neither a primary nor a replica streaming from this one: it could not take over without losing transactions`,
+      detail:
+        `${name} is neither a primary nor a replica streaming from this one: ` +
+        'it could not take over without losing transactions',
     };
   }
   return undefined;

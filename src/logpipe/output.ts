@@ -39,7 +39,8 @@ const ESCAPES: readonly Uint8Array[] = Array.from({ length: 0x80 }, (_, byte) =>
 
 /** The text of a csvlog field: UTF-8 (invalid bytes become U+FFFD), doubled quotes collapsed. */
 export function fieldText(source: Buffer, start: number, end: number, doubledQuotes: boolean): string {
-  const text = source.toString(undefined, start, end); // no encoding name: skips a lookup that costs as much as a short field
+  // No encoding name: it skips a lookup that costs as much as a short field.
+  const text = source.toString(undefined, start, end);
   return doubledQuotes ? text.replaceAll('""', '"') : text;
 }
 

@@ -28,7 +28,10 @@ function notACertificate(pem: string): string {
   const found = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
   if (found === undefined) return 'not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)';
   if (found === 'CERTIFICATE')
-    return 'the certificate is cut off or damaged: "-----BEGIN CERTIFICATE-----" has no matching "-----END CERTIFICATE-----" line';
+    return (
+      'the certificate is cut off or damaged: ' +
+      '"-----BEGIN CERTIFICATE-----" has no matching "-----END CERTIFICATE-----" line'
+    );
   if (found.includes('PRIVATE KEY')) return 'holds a private key, not a certificate (are tls.crt and tls.key swapped?)';
   return `holds a PEM block of another kind ("${found}"), not a certificate`;
 }
@@ -151,7 +154,8 @@ export function verifyChain(leafPem: string, caPem: string, intermediatesPem?: s
     );
     if (!parent)
       throw new CertificateError(
-        `"${oneLineName(current.subject)}" is not signed by the CA ("${anchors.map((anchor) => oneLineName(anchor.subject)).join('", "')}")`,
+        `"${oneLineName(current.subject)}" is not signed by the CA ` +
+          `("${anchors.map((anchor) => oneLineName(anchor.subject)).join('", "')}")`,
       );
     current = parent;
   }

@@ -116,7 +116,8 @@ function signatureAlgorithm(key: KeyObject): SignatureAlgorithm {
       return { oid: '1.3.101.113', nullParameters: false, hash: null };
     default:
       throw new CertificateError(
-        `cannot sign with a ${key.asymmetricKeyType ?? 'unknown'} CA key (RSA, ECDSA and EdDSA are supported); mount the leaf certificates instead (provided mode)`,
+        `cannot sign with a ${key.asymmetricKeyType ?? 'unknown'} CA key (RSA, ECDSA and EdDSA are supported); ` +
+          'mount the leaf certificates instead (provided mode)',
       );
   }
 }

@@ -47,7 +47,8 @@ export async function findBinaries(explicit: string | undefined, pgdata?: string
   const major = majorFromLayout(dir) ?? (await majorFromServer(dir));
   if (dataMajor !== undefined && major !== dataMajor) {
     throw new UsageError(
-      `--pgdata ${pgdata}: a PostgreSQL ${dataMajor} data directory, but ${dir} holds PostgreSQL ${major}; pass --pg-bin with PostgreSQL ${dataMajor}'s binaries`,
+      `--pgdata ${pgdata}: a PostgreSQL ${dataMajor} data directory, but ${dir} holds PostgreSQL ${major}; ` +
+        `pass --pg-bin with PostgreSQL ${dataMajor}'s binaries`,
     );
   }
   return { dir, major, path: (program) => path.join(dir, program) };

@@ -18,7 +18,8 @@ export function inspectDataDir(pgdata: string): DataDirState {
   if (entries.length === 0) return 'empty';
   if (entries.includes('PG_VERSION') && entries.includes('global')) return 'cluster';
   throw new UsageError(
-    `--pgdata ${pgdata}: not empty and not a PostgreSQL data directory (found ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''})`,
+    `--pgdata ${pgdata}: not empty and not a PostgreSQL data directory ` +
+      `(found ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''})`,
   );
 }
 

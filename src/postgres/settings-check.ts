@@ -32,7 +32,8 @@ export async function configurationErrors(address: SocketAddress): Promise<strin
       ...hba.rows.map((row) => `pg_hba.conf line ${row.line_number ?? '?'}: ${row.error}`),
       ...settings.rows.map(
         (row) =>
-          `${row.sourcefile ?? 'configuration'}:${row.sourceline ?? '?'}${row.name ? ` (${row.name})` : ''}: ${row.error}`,
+          `${row.sourcefile ?? 'configuration'}:${row.sourceline ?? '?'}` +
+          `${row.name ? ` (${row.name})` : ''}: ${row.error}`,
       ),
     ];
   });

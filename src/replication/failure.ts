@@ -60,15 +60,23 @@ const RULES: [RegExp, FailureVerdict][] = [
     },
   ],
   [
-    /alert unknown ca|alert bad certificate|alert certificate required|alert decrypt error|certificate authentication failed|requires a valid client certificate|alert certificate unknown/,
+    anyOf(
+      /alert unknown ca|alert bad certificate|alert certificate required|alert certificate unknown/,
+      /alert decrypt error|certificate authentication failed|requires a valid client certificate/,
+    ),
     {
       cause: 'client-certificate-refused',
       explanation:
-        "the primary refused the streaming_replica client certificate (replication-tls/ must be signed by the primary's client CA, with CN streaming_replica)",
+        'the primary refused the streaming_replica client certificate ' +
+        "(replication-tls/ must be signed by the primary's client CA, with CN streaming_replica)",
     },
   ],
   [
-    /could not open certificate file|could not load private key|root certificate file .* does not exist|could not read root certificate file|private key file .* (does not exist|has group or world access)/,
+    anyOf(
+      /could not open certificate file|could not load private key/,
+      /root certificate file .* does not exist|could not read root certificate file/,
+      /private key file .* (does not exist|has group or world access)/,
+    ),
     {
       cause: 'local-certificate-missing',
       explanation: "this replica's own certificate files are missing or unusable (run-dir/certificates/)",
@@ -89,10 +97,19 @@ const RULES: [RegExp, FailureVerdict][] = [
     },
   ],
   [
-    /Connection refused|could not translate host name|timeout expired|No route to host|Network is unreachable|the database system is (starting up|shutting down|in recovery mode)|server closed the connection unexpectedly|Connection timed out/,
+    anyOf(
+      /Connection refused|could not translate host name|timeout expired|No route to host|Network is unreachable/,
+      /the database system is (starting up|shutting down|in recovery mode)/,
+      /server closed the connection unexpectedly|Connection timed out/,
+    ),
     { cause: 'primary-unreachable', explanation: 'the primary is not reachable yet' },
   ],
 ];
+
+/** One pattern matching any of `patterns`: long alternations stay readable, one group a line. */
+function anyOf(...patterns: RegExp[]): RegExp {
+  return new RegExp(patterns.map((pattern) => pattern.source).join('|'));
+}
 
 export function classifyFailure(message: string): FailureVerdict {
   for (const [pattern, verdict] of RULES) if (pattern.test(message)) return verdict;

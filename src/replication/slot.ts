@@ -25,7 +25,8 @@ export interface SlotOptions {
 /** The SQL that creates the slot when it is missing and prints whether it did. */
 export function ensureSlotSql(slot: string): string {
   const literal = `'${slot}'`;
-  return `SELECT count(pg_create_physical_replication_slot(${literal}, true)) FROM (SELECT 1) one WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${literal})`;
+  return `SELECT count(pg_create_physical_replication_slot(${literal}, true)) FROM (SELECT 1) one
+    WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = ${literal})`;
 }
 
 /** Retries (with backoff, a line per failure) until the slot exists on the primary or a stop is asked for. */

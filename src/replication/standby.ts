@@ -65,7 +65,8 @@ export async function ensureReplicationRole(address: SocketAddress, logger: Logg
 export async function dropStandbySlots(address: SocketAddress, logger: Logger): Promise<void> {
   const dropped = await withConnection(address, async (client) => {
     const result = await client.query<{ slot: string }>(
-      `SELECT slot_name AS slot FROM pg_replication_slots WHERE NOT active AND slot_type = 'physical' AND pg_is_in_recovery()`,
+      `SELECT slot_name AS slot FROM pg_replication_slots
+        WHERE NOT active AND slot_type = 'physical' AND pg_is_in_recovery()`,
     );
     for (const { slot } of result.rows) await client.query('SELECT pg_drop_replication_slot($1)', [slot]);
     return result.rows.map((row) => row.slot);

@@ -38,8 +38,9 @@ export function readMountedSecrets(secretsDir: string): MountedSecrets {
 
 /**
  * Reads every file of a volume from one snapshot; a file that is not a regular file of at most
- * 1 MiB (a directory, a FIFO, a device, a symlink loop) is refused naming its path: `..data` is resolved once, so a swap in the
- * middle cannot pair the certificate of one generation with the key of the next.
+ * 1 MiB (a directory, a FIFO, a device, a symlink loop) is refused naming its path. `..data` is
+ * resolved once, so a swap in the middle cannot pair the certificate of one generation with the
+ * key of the next.
  */
 export function readVolume(dir: string): Volume {
   const files: Volume = new Map();

@@ -50,7 +50,8 @@ export function planPair(presence: PairPresence): PairPlan {
   if (presence.caCert) {
     if (presence.leafOptional) return { mode: 'provided', leaf: 'none' };
     throw new UsageError(
-      `${caDir}/ca.crt is mounted without ca.key and ${leafDir}/ is missing: mount the certificate (provided mode) or the CA key (hybrid mode)`,
+      `${caDir}/ca.crt is mounted without ca.key and ${leafDir}/ is missing: ` +
+        'mount the certificate (provided mode) or the CA key (hybrid mode)',
     );
   }
   return { mode: 'automatic', leaf: 'issued' };

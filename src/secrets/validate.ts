@@ -65,7 +65,8 @@ const REPLICATION_CN = 'streaming_replica';
 export function checkReplicationLeaf(info: CertificateInfo, certName: string): void {
   if (info.commonName === REPLICATION_CN) return;
   throw new InvalidSecret(
-    `${certName}: its CN is ${JSON.stringify(info.commonName ?? '')}, but replication logs in as ${REPLICATION_CN}: issue the certificate with CN=${REPLICATION_CN}`,
+    `${certName}: its CN is ${JSON.stringify(info.commonName ?? '')}, but replication logs in as ${REPLICATION_CN}: ` +
+      `issue the certificate with CN=${REPLICATION_CN}`,
   );
 }
 
@@ -79,12 +80,14 @@ export function serverLeafConcerns(info: CertificateInfo, names: readonly string
   if (!names.some((name) => certificateNames(info, name))) {
     const carried = [...info.dnsNames, ...info.ipAddresses];
     concerns.push(
-      `it names ${carried.length > 0 ? carried.join(', ') : 'no host'} but none of ${names.join(', ')}: clients that verify the host name will refuse it`,
+      `it names ${carried.length > 0 ? carried.join(', ') : 'no host'} but none of ${names.join(', ')}: ` +
+        'clients that verify the host name will refuse it',
     );
   }
   if (info.extendedKeyUsage.length > 0 && !info.extendedKeyUsage.includes('serverAuth')) {
     concerns.push(
-      `its extended key usage (${info.extendedKeyUsage.join(', ')}) leaves out serverAuth: TLS clients will refuse it as a server certificate`,
+      `its extended key usage (${info.extendedKeyUsage.join(', ')}) leaves out serverAuth: ` +
+        'TLS clients will refuse it as a server certificate',
     );
   }
   return concerns;

@@ -76,11 +76,11 @@ export class StatusMetrics {
   );
   private readonly backupLastFailed = this.gauge('backup_last_failed', 'The last backup failed (1) or succeeded (0)');
   private readonly archived = this.gauge(
-    'wal_archived_count',
+    'wal_archived_segments',
     'WAL segments archived since the statistics were reset (pg_stat_archiver)',
   );
   private readonly archiveFailed = this.gauge(
-    'wal_archive_failed_count',
+    'wal_archive_failed_attempts',
     'Failed archive_command runs since the statistics were reset (pg_stat_archiver)',
   );
   private readonly archiveTime = this.gauge(

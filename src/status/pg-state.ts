@@ -41,7 +41,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('server_version') AS pg_version,
        (SELECT system_identifier::text FROM pg_control_system()) AS system_id,
        CASE WHEN pg_is_in_recovery()
-            THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+            THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),
+                          (SELECT timeline_id FROM pg_control_checkpoint()))
             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int
        END AS timeline,
        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
@@ -56,7 +57,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
                  'sentLsn', sent_lsn::text,
                  'replayLsn', replay_lsn::text,
                  'replayLag', extract(epoch FROM replay_lag)::float8,
-                 'replayLagBytes', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 END,
+                 'replayLagBytes', CASE WHEN pg_is_in_recovery() THEN NULL
+                                   ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 END,
                  'syncState', sync_state) ORDER BY application_name), '[]'::json)
           FROM pg_stat_replication) AS replication`;
 

@@ -27,36 +27,9 @@ import {
   send,
   type Reply,
 } from './http.js';
+import { LIMITS } from './limits.js';
 import { RouteTable, type RouteRow } from './routes.js';
 import type { ActionOutcome, ActionRequest, StatusSource, TlsMaterial } from './source.js';
-
-interface StatusServerLimits {
-  /** Whole request headers must arrive within this (slowloris); also the TLS handshake limit. */
-  headersTimeoutMs: number;
-  /** The whole request, body included: a body must arrive about as fast as headers do. */
-  requestTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveTimeoutMs: number;
-  /** Hard limit, TLS handshakes included; beyond it Node refuses connections outright. */
-  maxConnections: number;
-  /** Past this many open connections, the oldest one not being answered is closed (connections.ts). */
-  connectionSlots: number;
-  maxBodyBytes: number;
-  /** Statement and connect timeout of the queries behind /readyz, /pg/status and /metrics. */
-  statementTimeoutMs: number;
-}
-
-const LIMITS: StatusServerLimits = {
-  headersTimeoutMs: 3_000,
-  requestTimeoutMs: 5_000,
-  keepAliveTimeoutMs: 5_000,
-  // Slots for a flood of the size seen in practice without closing anyone: every connection closed
-  // to make room comes back as a new TLS handshake, the server's costliest work.
-  maxConnections: 2_048,
-  connectionSlots: 1_024,
-  maxBodyBytes: 1_024,
-  statementTimeoutMs: 2_000,
-};
 
 export interface StatusServerOptions {
   port: number;

@@ -198,8 +198,9 @@ describe('classifyFailure', () => {
 
 describe('ensureSlotSql', () => {
   it('creates the slot, reserving WAL at once, only where it is missing', () => {
-    expect(ensureSlotSql('im_pg_2')).toBe(
-      "SELECT count(pg_create_physical_replication_slot('im_pg_2', true)) FROM (SELECT 1) one WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'im_pg_2')",
+    expect(ensureSlotSql('im_pg_2').replace(/\s+/g, ' ')).toBe(
+      "SELECT count(pg_create_physical_replication_slot('im_pg_2', true)) FROM (SELECT 1) one " +
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = 'im_pg_2')",
     );
   });
 });
