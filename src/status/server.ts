@@ -248,12 +248,14 @@ export class StatusServer {
     }
     const route = target.row;
     if (route.access === 'open') {
-      answering();
       // A read takes no body: it is answered at once, and the connection closed so the body is never read.
       const closing = (reply: Reply): Reply =>
         announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
       const reply = route.read();
-      return reply instanceof Promise ? reply.then(closing) : closing(reply);
+      if (!(reply instanceof Promise)) return closing(reply);
+      // Only an answer that waits can see its connection chosen to make room meanwhile.
+      answering();
+      return reply.then(closing);
     }
     return this.operatorRequest(route, request, answering);
   }
