@@ -110,6 +110,14 @@ export class StatusMetrics {
     return this.registry.contentType;
   }
 
+  /** The manager's own metric names (prom-client's process and Node collectors left out). */
+  get ownNames(): string[] {
+    return this.registry
+      .getMetricsAsArray()
+      .map((metric) => metric.name)
+      .filter((name) => name.startsWith(PREFIX));
+  }
+
   async render(facts: ManagerFacts, reading: PgReading, logs: LogCounters): Promise<string> {
     const snapshot = reading.ok ? reading.snapshot : undefined;
     this.up.set(snapshot ? 1 : 0);

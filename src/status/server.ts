@@ -158,6 +158,11 @@ export class StatusServer {
     server.on('request', (request: http.IncomingMessage) => clearTimeout(waiting.get(request.socket)));
   }
 
+  /** Every endpoint with its method and access, for the configuration reference's drift test. */
+  get endpoints(): readonly Pick<StatusRoute, 'path' | 'method' | 'access'>[] {
+    return this.routes.rows.map(({ path, method, access }) => ({ path, method, access }));
+  }
+
   async start(): Promise<number> {
     const { logger, port, host, insecure } = this.options;
     await new Promise<void>((resolve, reject) => {
