@@ -323,3 +323,17 @@ export function secretsDir(dir, name, serverCa, clientCa) {
   }
   return secrets;
 }
+
+/**
+ * `instance-manager run` as the benchmarks start it: PGDATA and the run dir under `base`, PostgreSQL
+ * on loopback at `port`, the status API at `statusPort` (0: off), then `extra` flags.
+ */
+export function runArgs({ base, port, statusPort = 0, secretsDir }, extra = []) {
+  return [
+    BIN,
+    'run',
+    ...['--pgdata', path.join(base, 'pgdata'), '--run-dir', path.join(base, 'run'), '--secrets-dir', secretsDir],
+    ...['--port', String(port), '--listen', '127.0.0.1', '--status-port', String(statusPort)],
+    ...extra,
+  ];
+}

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { BIN, freePort, managerEnv, managerEnvNote, median, scratch } from './common.mjs';
+import { freePort, managerEnv, managerEnvNote, median, runArgs, scratch } from './common.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -138,25 +138,9 @@ try {
   const [port, statusPort, exporterPort] = [await freePort(), await freePort(), await freePort()];
   const manager = spawn(
     process.execPath,
-    [
-      BIN,
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--secrets-dir',
-      path.join(dir, 'none'),
-      '--port',
-      String(port),
-      '--listen',
-      '127.0.0.1',
-      '--status-port',
-      String(statusPort),
-      '--status-insecure',
-      '--log-level',
-      'warning',
-    ],
+    runArgs({ base: dir, port, statusPort, secretsDir: path.join(dir, 'none') }, [
+      ...['--status-insecure', '--log-level', 'warning'],
+    ]),
     { stdio: ['ignore', 'ignore', 'inherit'], env: managerEnv },
   );
   children.push(manager);

@@ -19,7 +19,6 @@ import { parseArgs } from 'node:util';
 import {
   alternate,
   announce,
-  BIN,
   cpuSeconds,
   describe,
   exited,
@@ -30,6 +29,7 @@ import {
   ROOT,
   rssMiB,
   scratch,
+  runArgs,
 } from './common.mjs';
 
 const { values } = parseArgs({
@@ -75,28 +75,9 @@ async function startManager() {
   runtime.stdout.setEncoding('utf8').on('data', (text) => (summary += text));
   const manager = spawn(
     process.execPath,
-    [
-      BIN,
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--port',
-      String(port),
-      '--listen',
-      '127.0.0.1',
-      '--status-port',
-      '0',
-      '--secrets-dir',
-      path.join(dir, 'no-secrets'),
-      '--config',
-      config,
-      '--pod-name',
-      'bench',
-      '--smart-shutdown-timeout',
-      '5',
-    ],
+    runArgs({ base: dir, port, secretsDir: path.join(dir, 'no-secrets') }, [
+      ...['--config', config, '--pod-name', 'bench', '--smart-shutdown-timeout', '5'],
+    ]),
     { stdio: ['ignore', runtime.stdin, 'inherit'] },
   );
   runtime.stdin.destroy(); // the manager holds the write end now

@@ -18,7 +18,6 @@ import { basebackupArgs, slotNameFor } from '../dist/replication/index.js';
 import {
   alternate,
   announce,
-  BIN,
   certificateAuthority,
   describe,
   eachLine,
@@ -31,6 +30,7 @@ import {
   printRatio,
   scratch,
   secretsDir as secretsOf,
+  runArgs,
 } from './common.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
@@ -50,27 +50,7 @@ async function startManager(name, extra = []) {
   const began = performance.now();
   const child = spawn(
     process.execPath,
-    [
-      BIN,
-      'run',
-      '--pgdata',
-      path.join(base, 'pgdata'),
-      '--run-dir',
-      path.join(base, 'run'),
-      '--port',
-      String(port),
-      '--listen',
-      '127.0.0.1',
-      '--status-port',
-      '0',
-      '--secrets-dir',
-      secrets,
-      '--pod-name',
-      name,
-      '--smart-shutdown-timeout',
-      '2',
-      ...extra,
-    ],
+    runArgs({ base, port, secretsDir: secrets }, ['--pod-name', name, '--smart-shutdown-timeout', '2', ...extra]),
     { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv },
   );
   const waiters = [];

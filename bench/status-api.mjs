@@ -19,7 +19,6 @@ import { parseArgs } from 'node:util';
 import {
   alternate,
   announce,
-  BIN,
   cpuSeconds,
   describe,
   eachLine,
@@ -29,6 +28,7 @@ import {
   ROOT,
   rssMiB,
   scratch,
+  runArgs,
 } from './common.mjs';
 
 const { values } = parseArgs({
@@ -148,24 +148,9 @@ function runWrk(url, pid, durationS) {
 async function startManager(dir, statusPort) {
   const manager = spawn(
     process.execPath,
-    [
-      BIN,
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--secrets-dir',
-      path.join(dir, 'secrets'),
-      '--port',
-      String(await freePort()),
-      '--listen',
-      '127.0.0.1',
-      '--status-port',
-      String(statusPort),
-      '--smart-shutdown-timeout',
-      '2',
-    ],
+    runArgs({ base: dir, port: await freePort(), statusPort, secretsDir: path.join(dir, 'secrets') }, [
+      ...['--smart-shutdown-timeout', '2'],
+    ]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   await new Promise((resolve, reject) => {

@@ -29,6 +29,7 @@ import {
   runAsPostgres,
   scratch,
   secretsDir as secretsOf,
+  runArgs,
 } from './common.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
@@ -46,29 +47,10 @@ async function startManager(name, extra = []) {
   const [port, statusPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
-    [
-      BIN,
-      'run',
-      '--pgdata',
-      path.join(base, 'pgdata'),
-      '--run-dir',
-      path.join(base, 'run'),
-      '--port',
-      String(port),
-      '--listen',
-      '127.0.0.1',
-      '--status-port',
-      String(statusPort),
-      '--secrets-dir',
-      secretsDir(name),
-      '--server-name',
-      '127.0.0.1',
-      '--pod-name',
-      name,
-      '--smart-shutdown-timeout',
-      '2',
+    runArgs({ base, port, statusPort, secretsDir: secretsDir(name) }, [
+      ...['--server-name', '127.0.0.1', '--pod-name', name, '--smart-shutdown-timeout', '2'],
       ...extra,
-    ],
+    ]),
     { stdio: ['ignore', 'pipe', 'inherit'], env: managerEnv },
   );
   const seen = new Set();

@@ -20,7 +20,6 @@ import { createCa, issueClientCertificate, issueServerCertificate } from '../dis
 import {
   alternate,
   announce,
-  BIN,
   describe,
   eachLine,
   exited,
@@ -28,6 +27,7 @@ import {
   median,
   printRatio,
   scratch,
+  runArgs,
 } from './common.mjs';
 
 const GOAL_MS = 2000;
@@ -90,24 +90,7 @@ fs.writeFileSync(path.join(dir, 'server-ca.crt'), serverCa.certPem);
 
 const manager = spawn(
   process.execPath,
-  [
-    BIN,
-    'run',
-    '--pgdata',
-    path.join(dir, 'pgdata'),
-    '--run-dir',
-    path.join(dir, 'run'),
-    '--port',
-    String(port),
-    '--listen',
-    '127.0.0.1',
-    '--status-port',
-    '0',
-    '--secrets-dir',
-    secrets,
-    '--server-name',
-    'localhost,127.0.0.1',
-  ],
+  runArgs({ base: dir, port, secretsDir: secrets }, ['--server-name', 'localhost,127.0.0.1']),
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 let reloads = 0;

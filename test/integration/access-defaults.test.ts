@@ -7,7 +7,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { psqlConninfo, runCli, scratchDir, startManager, waitFor, type Manager } from '../support/manager.js';
+import {
+  psqlConninfo,
+  runArgsIn,
+  runCli,
+  scratchDir,
+  startManager,
+  waitFor,
+  type Manager,
+} from '../support/manager.js';
 import { writeKubeletVolume } from '../support/secrets.js';
 import { ask } from '../support/status.js';
 
@@ -110,18 +118,7 @@ describe('bad access inputs at start', () => {
   const run = async (prepare: (dir: string) => string[]) => {
     const dir = scratchDir('access-bad');
     const args = prepare(dir);
-    return runCli([
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--status-port',
-      '0',
-      '--secrets-dir',
-      path.join(dir, 'secrets'),
-      ...args,
-    ]);
+    return runCli(runArgsIn(dir, '--secrets-dir', path.join(dir, 'secrets'), ...args));
   };
 
   it.each([

@@ -3,22 +3,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, runCli, scratchDir } from '../support/manager.js';
+import { BIN, runArgsIn, runCli, scratchDir } from '../support/manager.js';
 
-function runArgs(dir: string, ...extra: string[]): string[] {
-  return [
-    'run',
-    '--pgdata',
-    path.join(dir, 'pgdata'),
-    '--run-dir',
-    path.join(dir, 'run'),
-    '--status-port',
-    '0',
-    '--port',
-    '1',
-    ...extra,
-  ];
-}
+/** Port 1: nothing may ever listen, a start that got that far would fail loudly. */
+const runArgs = (dir: string, ...extra: string[]) => runArgsIn(dir, '--port', '1', ...extra);
 
 function expectOneLine(stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split('\n');

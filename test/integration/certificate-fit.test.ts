@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, scratchDir, startManager } from '../support/manager.js';
+import { runArgsIn, runCli, scratchDir, startManager } from '../support/manager.js';
 import { opensslLeaf, opensslSecretsDir, writeKubeletVolume } from '../support/secrets.js';
 
 describe('provided certificates against the instance', () => {
@@ -51,17 +51,7 @@ describe('provided certificates against the instance', () => {
     const material = opensslSecretsDir(secrets, path.join(dir, 'work'), ['127.0.0.1']);
     const app = opensslLeaf(path.join(dir, 'work', 'app'), material.clientCa, { cn: 'app' });
     writeKubeletVolume(path.join(secrets, 'replication-tls'), { 'tls.crt': app.certPem, 'tls.key': app.keyPem });
-    const result = await runCli([
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--status-port',
-      '0',
-      '--secrets-dir',
-      secrets,
-    ]);
+    const result = await runCli(runArgsIn(dir, '--secrets-dir', secrets));
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       /^instance-manager: --secrets-dir .*: replication-tls\/tls.crt: its CN is "app", but replication logs in as streaming_replica: issue the certificate with CN=streaming_replica\n$/,

@@ -7,24 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, scratchDir, startManager } from '../support/manager.js';
+import { runArgsIn, runCli, scratchDir, startManager } from '../support/manager.js';
 
-function runArgs(dir: string, ...extra: string[]): string[] {
-  return [
-    'run',
-    '--pgdata',
-    path.join(dir, 'pgdata'),
-    '--run-dir',
-    path.join(dir, 'run'),
-    '--status-port',
-    '0',
-    '--port',
-    '1',
-    '--secrets-dir',
-    path.join(dir, 'none'),
-    ...extra,
-  ];
-}
+const runArgs = (dir: string, ...extra: string[]) =>
+  runArgsIn(dir, '--port', '1', '--secrets-dir', path.join(dir, 'none'), ...extra);
 
 function expectOneLine(stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split('\n');

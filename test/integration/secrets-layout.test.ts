@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, scratchDir, startManager } from '../support/manager.js';
+import { runArgsIn, runCli, scratchDir, startManager } from '../support/manager.js';
 import { opensslSecretsDir } from '../support/secrets.js';
 import { ask, waitForStatusApi } from '../support/status.js';
 
@@ -67,17 +67,7 @@ describe('a hostile secrets layout at start: exit 2 naming the path, quickly', (
     const dir = scratchDir('secrets-layout');
     layout(path.join(dir, 'secrets', 'server-tls'));
     const began = Date.now();
-    const result = await runCli([
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--status-port',
-      '0',
-      '--secrets-dir',
-      path.join(dir, 'secrets'),
-    ]);
+    const result = await runCli(runArgsIn(dir, '--secrets-dir', path.join(dir, 'secrets')));
     expect(result.code).toBe(2);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^instance-manager: --secrets-dir .*\/secrets: /);
@@ -89,17 +79,7 @@ describe('a hostile secrets layout at start: exit 2 naming the path, quickly', (
   it('a FIFO as the --config file', async () => {
     const dir = scratchDir('secrets-layout');
     execFileSync('mkfifo', [path.join(dir, 'extra.conf')]);
-    const result = await runCli([
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--status-port',
-      '0',
-      '--config',
-      path.join(dir, 'extra.conf'),
-    ]);
+    const result = await runCli(runArgsIn(dir, '--config', path.join(dir, 'extra.conf')));
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^instance-manager: --config .*extra.conf: not a regular file but a FIFO\n$/);
   });

@@ -22,6 +22,20 @@ export function scratchDir(prefix: string): string {
   return dir;
 }
 
+/** `run` with PGDATA and the run dir in `dir` and the status API off: for starts that must be refused. */
+export function runArgsIn(dir: string, ...extra: string[]): string[] {
+  return [
+    'run',
+    '--pgdata',
+    path.join(dir, 'pgdata'),
+    '--run-dir',
+    path.join(dir, 'run'),
+    '--status-port',
+    '0',
+    ...extra,
+  ];
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
