@@ -63,6 +63,14 @@ export class StatusMetrics {
     'When each certificate file expires (notAfter), as Unix seconds',
     ['file'],
   );
+  private readonly statusConnections = this.gauge(
+    'status_api_open_connections',
+    'Connections open to the status API (after their TLS handshake)',
+  );
+  private readonly statusEvictions = this.counter(
+    'status_api_closed_to_make_room_total',
+    'Idle status API connections closed to make room for new ones',
+  );
   private readonly backupRunning = this.gauge('backup_running', 'A pgBackRest backup runs now (1) or not (0)');
   private readonly backupLast = this.gauge(
     'backup_last_timestamp_seconds',
@@ -116,6 +124,12 @@ export class StatusMetrics {
       .getMetricsAsArray()
       .map((metric) => metric.name)
       .filter((name) => name.startsWith(PREFIX));
+  }
+
+  /** The status API's own connections: a flood shows here, and so would connections never let go. */
+  recordConnections(open: number, closedToMakeRoom: number): void {
+    this.statusConnections.set(open);
+    setCounter(this.statusEvictions, closedToMakeRoom);
   }
 
   async render(facts: ManagerFacts, reading: PgReading, logs: LogCounters): Promise<string> {

@@ -303,6 +303,7 @@ export class StatusServer {
 
   private async metricsText(): Promise<Reply> {
     const facts = this.facts();
+    this.metrics.recordConnections(this.slots.size, this.slots.evicted);
     const [manager, postgres] = await Promise.all([
       this.pgReading(facts).then((reading) => this.metrics.render(facts, reading, this.options.source.logCounters())),
       this.postgresMetrics.collect(worthAsking(facts)),
