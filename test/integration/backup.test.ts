@@ -274,7 +274,7 @@ describe('backups through pgBackRest', () => {
     expect(fs.existsSync(path.join(repository.dir, 'archive', 'beyond'))).toBe(false);
   });
 
-  it('a replica stopped while the primary recycled its WAL catches up from the archive, then streams again', async () => {
+  it('a replica stopped while the primary recycled its WAL catches up from the archive, streams again, and refuses a backup', async () => {
     const replica = await startNode({
       authorities,
       serverNames: ['127.0.0.1'],
@@ -313,6 +313,7 @@ describe('backups through pgBackRest', () => {
       replicaOf: `127.0.0.1:${primary.port}`,
       dir: replica.dir,
       port: replica.port,
+      status: 'https',
       args: backupArgs(),
     });
     others.push(back);
@@ -338,6 +339,10 @@ describe('backups through pgBackRest', () => {
     expect(await primary.psql("SELECT state FROM pg_stat_replication WHERE application_name = 'pg-2'")).toBe(
       'streaming',
     );
+    // Backups are the primary's: a replica refuses one, and says why.
+    const refused = await api(back, '/pg/backup', 'POST', { type: 'full' });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatch(/backups are taken on the running primary; this instance is a replica/);
     expect(await back.stop()).toBe(0);
   });
 
