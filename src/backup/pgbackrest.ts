@@ -63,7 +63,8 @@ export async function runPgBackRest(context: PgBackRestContext, command: string,
     },
     signal: run.signal,
   });
-  const exit = await program.exited;
+  // Not `exited`: the JSON of `info` may still be in the pipe when pgBackRest has exited.
+  const exit = await program.finished;
   if (exit.code !== 0) {
     const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
     const why = errors.length > 0 ? `: ${errors.at(-1)}` : '';

@@ -40,11 +40,18 @@ export interface Program {
    * with the abort reason when it was stopped by `signal`.
    */
   gone: Promise<Exit>;
+  /**
+   * Like `gone`, and every line it printed has been handed over too: a child's 'exit' can come
+   * before the last of its output has been read. What reads a program's output as data waits for this.
+   */
+  finished: Promise<Exit>;
 }
 
 /** How long a process group gets between SIGTERM and SIGKILL. */
 const GROUP_GRACE_MS = 5_000;
 const GROUP_POLL_MS = 20;
+/** How long, once its group is gone, a program's pipes get to deliver what is still in them. */
+const OUTPUT_GRACE_MS = 2_000;
 
 /** Process groups of programs the manager started that may still have a process (leader's pid = group id). */
 const liveGroups = new Set<number>();
@@ -86,7 +93,7 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
   });
   if (child.pid === undefined) {
     // spawn failed synchronously (ENOENT, EACCES); 'error' carries the reason.
-    return { child, pid: -1, exited, gone: exited };
+    return { child, pid: -1, exited, gone: exited, finished: exited };
   }
   const group = child.pid;
   spawnedByManager.add(group);
@@ -101,16 +108,25 @@ export function spawnProgram(file: string, args: readonly string[], options: Spa
   });
   // Whoever only waits for `exited` must not see an unhandled rejection here.
   gone.catch(() => undefined);
-  capture(child.stdout!, (line) => {
-    if (!options.stdoutIsData) logger.info(line, { pipe: 'stdout' });
-    options.onStdoutLine?.(line);
+  const outputs = [
+    capture(child.stdout!, (line) => {
+      if (!options.stdoutIsData) logger.info(line, { pipe: 'stdout' });
+      options.onStdoutLine?.(line);
+    }),
+    capture(child.stderr!, (line) => {
+      if (options.consumeStderrLine?.(line)) return;
+      logger.info(line, { pipe: 'stderr' });
+      options.onStderrLine?.(line);
+    }),
+  ];
+  // Once the group is gone nothing of it can write any more; a descendant that left the group
+  // and kept the pipe open must not hold the caller forever.
+  const finished = gone.then(async (exit) => {
+    await Promise.race([Promise.all(outputs), sleep(OUTPUT_GRACE_MS, undefined, { ref: false })]);
+    return exit;
   });
-  capture(child.stderr!, (line) => {
-    if (options.consumeStderrLine?.(line)) return;
-    logger.info(line, { pipe: 'stderr' });
-    options.onStderrLine?.(line);
-  });
-  return { child, pid: group, exited, gone };
+  finished.catch(() => undefined);
+  return { child, pid: group, exited, gone, finished };
 }
 
 function groupAlive(group: number): boolean {
@@ -170,7 +186,7 @@ export async function runProgram(file: string, args: readonly string[], options:
       options.onStderrLine?.(line);
     },
   });
-  const exit = await program.gone;
+  const exit = await program.finished;
   if (exit.code !== 0) {
     const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
     const tail = stderrTail.length > 0 ? `: ${stderrTail.join(' | ')}` : '';
@@ -189,12 +205,19 @@ export class ProgramFailed extends Error {
   }
 }
 
-function capture(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+/** Resolves once the stream ended and its last line was handed over. */
+function capture(stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
   const splitter = new LineSplitter((line) => {
     if (line !== '') onLine(line);
   });
   stream.on('data', (chunk: Buffer) => splitter.push(chunk));
-  stream.on('end', () => splitter.end());
+  return new Promise((resolve) => {
+    stream.once('end', () => {
+      splitter.end();
+      resolve();
+    });
+    stream.once('close', () => resolve());
+  });
 }
 
 function programEnvironment(runAs: RunAs, extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
