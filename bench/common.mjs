@@ -337,3 +337,28 @@ export function runArgs({ base, port, statusPort = 0, secretsDir }, extra = []) 
     ...extra,
   ];
 }
+
+/** psql's arguments for one statement as the superuser over the unix socket, stopping at the first error. */
+export function psqlArgs(socketDir, port, sql) {
+  return [
+    '-X',
+    '-At',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    socketDir,
+    '-p',
+    String(port),
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '-c',
+    sql,
+  ];
+}
+
+/** Runs one statement with psql (see psqlArgs); returns its output, trimmed. */
+export function psqlAt(socketDir, port, sql) {
+  return execFileSync('psql', psqlArgs(socketDir, port, sql), { encoding: 'utf8' }).trim();
+}

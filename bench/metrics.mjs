@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { freePort, managerEnv, managerEnvNote, median, runArgs, scratch } from './common.mjs';
+import { freePort, managerEnv, managerEnvNote, median, psqlArgs, runArgs, scratch } from './common.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -77,26 +77,7 @@ async function waitFor(what, check, timeoutMs = 120_000) {
 
 function psql(socketDir, port, sql) {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'psql',
-      [
-        '-X',
-        '-At',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-h',
-        socketDir,
-        '-p',
-        String(port),
-        '-U',
-        'postgres',
-        '-d',
-        'postgres',
-        '-c',
-        sql,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn('psql', psqlArgs(socketDir, port, sql), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk) => (out += chunk));

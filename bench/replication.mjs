@@ -31,6 +31,7 @@ import {
   scratch,
   secretsDir as secretsOf,
   runArgs,
+  psqlAt,
 } from './common.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
@@ -75,27 +76,7 @@ async function startManager(name, extra = []) {
   };
 }
 
-const psql = (node, sql) =>
-  execFileSync(
-    'psql',
-    [
-      '-X',
-      '-At',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-h',
-      node.socket,
-      '-p',
-      String(node.port),
-      '-U',
-      'postgres',
-      '-d',
-      'postgres',
-      '-c',
-      sql,
-    ],
-    { encoding: 'utf8' },
-  ).trim();
+const psql = (node, sql) => psqlAt(node.socket, node.port, sql);
 const dropSlot = (primary, pod) =>
   psql(
     primary,

@@ -7,7 +7,7 @@
 // PostgreSQL (no manager, no TLS, a fresh pg_basebackup -R replica each round).
 // Goal: the write gap under 3 s.
 // Usage (as root, after `npm run build`): node bench/switchover.mjs [rounds=5]
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +30,7 @@ import {
   scratch,
   secretsDir as secretsOf,
   runArgs,
+  psqlAt,
 } from './common.mjs';
 
 const rounds = Number(process.argv[2] ?? 5);
@@ -68,27 +69,7 @@ async function startManager(name, extra = []) {
   };
 }
 
-const psql = (socket, port, sql) =>
-  execFileSync(
-    'psql',
-    [
-      '-X',
-      '-At',
-      '-v',
-      'ON_ERROR_STOP=1',
-      '-h',
-      socket,
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-d',
-      'postgres',
-      '-c',
-      sql,
-    ],
-    { encoding: 'utf8' },
-  ).trim();
+const psql = psqlAt;
 
 /** One client, one row a transaction, into whichever node accepts writes; the longest gap between acknowledged commits. */
 function writeLoad(nodes) {
