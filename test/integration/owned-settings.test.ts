@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, scratchDir, startManager, type LogLine, type Manager } from '../support/manager.js';
+import { runArgsIn, runCli, scratchDir, startManager, type LogLine, type Manager } from '../support/manager.js';
 
 const FIXED_ATTEMPTS = [
   ['log_destination', 'stderr', 'csvlog'],
@@ -27,19 +27,7 @@ describe('--config', () => {
     const dir = scratchDir('fixed-config');
     const config = path.join(dir, 'extra.conf');
     fs.writeFileSync(config, `work_mem = 8MB\n${line}\n`);
-    const result = await runCli([
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--secrets-dir',
-      path.join(dir, 'none'),
-      '--status-port',
-      '0',
-      '--config',
-      config,
-    ]);
+    const result = await runCli(runArgsIn(dir, '--secrets-dir', path.join(dir, 'none'), '--config', config));
     const key = line.split(' ')[0]!;
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(

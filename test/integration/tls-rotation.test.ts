@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, scratchDir, startManager, type Manager } from '../support/manager.js';
+import { runArgsIn, runCli, scratchDir, startManager, type Manager } from '../support/manager.js';
 import {
   opensslLeaf,
   opensslSecretsDir,
@@ -230,19 +230,7 @@ describe('hostile --hba rules at start', () => {
     const dir = scratchDir('tls-hostile');
     const hba = path.join(dir, 'hba.conf');
     fs.writeFileSync(hba, `hostssl all alice all cert\n${rule}\n`);
-    const { code, stderr } = await runCli([
-      'run',
-      '--pgdata',
-      path.join(dir, 'pgdata'),
-      '--run-dir',
-      path.join(dir, 'run'),
-      '--secrets-dir',
-      path.join(dir, 'none'),
-      '--status-port',
-      '0',
-      '--hba',
-      hba,
-    ]);
+    const { code, stderr } = await runCli(runArgsIn(dir, '--secrets-dir', path.join(dir, 'none'), '--hba', hba));
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain(`${hba}:2: pg_hba rule`);
