@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { inject } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'instance-manager');
@@ -15,11 +16,29 @@ const execFileAsync = promisify(execFile);
 
 export type LogLine = Record<string, unknown> & { level: string; logger: string; msg: string };
 
-/** A scratch directory every user can traverse (the manager hands parts of it to `postgres`). */
+const scratchDirs: string[] = [];
+
+/**
+ * A scratch directory every user can traverse (the manager hands parts of it to `postgres`), under
+ * the run's scratch root (test/global-setup.ts) and removed after its test file (test/setup-file.ts).
+ */
 export function scratchDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `im-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(inject('scratchRoot') ?? os.tmpdir(), `im-${prefix}-`));
   fs.chmodSync(dir, 0o755);
+  scratchDirs.push(dir);
   return dir;
+}
+
+/** Removes the scratch directories this test file made, unless IM_KEEP_SCRATCH=1 keeps them to look at. */
+export function removeScratchDirs(): void {
+  if (process.env.IM_KEEP_SCRATCH === '1') return;
+  for (const dir of scratchDirs.splice(0)) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      console.warn(`could not remove the scratch directory ${dir}: ${String(error)}`);
+    }
+  }
 }
 
 /** `run` with PGDATA and the run dir in `dir` and the status API off: for starts that must be refused. */

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { clearStalePostmasterPid, inspectDataDir } from '../../src/postgres/index.js';
 import { parsePasswd } from '../../src/process/index.js';
+import { scratchDir } from '../support/manager.js';
 
-const temp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'im-unit-'));
+const temp = () => scratchDir('unit');
 
 describe('inspectDataDir', () => {
   it('tells missing, empty and cluster apart', () => {
