@@ -388,15 +388,47 @@ describe('backups through pgBackRest', () => {
     await pgbackrestByHand(primary.runDir, 'pg', 'verify');
   });
 
+  it('reports a backup interrupted by a crash of PostgreSQL as failed, and the next one succeeds', async () => {
+    const before = primary.lines.length;
+    const answer = await api(primary, '/pg/backup', 'POST', { type: 'full' });
+    expect(answer.status, answer.body).toBe(202);
+    const interrupted = JSON.parse(answer.body) as Backup;
+    await primary.waitForLine(
+      (line) => line.logger === 'pgbackrest' && /^execute non-exclusive backup start/.test(line.msg),
+      60_000,
+      before,
+    );
+    const started = primary.lines.filter((line) => line.msg === 'PostgreSQL started');
+    process.kill(Number(started.at(-1)!.postmasterPid), 'SIGKILL');
+    await primary.waitForMessage('PostgreSQL exited unexpectedly', 10_000, before);
+    await waitUntil(
+      'the interrupted backup is reported',
+      async () => (await backupState(primary)).last?.id === interrupted.id,
+      120_000,
+    );
+    const reported = (await backupState(primary)).last!;
+    expect(reported.error).toMatch(/^pgbackrest backup failed/);
+    expect(reported.stoppedAt).not.toBeNull();
+    expect(primary.lines.slice(before).find((line) => line.msg === 'backup failed')).toMatchObject({ level: 'error' });
+
+    await primary.waitUntilReady(60_000, before);
+    const next = await backup(primary, { type: 'full' });
+    expect(next).toMatchObject({ type: 'full', error: null });
+    await pgbackrestByHand(primary.runDir, 'pg', 'check');
+    await pgbackrestByHand(primary.runDir, 'pg', 'verify');
+  });
+
   it('reports a backup interrupted by SIGTERM as failed, and the next one succeeds', async () => {
+    const before = primary.lines.length;
     const answer = await api(primary, '/pg/backup', 'POST', { type: 'full' });
     expect(answer.status).toBe(202);
     await primary.waitForLine(
       (line) => line.logger === 'pgbackrest' && /^execute non-exclusive backup start/.test(line.msg),
       60_000,
+      before,
     );
     expect(await primary.stop()).toBe(0);
-    expect(primary.lines.find((line) => line.msg === 'backup failed')).toMatchObject({
+    expect(primary.lines.slice(before).find((line) => line.msg === 'backup failed')).toMatchObject({
       level: 'error',
       err: expect.stringMatching(/^interrupted: the manager is stopping/) as string,
     });
