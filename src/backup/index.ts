@@ -7,6 +7,7 @@ export {
   type ArchiveStatus,
 } from './archive.js';
 export {
+  archiveCommandLines,
   BACKUP_TYPES,
   isBackupType,
   parseConsoleLine,

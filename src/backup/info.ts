@@ -125,7 +125,39 @@ const CONSOLE_LEVELS: Record<string, Level> = {
  * A line in another shape (a continuation of a multi-line message) is an info line as it is.
  */
 export function parseConsoleLine(line: string): ConsoleLine {
+  return consoleLine(line) ?? { level: 'info', process: undefined, msg: line };
+}
+
+function consoleLine(line: string): ConsoleLine | undefined {
   const match = /^(P\d+)\s+(ERROR|WARN|INFO|DETAIL|DEBUG|TRACE):\s?(.*)$/.exec(line);
-  if (!match) return { level: 'info', process: undefined, msg: line };
-  return { level: CONSOLE_LEVELS[match[2]!]!, process: match[1]!, msg: match[3]! };
+  return match ? { level: CONSOLE_LEVELS[match[2]!]!, process: match[1]!, msg: match[3]! } : undefined;
+}
+
+/** A line of PostgreSQL's stderr that pgBackRest printed, as the log pipe logs it. */
+export interface ArchiveCommandLine {
+  logger: 'pgbackrest';
+  level: Level;
+  msg: string;
+  fields: { process?: string };
+}
+
+/**
+ * Picks pgBackRest's lines out of PostgreSQL's stderr: archive-push and archive-get run as
+ * archive_command and restore_command, so what they print reaches the logging collector, not the
+ * manager. A console line is pgBackRest's; so is an indented line right after one (the rest of a
+ * multi-line error, such as each repository's reason). Anything else is PostgreSQL's own.
+ */
+export function archiveCommandLines(): (line: string) => ArchiveCommandLine | undefined {
+  let previous: ArchiveCommandLine | undefined;
+  return (line) => {
+    const parsed = consoleLine(line);
+    if (parsed) {
+      const fields = parsed.process === undefined ? {} : { process: parsed.process };
+      previous = { logger: 'pgbackrest', level: parsed.level, msg: parsed.msg, fields };
+      return previous;
+    }
+    if (previous && /^\s/.test(line)) return { ...previous, msg: line.trim() };
+    previous = undefined;
+    return undefined;
+  };
 }

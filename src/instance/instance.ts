@@ -4,6 +4,7 @@
  * or crashes come too often. It tracks the phase and the role the status API reports.
  */
 import path from 'node:path';
+import { archiveCommandLines } from '../backup/index.js';
 import { managedSettings, postmasterOptions, type RenderContext } from '../config/index.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -184,7 +185,14 @@ export class Instance {
     }
     await this.configuration.checked();
     if (this.role === 'primary') this.access.generateAppPasswordIfMissing();
-    this.logPipe = new LogPipe({ dir: this.runDirs.log, runAs, sink: this.deps.sink, pod: options.podName });
+    this.logPipe = new LogPipe({
+      dir: this.runDirs.log,
+      runAs,
+      sink: this.deps.sink,
+      pod: options.podName,
+      // With a repository, PostgreSQL runs pgBackRest as its archive and restore command.
+      programLine: this.backups ? archiveCommandLines() : undefined,
+    });
     this.backups?.writeConfig();
     await this.certificates.prepare();
     this.deps.onCertificatesChanged?.();

@@ -78,7 +78,11 @@ export class InstanceStatusSource implements StatusSource {
     }
     // Lines from the stderr-format FIFO are written under logger "postgres" too.
     return {
-      recordsByLogger: { postgres: logs.records.postgres + logs.rawLines, pgaudit: logs.records.pgaudit },
+      recordsByLogger: {
+        ...logs.programLines,
+        postgres: logs.records.postgres + logs.rawLines,
+        pgaudit: logs.records.pgaudit,
+      },
       unparsableRecords: logs.unparsable,
       blankLines: logs.blankLines,
       bufferedBytes: logs.bufferedBytes,

@@ -6,7 +6,7 @@
  */
 import { LineSplitter } from '../process/index.js';
 import { CsvlogParser } from './csv.js';
-import { LineFormatter } from './format.js';
+import { LineFormatter, type ProgramLineReader } from './format.js';
 import { OutputBuffer } from './output.js';
 import type { LogPipeCounters } from './stats.js';
 
@@ -112,8 +112,10 @@ export class CsvlogConverter extends BoundaryAwareConverter {
 
 export class RawLineConverter extends BoundaryAwareConverter {
   private readonly splitter = new LineSplitter((line) => {
-    this.counters.rawLines++;
-    this.formatter.rawLine(line, this.source, this.out);
+    const program = this.programLine?.(line);
+    if (program) this.counters.programLines[program.logger] = (this.counters.programLines[program.logger] ?? 0) + 1;
+    else this.counters.rawLines++;
+    this.formatter.rawLine(line, this.source, this.out, program);
   }, MAX_RAW_LINE_BYTES);
 
   constructor(
@@ -121,6 +123,7 @@ export class RawLineConverter extends BoundaryAwareConverter {
     formatter: LineFormatter,
     counters: LogPipeCounters,
     private readonly source: string,
+    private readonly programLine?: ProgramLineReader,
   ) {
     super(sink, formatter, counters);
   }

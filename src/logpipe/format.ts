@@ -143,6 +143,26 @@ const NEXT_AUDIT_KEY = literal(',"audit":');
 export type CsvlogLogger = 'postgres' | 'pgaudit';
 
 /**
+ * A line a program run by PostgreSQL (pgBackRest as archive_command) printed to its stderr, which
+ * reaches the stderr-format FIFO: logged under the program's logger, level and fields.
+ */
+export interface ProgramLine {
+  logger: string;
+  level: Level;
+  msg: string;
+  fields: Readonly<Record<string, string>>;
+}
+
+/** Reads one line of the stderr-format FIFO; undefined when it is PostgreSQL's own. May keep state. */
+export type ProgramLineReader = (line: string) => ProgramLine | undefined;
+
+function fieldsJson(fields: Readonly<Record<string, string>>): string {
+  let json = '';
+  for (const [key, value] of Object.entries(fields)) json += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
+  return json;
+}
+
+/**
  * Writes the contract's lines into an OutputBuffer. csvlog records go byte by byte (the bulk of
  * the work); unparsable records, stderr-format lines and pgaudit's decoded fields are few and go
  * through strings and JSON.stringify.
@@ -195,9 +215,13 @@ export class LineFormatter {
     );
   }
 
-  /** A line of the stderr-format FIFO, as it came. */
-  rawLine(text: string, source: string, out: OutputBuffer): void {
-    out.text(`${this.head('info', this.now().toISOString(), 'postgres', text)},"source":${JSON.stringify(source)}}\n`);
+  /** A line of the stderr-format FIFO: PostgreSQL's as it came, or a program's as `program` read it. */
+  rawLine(text: string, source: string, out: OutputBuffer, program?: ProgramLine): void {
+    const ts = this.now().toISOString();
+    const head = program
+      ? `${this.head(program.level, ts, program.logger, program.msg)}${fieldsJson(program.fields)}`
+      : this.head('info', ts, 'postgres', text);
+    out.text(`${head},"source":${JSON.stringify(source)}}\n`);
   }
 
   private level(fields: CsvlogFields): Level {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunAs } from '../process/index.js';
 import { CsvlogConverter, RawLineConverter, WRITER_BOUNDARY, type StreamConverter } from './convert.js';
 import { ensureFifo, FifoReader } from './fifo.js';
-import { LineFormatter } from './format.js';
+import { LineFormatter, type ProgramLineReader } from './format.js';
 import { newCounters, type LogPipeCounters, type LogPipeStatus } from './stats.js';
 
 /** `log_filename` in custom.conf; the collector adds `.csv` for csvlog. */
@@ -28,6 +28,8 @@ export interface LogPipeOptions {
   runAs: RunAs;
   sink: PipeSink;
   pod: string;
+  /** Tells lines of a program PostgreSQL runs apart from PostgreSQL's own on the stderr FIFO. */
+  programLine?: ProgramLineReader;
 }
 
 interface Stream {
@@ -47,7 +49,7 @@ export class LogPipe {
     const csvFile = path.join(options.dir, `${LOG_FILENAME}.csv`);
     const rawFile = path.join(options.dir, LOG_FILENAME);
     this.open(csvFile, new CsvlogConverter(options.sink, formatter, this.counters, csvFile));
-    this.open(rawFile, new RawLineConverter(options.sink, formatter, this.counters, rawFile));
+    this.open(rawFile, new RawLineConverter(options.sink, formatter, this.counters, rawFile, options.programLine));
   }
 
   get status(): LogPipeStatus {
@@ -55,6 +57,7 @@ export class LogPipe {
     return {
       records: { ...this.counters.records },
       rawLines: this.counters.rawLines,
+      programLines: { ...this.counters.programLines },
       unparsable: this.counters.unparsable,
       blankLines: this.counters.blankLines,
       backpressurePauses: this.counters.backpressurePauses,

@@ -2,8 +2,10 @@
 export interface LogPipeCounters {
   /** csvlog records written, per logger. */
   records: { postgres: number; pgaudit: number };
-  /** Lines of the stderr-format FIFO written. */
+  /** Lines of the stderr-format FIFO written as PostgreSQL's. */
   rawLines: number;
+  /** Lines of the stderr-format FIFO a program PostgreSQL runs printed (archive_command), per logger. */
+  programLines: Record<string, number>;
   /** Input written as `unparsable csvlog record` (with its raw text). */
   unparsable: number;
   /** Empty lines in the csvlog stream, skipped: they hold no record. */
@@ -22,5 +24,12 @@ export interface LogPipeStatus extends LogPipeCounters {
 }
 
 export function newCounters(): LogPipeCounters {
-  return { records: { postgres: 0, pgaudit: 0 }, rawLines: 0, unparsable: 0, blankLines: 0, backpressurePauses: 0 };
+  return {
+    records: { postgres: 0, pgaudit: 0 },
+    rawLines: 0,
+    programLines: {},
+    unparsable: 0,
+    blankLines: 0,
+    backpressurePauses: 0,
+  };
 }

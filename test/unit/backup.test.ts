@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   archiveCommands,
+  archiveCommandLines,
   archiveNotice,
   archiveStatus,
   clusterNameFromPod,
@@ -195,6 +196,42 @@ describe('pgBackRest console lines', () => {
     ],
   ])('%s', (line, expected) => {
     expect(parseConsoleLine(line)).toEqual(expected);
+  });
+});
+
+describe("pgBackRest's lines on PostgreSQL's stderr", () => {
+  it('takes console lines and the indented lines after one, and leaves PostgreSQL its own', () => {
+    const read = archiveCommandLines();
+    const lines = [
+      'P00  ERROR: [104]: raised from local-1 protocol: archive-push command encountered error(s):',
+      "            repo1: [FileWriteError] unable to write '/r/x.gz.pgbackrest.tmp': [28] No space left on device",
+      '2026-11-30 17:34:48.733 UTC [61] LOG:  archive command failed with exit code 104',
+      '\tThe failed archive command was: pgbackrest archive-push pg_wal/000000010000000000000002',
+      'P00   WARN: archive-get: WAL segment 000000010000000000000009 was not found',
+    ].map(read);
+    expect(lines).toEqual([
+      {
+        logger: 'pgbackrest',
+        level: 'error',
+        msg: '[104]: raised from local-1 protocol: archive-push command encountered error(s):',
+        fields: { process: 'P00' },
+      },
+      {
+        logger: 'pgbackrest',
+        level: 'error',
+        msg: "repo1: [FileWriteError] unable to write '/r/x.gz.pgbackrest.tmp': [28] No space left on device",
+        fields: { process: 'P00' },
+      },
+      undefined,
+      // Indented, but after PostgreSQL's line: PostgreSQL's DETAIL.
+      undefined,
+      {
+        logger: 'pgbackrest',
+        level: 'warning',
+        msg: 'archive-get: WAL segment 000000010000000000000009 was not found',
+        fields: { process: 'P00' },
+      },
+    ]);
   });
 });
 

@@ -225,3 +225,43 @@ describe('CsvlogConverter', () => {
     expect(lines[0]!.raw).toBe(whole.slice(0, 50));
   });
 });
+
+describe('LineFormatter.rawLine', () => {
+  const raw = (text: string, program?: Parameters<LineFormatter['rawLine']>[3]) => {
+    const out = new OutputBuffer();
+    formatter.rawLine(text, '/run/log/postgres', out, program);
+    return out.take()?.toString() ?? '';
+  };
+
+  it("writes PostgreSQL's own line as an info line of logger postgres, with its source", () => {
+    expect(raw('could not "open" file')).toBe(
+      '{"level":"info","ts":"2026-11-29T17:00:00.000Z","logger":"postgres","msg":"could not \\"open\\" file",' +
+        '"logging_pod":"pg-1","source":"/run/log/postgres"}\n',
+    );
+  });
+
+  it("writes a program's line under its logger, level and fields", () => {
+    const line = raw('P00  ERROR: [104]: failed', {
+      logger: 'pgbackrest',
+      level: 'error',
+      msg: '[104]: failed',
+      fields: { process: 'P00' },
+    });
+    expect(JSON.parse(line)).toEqual({
+      level: 'error',
+      ts: '2026-11-29T17:00:00.000Z',
+      logger: 'pgbackrest',
+      msg: '[104]: failed',
+      logging_pod: 'pg-1',
+      process: 'P00',
+      source: '/run/log/postgres',
+    });
+    expect(Object.keys(JSON.parse(line) as object).slice(0, 5)).toEqual([
+      'level',
+      'ts',
+      'logger',
+      'msg',
+      'logging_pod',
+    ]);
+  });
+});
