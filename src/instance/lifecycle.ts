@@ -9,6 +9,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   checkDemotionTarget,
+  ControlDataReader,
   decideStart,
   formatAddress,
   parseDemoteBody,
@@ -67,6 +68,7 @@ export class Lifecycle {
   private pendingRejoin: { reclone: boolean } | undefined;
   private inFlight: string | undefined;
   private rejoining: AbortController | undefined;
+  private readonly controlFile: ControlDataReader;
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -75,7 +77,10 @@ export class Lifecycle {
     private readonly supervisor: Pick<Supervisor, 'holdStopped' | 'release'>,
     /** Aborted when the manager stops. */
     private readonly stopping: AbortSignal,
-  ) {}
+  ) {
+    const { bin, options, runAs, logger } = deps;
+    this.controlFile = new ControlDataReader(options.pgdata, () => readControlData(bin, options.pgdata, runAs, logger));
+  }
 
   /** Reads the state file (of PGDATA, or of a PGDATA set aside by an unfinished reclone) and decides. */
   decideStart(hasCluster: boolean): StartDecision {
@@ -260,9 +265,9 @@ export class Lifecycle {
     };
   }
 
+  /** pg_controldata's fields, read again only when pg_control changed. */
   controlData(): Promise<ControlData> {
-    const { bin, options, runAs, logger } = this.deps;
-    return readControlData(bin, options.pgdata, runAs, logger);
+    return this.controlFile.read();
   }
 
   private startRejoin(primary: PrimaryAddress, reclone: boolean): void {

@@ -2,6 +2,8 @@
  * The fields of `pg_controldata` an operator needs to choose a failover target or to check a
  * shutdown: readable while PostgreSQL is down, unlike anything asked over SQL.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { PgBinaries } from '../postgres/index.js';
 import { runProgram, type RunAs } from '../process/index.js';
@@ -64,4 +66,68 @@ export async function readControlData(
     stdoutIsData: true,
   });
   return parseControlData(lines.join('\n'));
+}
+
+/** What tells one pg_control from the next without reading it: a rewrite or a replaced file. */
+export interface ControlFileStamp {
+  mtimeMs: number;
+  size: number;
+  ino: number;
+}
+
+/**
+ * The kernel stamps an in-place write with a coarse clock: two writes a few milliseconds apart can
+ * leave the same mtime. A finished reading is trusted only for a file that had been still this long.
+ */
+const SETTLED_MS = 1_000;
+
+/**
+ * Whether a reading begun at `readAt` of the file stamped `read` still describes the file now
+ * stamped `now`. One still running is shared while the stamp holds: it began after the last change
+ * but for one within the same clock tick, and callers after it ends get a new one.
+ */
+export function stillCurrent(read: ControlFileStamp, readAt: number, running: boolean, now: ControlFileStamp): boolean {
+  const unchanged = read.mtimeMs === now.mtimeMs && read.size === now.size && read.ino === now.ino;
+  return unchanged && (running || readAt - read.mtimeMs >= SETTLED_MS);
+}
+
+interface Reading {
+  stamp: ControlFileStamp;
+  at: number;
+  running: boolean;
+  data: Promise<ControlData>;
+}
+
+/**
+ * pg_controldata, run again only when pg_control changed: the status API asks at every request,
+ * and a program per request kept 50 concurrent requests waiting on 50 processes.
+ */
+export class ControlDataReader {
+  private last: Reading | undefined;
+
+  constructor(
+    private readonly pgdata: string,
+    private readonly run: () => Promise<ControlData>,
+  ) {}
+
+  async read(): Promise<ControlData> {
+    const at = Date.now();
+    let stamp: ControlFileStamp;
+    try {
+      stamp = await fs.stat(path.join(this.pgdata, 'global', 'pg_control'));
+    } catch {
+      // No control file to stamp (no cluster yet, or PGDATA replaced): pg_controldata says why.
+      return this.run();
+    }
+    const last = this.last;
+    if (last && stillCurrent(last.stamp, last.at, last.running, stamp)) return last.data;
+    const reading: Reading = { stamp, at, running: true, data: this.run() };
+    this.last = reading;
+    reading.data.then(
+      () => (reading.running = false),
+      // A failed run is not kept: the next caller tries again.
+      () => this.last === reading && (this.last = undefined),
+    );
+    return reading.data;
+  }
 }

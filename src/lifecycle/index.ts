@@ -1,4 +1,11 @@
-export { parseControlData, readControlData, type ControlData } from './control-data.js';
+export {
+  ControlDataReader,
+  parseControlData,
+  readControlData,
+  stillCurrent,
+  type ControlData,
+  type ControlFileStamp,
+} from './control-data.js';
 export {
   decideStart,
   formatAddress,

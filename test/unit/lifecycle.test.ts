@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDemoteBody } from '../../src/lifecycle/index.js';
 import {
+  ControlDataReader,
   decideStart,
   parseAddress,
   parseControlData,
@@ -8,9 +11,12 @@ import {
   parseState,
   renderState,
   rewindOutcome,
+  stillCurrent,
+  type ControlData,
   type LifecycleState,
   type StartFacts,
 } from '../../src/lifecycle/index.js';
+import { scratchDir } from '../support/manager.js';
 
 const P = { host: '10.0.0.1', port: 5432 };
 const Q = { host: '10.0.0.2', port: 5432 };
@@ -187,5 +193,64 @@ describe('parsers', () => {
       checkpointTimeline: 2,
     });
     expect(parseProbe('')).toMatchObject({ reachable: false });
+  });
+});
+
+describe('pg_controldata only when pg_control changed', () => {
+  const stamp = { mtimeMs: 1_000_000, size: 8192, ino: 42 };
+
+  it.each([
+    ['unchanged and settled for a second before the reading', stamp, 1_001_000, false, true],
+    ['unchanged but written just before the reading: maybe twice in one clock tick', stamp, 1_000_400, false, false],
+    ['unchanged and the reading still running', stamp, 1_000_400, true, true],
+    ['rewritten (a checkpoint)', { ...stamp, mtimeMs: 1_002_000 }, 1_001_000, true, false],
+    ['replaced (pg_rewind, a restore)', { ...stamp, ino: 43 }, 1_001_000, false, false],
+  ])('%s', (_, now, readAt, running, expected) => {
+    expect(stillCurrent(stamp, readAt, running, now)).toBe(expected);
+  });
+
+  it('shares one run among concurrent callers, reuses it for a settled file, and runs again after a change', async () => {
+    const pgdata = scratchDir('control');
+    const file = path.join(pgdata, 'global', 'pg_control');
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(file, 'first');
+    const settled = new Date(Date.now() - 5_000);
+    fs.utimesSync(file, settled, settled);
+    let runs = 0;
+    const reader = new ControlDataReader(pgdata, async () => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { timeline: runs } as ControlData;
+    });
+
+    const concurrent = await Promise.all([reader.read(), reader.read(), reader.read()]);
+    expect(concurrent.map((data) => data.timeline)).toEqual([1, 1, 1]);
+    expect((await reader.read()).timeline).toBe(1);
+
+    fs.writeFileSync(file, 'second');
+    expect((await reader.read()).timeline).toBe(2);
+    // Written just now: not trusted once its run has ended.
+    expect((await reader.read()).timeline).toBe(3);
+    expect(runs).toBe(3);
+  });
+
+  it('does not keep a failed run, and runs pg_controldata when there is no pg_control to stamp', async () => {
+    const pgdata = scratchDir('control');
+    const file = path.join(pgdata, 'global', 'pg_control');
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(file, 'unreadable');
+    const settled = new Date(Date.now() - 5_000);
+    fs.utimesSync(file, settled, settled);
+    let runs = 0;
+    const reader = new ControlDataReader(pgdata, () => {
+      runs++;
+      return Promise.reject(new Error('pg_controldata: could not read file'));
+    });
+    await expect(reader.read()).rejects.toThrow(/could not read/);
+    await expect(reader.read()).rejects.toThrow(/could not read/);
+    expect(runs).toBe(2);
+    fs.rmSync(file);
+    await expect(reader.read()).rejects.toThrow(/could not read/);
+    expect(runs).toBe(3);
   });
 });
