@@ -67,6 +67,8 @@ export class StatusServer {
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
   private readonly slots = new ConnectionSlots(LIMITS.connectionSlots);
+  /** Connections that have not sent a request yet, with the timer that closes them. */
+  private readonly silentTimers = new WeakMap<Socket, NodeJS.Timeout>();
   private readonly routes = new RouteTable<StatusRoute>([
     { path: '/healthz', method: 'GET', access: 'open', read: () => ({ status: 200, body: 'ok\n' }) },
     { path: '/startupz', method: 'GET', access: 'open', read: () => this.startupProbe() },
@@ -146,16 +148,15 @@ export class StatusServer {
 
   /**
    * Node times out unfinished request headers, but not a TLS connection that completed its
-   * handshake and never sent a byte: such idlers would hold connection slots forever.
+   * handshake and never sent a byte: such idlers would hold connection slots forever. The first
+   * request of a connection clears its timer (`handle`).
    */
   private closeSilentConnections(server: https.Server): void {
-    const waiting = new WeakMap<object, NodeJS.Timeout>();
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       const timer = setTimeout(() => socket.destroy(), this.limits.headersTimeoutMs);
-      waiting.set(socket, timer);
+      this.silentTimers.set(socket, timer);
       socket.once('close', () => clearTimeout(timer));
     });
-    server.on('request', (request: http.IncomingMessage) => clearTimeout(waiting.get(request.socket)));
   }
 
   /** Every endpoint with its method and access, for the configuration reference's drift test. */
@@ -220,22 +221,30 @@ export class StatusServer {
    * on that path alone cost 10 to 15% more CPU per probe than a bare `node:https` server.
    */
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const failed = (error: unknown): Reply => {
-      this.options.logger.error('status API request failed', { path: request.url, err: errorMessage(error) });
-      return { status: 500, body: 'internal error\n' };
-    };
+    const silentTimer = this.silentTimers.get(request.socket);
+    if (silentTimer !== undefined) {
+      clearTimeout(silentTimer);
+      this.silentTimers.delete(request.socket);
+    }
     let reply: Reply | Promise<Reply>;
     try {
       reply = this.answer(request, () => response.once('close', this.slots.answering(request.socket)));
     } catch (error) {
-      reply = failed(error);
+      reply = this.failed(request, error);
     }
     if (reply instanceof Promise)
-      reply.catch(failed).then(
-        (settled) => send(response, settled),
-        () => undefined,
-      );
+      reply
+        .catch((error: unknown) => this.failed(request, error))
+        .then(
+          (settled) => send(response, settled),
+          () => undefined,
+        );
     else send(response, reply);
+  }
+
+  private failed(request: http.IncomingMessage, error: unknown): Reply {
+    this.options.logger.error('status API request failed', { path: request.url, err: errorMessage(error) });
+    return { status: 500, body: 'internal error\n' };
   }
 
   /** `answering` is called once the request has fully arrived and its answer is being made. */
