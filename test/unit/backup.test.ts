@@ -68,6 +68,7 @@ describe('pgbackrest.conf', () => {
         '# Written by instance-manager from --backup-repo: do not edit.',
         '[global]',
         'repo1-path=/backups',
+        'compress-type=zst',
         'lock-path=/controller/pgbackrest/lock',
         'spool-path=/controller/pgbackrest/spool',
         'archive-async=y',
@@ -84,6 +85,11 @@ describe('pgbackrest.conf', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('compresses with zstd unless the repository file says otherwise', () => {
+    const chosen = renderPgBackRestConf({ ...inputs, repo: new Map([...inputs.repo, ['compress-type', 'lz4']]) });
+    expect(chosen.match(/^compress-type=.*$/gm)).toEqual(['compress-type=lz4']);
   });
 
   it('adds the source stanza of a restore from another cluster', () => {
