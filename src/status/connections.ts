@@ -6,13 +6,17 @@
  * is answered within milliseconds of its arrival, long before it could become the oldest.
  *
  * Connections still in their TLS handshake are not counted here: the handshake timeout ends them,
- * and Node's `maxConnections` (a larger, hard limit) bounds how many may be in it at once.
+ * and Node's `maxConnections` (a larger, hard limit) bounds how many may be in it at once. Node
+ * times out unfinished request headers, but not a connection that never sends a byte after its
+ * TLS handshake: one that sends no request within `silentMs` of being admitted is closed.
  */
 import type { Socket } from 'node:net';
 
 interface Connection {
   /** Requests of this connection whose answer is being computed or sent. */
   answering: number;
+  /** Closes the connection unless a request arrives first (`heard`). */
+  silence: NodeJS.Timeout | undefined;
 }
 
 export class ConnectionSlots {
@@ -21,7 +25,10 @@ export class ConnectionSlots {
   /** Connections closed to make room since the server started. */
   evicted = 0;
 
-  constructor(private readonly slots: number) {}
+  constructor(
+    private readonly slots: number,
+    private readonly silentMs: number,
+  ) {}
 
   get size(): number {
     return this.open.size;
@@ -29,9 +36,21 @@ export class ConnectionSlots {
 
   /** Call with every connection ready for HTTP (after its TLS handshake, when there is one). */
   admit(socket: Socket): void {
-    this.open.set(socket, { answering: 0 });
-    socket.once('close', () => this.open.delete(socket));
+    const connection: Connection = { answering: 0, silence: setTimeout(() => socket.destroy(), this.silentMs) };
+    this.open.set(socket, connection);
+    socket.once('close', () => {
+      clearTimeout(connection.silence);
+      this.open.delete(socket);
+    });
     if (this.open.size > this.slots) this.closeOldestIdle(socket);
+  }
+
+  /** Call with every request: its connection is not a silent one. */
+  heard(socket: Socket): void {
+    const connection = this.open.get(socket);
+    if (connection?.silence === undefined) return;
+    clearTimeout(connection.silence);
+    connection.silence = undefined;
   }
 
   /**

@@ -66,9 +66,7 @@ export class StatusServer {
   private readonly postgresMetrics: PostgresMetrics;
   private lastKnown: LastKnown | undefined;
   private servedMaterial: TlsMaterial | undefined;
-  private readonly slots = new ConnectionSlots(LIMITS.connectionSlots);
-  /** Connections that have not sent a request yet, with the timer that closes them. */
-  private readonly silentTimers = new WeakMap<Socket, NodeJS.Timeout>();
+  private readonly slots = new ConnectionSlots(LIMITS.connectionSlots, LIMITS.headersTimeoutMs);
   private readonly routes = new RouteTable<StatusRoute>([
     { path: '/healthz', method: 'GET', access: 'open', read: () => ({ status: 200, body: 'ok\n' }) },
     { path: '/startupz', method: 'GET', access: 'open', read: () => this.startupProbe() },
@@ -140,23 +138,9 @@ export class StatusServer {
       this.server.on('tlsClientError', (error: Error) =>
         options.logger.debug('status API TLS handshake failed', { err: error.message }),
       );
-      this.closeSilentConnections(this.server as https.Server);
     }
     this.server.maxConnections = this.limits.maxConnections;
     this.server.on(options.insecure ? 'connection' : 'secureConnection', (socket: Socket) => this.slots.admit(socket));
-  }
-
-  /**
-   * Node times out unfinished request headers, but not a TLS connection that completed its
-   * handshake and never sent a byte: such idlers would hold connection slots forever. The first
-   * request of a connection clears its timer (`handle`).
-   */
-  private closeSilentConnections(server: https.Server): void {
-    server.on('secureConnection', (socket: tls.TLSSocket) => {
-      const timer = setTimeout(() => socket.destroy(), this.limits.headersTimeoutMs);
-      this.silentTimers.set(socket, timer);
-      socket.once('close', () => clearTimeout(timer));
-    });
   }
 
   /** Every endpoint with its method and access, for the configuration reference's drift test. */
@@ -221,11 +205,7 @@ export class StatusServer {
    * on that path alone cost 10 to 15% more CPU per probe than a bare `node:https` server.
    */
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
-    const silentTimer = this.silentTimers.get(request.socket);
-    if (silentTimer !== undefined) {
-      clearTimeout(silentTimer);
-      this.silentTimers.delete(request.socket);
-    }
+    this.slots.heard(request.socket);
     let reply: Reply | Promise<Reply>;
     try {
       reply = this.answer(request, () => response.once('close', this.slots.answering(request.socket)));
