@@ -31,8 +31,19 @@ export class BackupService {
   private archive: ArchiveStatus | null = null;
   private lastArchiveWarningAt: number | undefined;
   private poller: NodeJS.Timeout | undefined;
+  /**
+   * The stanza check and a backup run one after the other: stanza-create takes the lock a backup
+   * needs, and a backup asked for while a restart's check ran failed with "unable to acquire lock".
+   */
+  private lane: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: BackupServiceDeps) {}
+
+  private inLane<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(work);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
 
   /** How to run pgBackRest for this instance (a restore runs it before the service has work). */
   get context(): PgBackRestContext {
@@ -84,12 +95,14 @@ export class BackupService {
     const { logger, stanza } = this.deps;
     let label: string | undefined;
     try {
-      await runPgBackRest(this.deps, 'backup', {
-        stanza,
-        args: [`--type=${record.type}`],
-        signal,
-        onLine: (msg) => (label = /^new backup label = (\S+)/.exec(msg)?.[1] ?? label),
-      });
+      await this.inLane(() =>
+        runPgBackRest(this.deps, 'backup', {
+          stanza,
+          args: [`--type=${record.type}`],
+          signal,
+          onLine: (msg) => (label = /^new backup label = (\S+)/.exec(msg)?.[1] ?? label),
+        }),
+      );
       const finished = (await this.readInfo()).backups.find((backup) => backup.label === label);
       // pgBackRest's own times and sizes, under the id the request was answered with.
       this.last = finished
@@ -127,8 +140,10 @@ export class BackupService {
   async ensureStanza(): Promise<boolean> {
     const { logger, stanza } = this.deps;
     try {
-      await runPgBackRest(this.deps, 'stanza-create', { stanza });
-      await runPgBackRest(this.deps, 'check', { stanza });
+      await this.inLane(async () => {
+        await runPgBackRest(this.deps, 'stanza-create', { stanza });
+        await runPgBackRest(this.deps, 'check', { stanza });
+      });
       logger.info('backup repository checked: the stanza exists and WAL reaches it', { stanza });
       await this.refreshLast();
       return true;

@@ -411,7 +411,12 @@ describe('backups through pgBackRest', () => {
     expect(reported.stoppedAt).not.toBeNull();
     expect(primary.lines.slice(before).find((line) => line.msg === 'backup failed')).toMatchObject({ level: 'error' });
 
-    await primary.waitUntilReady(60_000, before);
+    // Asked while the restart's stanza check holds pgBackRest's lock: the backup waits for it.
+    await primary.waitForLine(
+      (line) => line.logger === 'pgbackrest' && /^stanza-create command begin/.test(line.msg),
+      60_000,
+      before,
+    );
     const next = await backup(primary, { type: 'full' });
     expect(next).toMatchObject({ type: 'full', error: null });
     await pgbackrestByHand(primary.runDir, 'pg', 'check');
