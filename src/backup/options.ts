@@ -68,17 +68,18 @@ export interface PgBackRestConfInputs {
 }
 
 /**
- * pgbackrest.conf: the repository as given, then what the manager owns. Console logging at `warn`
- * by default, so archive-push and archive-get stay quiet in PostgreSQL's log; the manager raises it
- * on its own commands. No log file: everything goes through the manager's JSON lines.
- */
-/**
  * Defaults the repository file may change. zstd at its default level compresses a 16 MiB WAL
  * segment in about a tenth of gzip's CPU time (0.09 s against 0.88 s here), to a smaller file: the
  * archiver shares the database's CPU, and gzip, pgBackRest's own default, took TPS with it.
  */
 const DEFAULTS: readonly [string, string][] = [['compress-type', 'zst']];
 
+/**
+ * pgbackrest.conf: the repository as given, the defaults it leaves out, then what the manager owns.
+ * Console logging at `warn` by default, so archive-push and archive-get stay quiet in PostgreSQL's
+ * log; the manager raises it on its own commands. No log file: everything goes through the
+ * manager's JSON lines.
+ */
 export function renderPgBackRestConf(inputs: PgBackRestConfInputs): string {
   const global: [string, string][] = [
     ...inputs.repo,
