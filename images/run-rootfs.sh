@@ -26,7 +26,9 @@ unset IM_ROOTFS_PRIVATE IM_ROOTFS_CONTAINER_PATH
 # Volume mount points, as a runtime creates them.
 mkdir -p "$rootfs/var/lib/postgresql/data" "$rootfs/controller" "$rootfs/proc" "$rootfs/dev"
 
-top=$(mktemp -d /tmp/im-rootfs-XXXXXX)
+# The root filesystem bound onto itself: a mount of its own to make read-only, with nothing made
+# on the host to clean up afterwards (this namespace and its mounts end with the command).
+top=$rootfs
 mount --bind "$rootfs" "$top"
 mount -o remount,bind,ro "$top"
 mount --bind "$data" "$top/var/lib/postgresql/data"
