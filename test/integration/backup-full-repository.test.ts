@@ -12,7 +12,7 @@ import type { Manager } from '../support/manager.js';
 import type { OpensslPair } from '../support/openssl.js';
 import { clusterDir, startNode, waitUntil, type Authorities } from '../support/replication.js';
 import { opensslLeaf } from '../support/secrets.js';
-import { ask, waitForStatusApi } from '../support/status.js';
+import { askAsOperator, waitForStatusApi } from '../support/status.js';
 
 const FAILING = 'WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries';
 
@@ -39,15 +39,13 @@ describe('a full backup repository', () => {
   let primary: Manager;
   let mounted = false;
 
-  const api = async (apiPath: string, method = 'GET', body?: unknown) =>
-    ask(`${primary.statusBase}${apiPath}`, {
+  const api = (apiPath: string, method = 'GET', body?: unknown) =>
+    askAsOperator(
+      `${primary.statusBase}${apiPath}`,
+      { ca: authorities.serverCa.certPem, cert: operator.certPem, key: operator.keyPem },
       method,
-      ca: authorities.serverCa.certPem,
-      cert: operator.certPem,
-      key: operator.keyPem,
-      timeoutMs: 30_000,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+      body,
+    );
   const lastBackup = async () =>
     (JSON.parse((await api('/pg/backup')).body) as { last: { id: string; error: string | null } | null }).last;
   const archiveStatus = async () =>

@@ -11,7 +11,7 @@ import { runCli, startManager, type Manager } from '../support/manager.js';
 import type { OpensslPair } from '../support/openssl.js';
 import { clusterDir, FAST_STOP, startNode, waitUntil, type Authorities } from '../support/replication.js';
 import { opensslLeaf } from '../support/secrets.js';
-import { ask, waitForStatusApi } from '../support/status.js';
+import { askAsOperator, waitForStatusApi } from '../support/status.js';
 
 interface Backup {
   id: string;
@@ -37,14 +37,12 @@ describe('backups through pgBackRest', () => {
   const backupArgs = () => ['--backup-repo', repository.optionsFile, '--config', configFile];
 
   const api = (node: Manager, apiPath: string, method = 'GET', body?: unknown) =>
-    ask(`${node.statusBase}${apiPath}`, {
+    askAsOperator(
+      `${node.statusBase}${apiPath}`,
+      { ca: authorities.serverCa.certPem, cert: operator.certPem, key: operator.keyPem },
       method,
-      ca: authorities.serverCa.certPem,
-      cert: operator.certPem,
-      key: operator.keyPem,
-      timeoutMs: 30_000,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+      body,
+    );
   const backupState = async (node: Manager) =>
     JSON.parse((await api(node, '/pg/backup')).body) as { running: Backup | null; last: Backup | null };
   const status = async (node: Manager) =>

@@ -52,6 +52,19 @@ export function ask(url: string, options: AskOptions = {}): Promise<Answer> {
   });
 }
 
+/**
+ * An operator's request: the server verified with `tls.ca`, the operator's certificate presented,
+ * `body` sent as JSON, and time for an action that waits on PostgreSQL.
+ */
+export function askAsOperator(
+  url: string,
+  tls: { ca: string; cert: string; key: string },
+  method = 'GET',
+  body?: unknown,
+): Promise<Answer> {
+  return ask(url, { method, ...tls, timeoutMs: 30_000, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+}
+
 /** Polls until the status API answers at all (it starts a moment after the process). */
 export async function waitForStatusApi(base: string, options: AskOptions = {}, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -197,6 +197,16 @@ describe('parsers', () => {
 });
 
 describe('pg_controldata only when pg_control changed', () => {
+  /** A PGDATA whose pg_control was last written 5 s ago. */
+  const settledControlFile = () => {
+    const pgdata = scratchDir('control');
+    const file = path.join(pgdata, 'global', 'pg_control');
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(file, 'first');
+    const settled = new Date(Date.now() - 5_000);
+    fs.utimesSync(file, settled, settled);
+    return { pgdata, file };
+  };
   const stamp = { mtimeMs: 1_000_000, size: 8192, ino: 42 };
 
   it.each([
@@ -210,12 +220,7 @@ describe('pg_controldata only when pg_control changed', () => {
   });
 
   it('shares one run among concurrent callers, reuses it for a settled file, and runs again after a change', async () => {
-    const pgdata = scratchDir('control');
-    const file = path.join(pgdata, 'global', 'pg_control');
-    fs.mkdirSync(path.dirname(file));
-    fs.writeFileSync(file, 'first');
-    const settled = new Date(Date.now() - 5_000);
-    fs.utimesSync(file, settled, settled);
+    const { pgdata, file } = settledControlFile();
     let runs = 0;
     const reader = new ControlDataReader(pgdata, async () => {
       runs++;
@@ -235,12 +240,7 @@ describe('pg_controldata only when pg_control changed', () => {
   });
 
   it('does not keep a failed run, and runs pg_controldata when there is no pg_control to stamp', async () => {
-    const pgdata = scratchDir('control');
-    const file = path.join(pgdata, 'global', 'pg_control');
-    fs.mkdirSync(path.dirname(file));
-    fs.writeFileSync(file, 'unreadable');
-    const settled = new Date(Date.now() - 5_000);
-    fs.utimesSync(file, settled, settled);
+    const { pgdata, file } = settledControlFile();
     let runs = 0;
     const reader = new ControlDataReader(pgdata, () => {
       runs++;
