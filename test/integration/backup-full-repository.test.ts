@@ -54,7 +54,7 @@ describe('a full backup repository', () => {
   beforeAll(async () => {
     ({ dir, authorities } = clusterDir('backup-full'));
     operator = opensslLeaf(path.join(dir, 'operator'), authorities.clientCa, { cn: 'instance-manager-operator' });
-    // archive-timeout: a backup waits this long for the WAL before it (60 s by default) before failing.
+    // archive-timeout: how long a backup waits for the segment before it to be archived (60 s by default).
     repository = makeRepository(dir, ['start-fast=y', 'archive-timeout=10']);
     const owner = fs.statSync(repository.dir);
     execFileSync('mount', [
