@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import {
   alternate,
   announce,
+  certificateAuthority,
   cpuSeconds,
   describe,
   eachLine,
@@ -29,6 +30,7 @@ import {
   rssMiB,
   scratch,
   runArgs,
+  secretsDir,
 } from './common.mjs';
 
 const { values } = parseArgs({
@@ -45,70 +47,6 @@ const GOALS_MS = { '/healthz': 5, '/pg/status': 20 };
 const HEALTHZ_RATIO_GOAL = 1.1;
 /** Each run of the warm-up round (JIT, TLS sessions of the connections, pool connections). */
 const WARM_UP_S = 2;
-
-function openssl(argv) {
-  execFileSync('openssl', argv, { stdio: 'ignore' });
-}
-
-/** A provided-mode secrets dir: server and client CAs, a server leaf for 127.0.0.1. */
-function makeSecrets(dir) {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  for (const name of ['server-ca', 'client-ca']) {
-    fs.mkdirSync(path.join(dir, name), { recursive: true });
-    openssl([
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      path.join(dir, `${name}.key`),
-      '-out',
-      path.join(dir, name, 'ca.crt'),
-      '-subj',
-      `/CN=bench ${name}`,
-      '-days',
-      '2',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
-  }
-  const leaf = path.join(dir, 'server-tls');
-  fs.mkdirSync(leaf);
-  fs.writeFileSync(
-    path.join(dir, 'ext'),
-    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
-  );
-  openssl([
-    'req',
-    '-new',
-    ...ec,
-    '-keyout',
-    path.join(leaf, 'tls.key'),
-    '-out',
-    path.join(dir, 'server.csr'),
-    '-subj',
-    '/CN=localhost',
-  ]);
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    path.join(dir, 'server.csr'),
-    '-CA',
-    path.join(dir, 'server-ca', 'ca.crt'),
-    '-CAkey',
-    path.join(dir, 'server-ca.key'),
-    '-set_serial',
-    '1',
-    '-days',
-    '2',
-    '-extfile',
-    path.join(dir, 'ext'),
-    '-out',
-    path.join(leaf, 'tls.crt'),
-  ]);
-}
 
 /** wrk's latency distribution, in milliseconds. */
 function parseWrk(output) {
@@ -148,7 +86,7 @@ function runWrk(url, pid, durationS) {
 async function startManager(dir, statusPort) {
   const manager = spawn(
     process.execPath,
-    runArgs({ base: dir, port: await freePort(), statusPort, secretsDir: path.join(dir, 'secrets') }, [
+    runArgs({ base: dir, port: await freePort(), statusPort, secretsDir: secrets }, [
       ...['--smart-shutdown-timeout', '2'],
     ]),
     { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -162,7 +100,7 @@ async function startManager(dir, statusPort) {
 
 /** The baseline server; resolves with it and the port the OS gave it. */
 async function startBareServer(dir) {
-  const tls = path.join(dir, 'secrets', 'server-tls');
+  const tls = path.join(secrets, 'server-tls');
   const bare = spawn(
     process.execPath,
     [path.join(ROOT, 'bench', 'bare-https-server.mjs'), path.join(tls, 'tls.crt'), path.join(tls, 'tls.key')],
@@ -176,7 +114,8 @@ const ms = (result) =>
   `p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${Math.round(result.rps)} req/s, ${result.cpuUs.toFixed(0)} µs CPU a request${result.errors ? `, ${result.errors}` : ''}`;
 
 const dir = scratch('status');
-makeSecrets(path.join(dir, 'secrets'));
+// Provided mode: the manager and the bare server serve the same P-256 certificate for 127.0.0.1.
+const secrets = secretsDir(dir, 'node', certificateAuthority(dir, 'server-ca'), certificateAuthority(dir, 'client-ca'));
 const statusPort = await freePort();
 const manager = await startManager(dir, statusPort);
 const { bare, port: barePort } = await startBareServer(dir);
