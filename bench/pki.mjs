@@ -18,7 +18,18 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { alternate, announce, describe, freePort, pgBin, printRatio, ROOT, scratch } from './common.mjs';
+import {
+  alternate,
+  announce,
+  certificateAuthority,
+  describe,
+  freePort,
+  leaf,
+  pgBin,
+  printRatio,
+  ROOT,
+  scratch,
+} from './common.mjs';
 
 const pkiModule = path.join(ROOT, 'dist', 'pki', 'index.js');
 
@@ -107,71 +118,12 @@ const asPostgres = (program, args) =>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 const port = await freePort();
-const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-
 const now = new Date();
 const rsaCa = await pki.createCa({ commonName: 'bench RSA CA', now });
 const rsaServer = await pki.issueServerCertificate(rsaCa, { names: ['127.0.0.1'], now });
 fs.writeFileSync(path.join(dir, 'rsa-ca.crt'), rsaCa.certPem);
-fs.writeFileSync(
-  path.join(dir, 'ec.ext'),
-  '[ext]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n[leaf]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-);
-openssl(
-  'req',
-  '-x509',
-  '-newkey',
-  'ec',
-  '-pkeyopt',
-  'ec_paramgen_curve:P-256',
-  '-nodes',
-  '-keyout',
-  'ec-ca.key',
-  '-out',
-  'ec-ca.crt',
-  '-subj',
-  '/CN=bench ECDSA CA',
-  '-days',
-  '2',
-  '-config',
-  'ec.ext',
-  '-extensions',
-  'ext',
-);
-openssl(
-  'req',
-  '-new',
-  '-newkey',
-  'ec',
-  '-pkeyopt',
-  'ec_paramgen_curve:P-256',
-  '-nodes',
-  '-keyout',
-  'ec-server.key',
-  '-out',
-  'ec-server.csr',
-  '-subj',
-  '/CN=127.0.0.1',
-);
-openssl(
-  'x509',
-  '-req',
-  '-in',
-  'ec-server.csr',
-  '-CA',
-  'ec-ca.crt',
-  '-CAkey',
-  'ec-ca.key',
-  '-CAcreateserial',
-  '-days',
-  '2',
-  '-extfile',
-  'ec.ext',
-  '-extensions',
-  'leaf',
-  '-out',
-  'ec-server.crt',
-);
+const ecCa = certificateAuthority(dir, 'ec-ca');
+const ecServer = leaf(ecCa, path.join(dir, 'ec-server'), '127.0.0.1', ['127.0.0.1']);
 const certificates = {
   'RSA 2048 (issued here)': {
     certPem: pki.certificateFile(rsaServer),
@@ -179,9 +131,9 @@ const certificates = {
     rootFile: path.join(dir, 'rsa-ca.crt'),
   },
   'ECDSA P-256 (openssl)': {
-    certPem: fs.readFileSync(path.join(dir, 'ec-server.crt'), 'utf8'),
-    keyPem: fs.readFileSync(path.join(dir, 'ec-server.key'), 'utf8'),
-    rootFile: path.join(dir, 'ec-ca.crt'),
+    certPem: fs.readFileSync(ecServer.cert, 'utf8'),
+    keyPem: fs.readFileSync(ecServer.key, 'utf8'),
+    rootFile: ecCa.crt,
   },
 };
 
