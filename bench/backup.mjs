@@ -21,7 +21,18 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { BIN, freePort, median, postgresUser, printRatio, runAsPostgres, scratch } from './common.mjs';
+import {
+  BIN,
+  eachLine,
+  exited,
+  freePort,
+  median,
+  postgresUser,
+  printRatio,
+  psqlAt,
+  runAsPostgres,
+  scratch,
+} from './common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -52,12 +63,6 @@ const pgbackrestConf = path.join(runDir, 'pgbackrest', 'pgbackrest.conf');
 
 function say(line) {
   console.log(line);
-}
-
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', resolve));
 }
 
 /** When the manager's pgbackrest backup said it ended, and how long the report took after that. */
@@ -92,21 +97,15 @@ function startManager(args, pgdata = path.join(node, 'pgdata'), managerRunDir = 
   // One exit listener for every waiter: a waiter each would pass Node's listener limit.
   const gone = exited(child);
   const waiters = [];
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
-    pending += chunk;
-    let newline;
-    while ((newline = pending.indexOf('\n')) !== -1) {
-      const line = JSON.parse(pending.slice(0, newline));
-      pending = pending.slice(newline + 1);
-      if (line.logger === 'pgbackrest' && line.command === 'backup' && /^backup command end/.test(line.msg))
-        backupCommandEnds.push(Date.parse(line.ts));
-      for (const waiter of waiters.filter((candidate) => candidate.msg === line.msg)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-      if (line.level === 'error') say(`  manager error: ${line.msg} ${line.err ?? ''}`);
+  eachLine(child.stdout, (text) => {
+    const line = JSON.parse(text);
+    if (line.logger === 'pgbackrest' && line.command === 'backup' && /^backup command end/.test(line.msg))
+      backupCommandEnds.push(Date.parse(line.ts));
+    for (const waiter of waiters.filter((candidate) => candidate.msg === line.msg)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(line);
     }
+    if (line.level === 'error') say(`  manager error: ${line.msg} ${line.err ?? ''}`);
   });
   return {
     child,
@@ -122,11 +121,7 @@ function startManager(args, pgdata = path.join(node, 'pgdata'), managerRunDir = 
   };
 }
 
-function psql(sql) {
-  return execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', ...connection, '-c', sql], {
-    encoding: 'utf8',
-  }).trim();
-}
+const psql = (sql) => psqlAt(socketDir, port, sql);
 
 /** The operator's certificate, issued from the client CA the manager created in automatic mode. */
 function operatorCertificate() {
