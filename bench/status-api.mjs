@@ -99,7 +99,7 @@ async function startManager(dir, statusPort) {
 }
 
 /** The baseline server; resolves with it and the port the OS gave it. */
-async function startBareServer(dir) {
+async function startBareServer() {
   const tls = path.join(secrets, 'server-tls');
   const bare = spawn(
     process.execPath,
@@ -118,7 +118,7 @@ const dir = scratch('status');
 const secrets = secretsDir(dir, 'node', certificateAuthority(dir, 'server-ca'), certificateAuthority(dir, 'client-ca'));
 const statusPort = await freePort();
 const manager = await startManager(dir, statusPort);
-const { bare, port: barePort } = await startBareServer(dir);
+const { bare, port: barePort } = await startBareServer();
 try {
   announce(
     `status API under wrk: ${CONNECTIONS} connections, HTTPS (TLS 1.3), ${ROUNDS} rounds of bare node:https, /healthz, /pg/status, ${DURATION_S} s each; ${execFileSync('psql', ['-V']).toString().trim()}; busy shared machine`,
