@@ -8,7 +8,7 @@
  * the neighbours as much as the code, a ratio of neighbouring runs much less. Nothing here writes
  * anything machine-wide (no drop_caches, no sysctl).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -172,6 +172,20 @@ export function timeCommand(command, args) {
       else resolve({ wall, cpu: user + system, rss: maxKiB / 1024 });
     });
   });
+}
+
+/**
+ * A Go program of bench/peers/ built into `dir` for this run (binaries are never committed), or
+ * undefined without a Go toolchain (`node scripts/ensure-environment.mjs --for-bench` installs one).
+ */
+export function buildGoPeer(dir, name) {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.status !== 0) return undefined;
+  const binary = path.join(dir, name);
+  execFileSync('go', ['build', '-o', binary, path.join(ROOT, 'bench', 'peers', `${name}.go`)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return { binary, version: go.stdout.trim() };
 }
 
 // --- PostgreSQL -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import {
   alternate,
   announce,
   BIN,
+  buildGoPeer,
   describe,
   freePort,
   pgBin,
@@ -111,17 +112,6 @@ function repeatedCsvlog(source, sourceRecords, wanted, dir) {
   return { file: target, records: copies * sourceRecords };
 }
 
-/** CloudNativePG's approach, built for this run (never committed): undefined without a Go toolchain. */
-function buildGoPeer(dir) {
-  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.status !== 0) return undefined;
-  const binary = path.join(dir, 'csvlog2json');
-  execFileSync('go', ['build', '-o', binary, path.join(ROOT, 'bench', 'peers', 'csvlog2json.go')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return { binary, version: go.stdout.trim() };
-}
-
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
@@ -163,7 +153,7 @@ try {
   const megabytes = fs.statSync(file).size / 1e6;
 
   const contenders = { 'instance-manager': () => timeCommand(process.execPath, [BIN, 'logs', 'convert', file]) };
-  const goPeer = buildGoPeer(dir);
+  const goPeer = buildGoPeer(dir, 'csvlog2json'); // CloudNativePG's approach
   if (goPeer) contenders['go (CloudNativePG way)'] = () => timeCommand(goPeer.binary, [file]);
   if (has('mlr'))
     contenders.miller = () =>

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The live log pipe under load: pgbench TPS with log_statement=all through the manager (FIFO ->
- * instance-manager -> JSON lines on a stdout pipe, read line by line into a file as a container
- * runtime does, bench/container-log.mjs), against the logging collector writing csvlog to a
+ * instance-manager -> JSON lines on a stdout pipe, read line by line into a file as containerd's CRI
+ * logger does, bench/peers/container-log.go), against the logging collector writing csvlog to a
  * regular file (the same data directory and settings, the postmaster started directly with
  * log_directory pointing at a plain directory). Rounds alternate the two (pipe, file, pipe, file,
  * ...) and each round's TPS ratio is one figure. For the pipe runs it also reports the manager's
- * CPU seconds per 10 s of pgbench (/proc/<pid>/stat) and its peak RSS.
+ * and the reader's CPU seconds per 10 s of pgbench (/proc/<pid>/stat) and the manager's peak RSS.
+ * Needs Go for the reader (node scripts/ensure-environment.mjs --for-bench installs it).
  *
  *   npm run build && node bench/pgbench.mjs [--rounds 4] [--seconds 15] [--clients 2]
  */
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import {
   alternate,
   announce,
+  buildGoPeer,
   cpuSeconds,
   describe,
   exited,
@@ -26,7 +28,6 @@ import {
   pgBin,
   postgresUser,
   printRatio,
-  ROOT,
   rssMiB,
   scratch,
   runArgs,
@@ -49,6 +50,14 @@ const socketDir = path.join(dir, 'run', 'run');
 const connection = ['-h', socketDir, '-p', String(port), '-U', 'postgres', 'postgres'];
 const config = path.join(dir, 'bench.conf');
 fs.writeFileSync(config, "log_statement = 'all'\nlog_timezone = 'UTC'\n");
+const reader = buildGoPeer(dir, 'container-log');
+if (!reader) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.error(
+    'bench/pgbench.mjs needs Go for its container-runtime reader: node scripts/ensure-environment.mjs --for-bench',
+  );
+  process.exit(2);
+}
 
 async function waitUntilAccepting() {
   for (let tries = 0; tries < 600; tries++) {
@@ -68,9 +77,7 @@ async function startManager() {
   // would wake that watcher at every line (a cost no pod has).
   const logFile = path.join(dir, 'container', 'container.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const runtime = spawn(process.execPath, [path.join(ROOT, 'bench', 'container-log.mjs'), logFile], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const runtime = spawn(reader.binary, [logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
   let summary = '';
   runtime.stdout.setEncoding('utf8').on('data', (text) => (summary += text));
   const manager = spawn(
@@ -84,6 +91,7 @@ async function startManager() {
   await waitUntilAccepting();
   return {
     pid: manager.pid,
+    readerPid: runtime.pid,
     async stop() {
       manager.kill('SIGTERM');
       await exited(manager);
@@ -141,13 +149,15 @@ async function throughPipe(round) {
   const manager = await startManager();
   let peak = rssMiB(manager.pid);
   const cpuBefore = cpuSeconds(manager.pid);
+  const readerCpuBefore = cpuSeconds(manager.readerPid);
   const tps = await pgbench(() => (peak = Math.max(peak, rssMiB(manager.pid))));
   const cpuPer10s = ((cpuSeconds(manager.pid) - cpuBefore) * 10) / seconds;
+  const readerCpuPer10s = ((cpuSeconds(manager.readerPid) - readerCpuBefore) * 10) / seconds;
   const written = await manager.stop();
   console.log(
-    `  round ${round + 1} pipe: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s, peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB in the container log`,
+    `  round ${round + 1} pipe: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s (reader ${readerCpuPer10s.toFixed(2)} s), peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB in the container log`,
   );
-  return { tps, cpuPer10s, peak };
+  return { tps, cpuPer10s, readerCpuPer10s, peak };
 }
 
 async function toFile(round) {
@@ -168,6 +178,7 @@ try {
   announce(
     `pgbench with log_statement=all, ${values.clients} clients, ${seconds} s a run, ${rounds} rounds of pipe then file; busy shared machine`,
   );
+  console.log(`  the container-runtime reader: bench/peers/container-log.go (${reader.version})`);
   const runs = await alternate({ pipe: throughPipe, file: toFile }, rounds);
   const tps = (setup) => runs[setup].map((run) => run.tps);
   console.log(`TPS through the pipe: ${describe(tps('pipe'), 0)}; to a file: ${describe(tps('file'), 0)}`);
@@ -175,6 +186,13 @@ try {
   console.log(
     `manager CPU seconds per 10 s of pgbench: ${describe(
       runs.pipe.map((run) => run.cpuPer10s),
+      2,
+      ' s',
+    )}`,
+  );
+  console.log(
+    `reader CPU seconds per 10 s of pgbench: ${describe(
+      runs.pipe.map((run) => run.readerCpuPer10s),
       2,
       ' s',
     )}`,
