@@ -7,7 +7,17 @@ import tls from 'node:tls';
 import type { PeerCertificate } from './auth.js';
 import type { TlsMaterial } from './source.js';
 
-export type Reply = { status: number; body: string; contentType?: string; headers?: Record<string, string> };
+export type Reply = {
+  status: number;
+  body: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+  /**
+   * A probe's answer (kubelet's, which caches nothing) goes without Cache-Control: every header is
+   * validated and encoded again for each of its many requests.
+   */
+  probe?: boolean;
+};
 
 export function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
   return { cert: material.cert, key: material.key, ca: material.clientCa };
@@ -34,17 +44,28 @@ export function peerCertificate(request: http.IncomingMessage): PeerCertificate 
 
 export function send(response: http.ServerResponse, reply: Reply): void {
   // An explicit length: without it Node sends chunked encoding, several TLS records per answer.
-  response.writeHead(reply.status, {
+  const headers: http.OutgoingHttpHeaders = {
     'Content-Type': reply.contentType ?? 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(reply.body),
-    'Cache-Control': 'no-store',
-    ...reply.headers,
-  });
+  };
+  if (!reply.probe) headers['Cache-Control'] = 'no-store';
+  if (reply.headers) Object.assign(headers, reply.headers);
+  response.writeHead(reply.status, headers);
   response.end(reply.body);
 }
 
+/**
+ * From the raw headers: `request.headers` builds an object of every header, lower-cased, at its
+ * first use, and a probe needs none of it.
+ */
 export function announcesBody(request: http.IncomingMessage): boolean {
-  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length' && Number(raw[i + 1]) > 0) return true;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return true;
+  }
+  return false;
 }
 
 /**

@@ -12,26 +12,27 @@ export type Route<Row extends RouteRow> =
   { found: true; row: Row } | { found: false; status: 404 } | { found: false; status: 405; allow: string };
 
 export class RouteTable<Row extends RouteRow> {
-  /** One path may have a GET (a read) and a POST (an action), as /pg/backup has. */
-  private readonly byPath = new Map<string, { rows: Row[]; allow: string }>();
+  /** Per path, its rows by request method (a read under GET and HEAD), and its Allow header. */
+  private readonly byPath = new Map<string, { byMethod: Map<string, Row>; allow: string }>();
 
   constructor(readonly rows: readonly Row[]) {
     for (const row of rows) {
-      const rowsOfPath = this.byPath.get(row.path)?.rows ?? [];
-      if (rowsOfPath.some((other) => other.method === row.method)) {
+      const known = this.byPath.get(row.path) ?? { byMethod: new Map<string, Row>(), allow: '' };
+      if (known.byMethod.has(row.method)) {
         throw new Error(`the status API has two ${row.method} routes for ${row.path}`);
       }
-      const all = [...rowsOfPath, row];
-      this.byPath.set(row.path, { rows: all, allow: all.flatMap(methodsOf).join(', ') });
+      for (const method of methodsOf(row)) known.byMethod.set(method, row);
+      known.allow = [...known.byMethod.keys()].join(', ');
+      this.byPath.set(row.path, known);
     }
   }
 
   /** `url` is the request target; a query string is ignored (Prometheus and kubelets may add one). */
   match(method: string, url: string): Route<Row> {
-    const path = url.split('?', 1)[0]!;
-    const known = this.byPath.get(path);
+    const query = url.indexOf('?');
+    const known = this.byPath.get(query === -1 ? url : url.slice(0, query));
     if (!known) return { found: false, status: 404 };
-    const row = known.rows.find((candidate) => methodsOf(candidate).includes(method));
+    const row = known.byMethod.get(method);
     if (!row) return { found: false, status: 405, allow: known.allow };
     return { found: true, row };
   }

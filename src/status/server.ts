@@ -53,6 +53,13 @@ type StatusRoute = RouteRow &
     | { access: 'operator'; action: (request: ActionRequest) => Promise<ActionOutcome> }
   );
 
+const HEALTHY: Reply = { status: 200, body: 'ok\n', probe: true };
+
+/** A read takes no body: one that came with a body is answered, and its connection closed unread. */
+function closingIfBody(request: http.IncomingMessage, reply: Reply): Reply {
+  return announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
+}
+
 const TLS_VERSION: Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> = {
   minVersion: 'TLSv1.3',
   maxVersion: 'TLSv1.3',
@@ -68,7 +75,7 @@ export class StatusServer {
   private servedMaterial: TlsMaterial | undefined;
   private readonly slots = new ConnectionSlots(LIMITS.connectionSlots, LIMITS.headersTimeoutMs);
   private readonly routes = new RouteTable<StatusRoute>([
-    { path: '/healthz', method: 'GET', access: 'open', read: () => ({ status: 200, body: 'ok\n' }) },
+    { path: '/healthz', method: 'GET', access: 'open', read: () => HEALTHY },
     { path: '/startupz', method: 'GET', access: 'open', read: () => this.startupProbe() },
     { path: '/readyz', method: 'GET', access: 'open', read: () => this.readinessProbe() },
     { path: '/pg/status', method: 'GET', access: 'open', read: () => this.statusDocument() },
@@ -237,14 +244,11 @@ export class StatusServer {
     }
     const route = target.row;
     if (route.access === 'open') {
-      // A read takes no body: it is answered at once, and the connection closed so the body is never read.
-      const closing = (reply: Reply): Reply =>
-        announcesBody(request) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
       const reply = route.read();
-      if (!(reply instanceof Promise)) return closing(reply);
+      if (!(reply instanceof Promise)) return closingIfBody(request, reply);
       // Only an answer that waits can see its connection chosen to make room meanwhile.
       answering();
-      return reply.then(closing);
+      return reply.then((settled) => closingIfBody(request, settled));
     }
     return this.operatorRequest(route, request, answering);
   }
@@ -269,18 +273,18 @@ export class StatusServer {
   private startupProbe(): Reply {
     const { source } = this.options;
     const fence = source.lifecycle().fence;
-    if (fence) return { status: 503, body: `fenced by ${fence.by} at ${fence.at}\n` };
+    if (fence) return { status: 503, body: `fenced by ${fence.by} at ${fence.at}\n`, probe: true };
     return source.hasStarted
-      ? { status: 200, body: 'started\n' }
-      : { status: 503, body: `not started yet (${source.phase})\n` };
+      ? { status: 200, body: 'started\n', probe: true }
+      : { status: 503, body: `not started yet (${source.phase})\n`, probe: true };
   }
 
   private async readinessProbe(): Promise<Reply> {
     const facts = this.facts();
     const reading = await this.pgReading(facts);
-    if (isReady(facts, reading)) return { status: 200, body: 'ready\n' };
+    if (isReady(facts, reading)) return { status: 200, body: 'ready\n', probe: true };
     const why = reading.ok ? 'in recovery without a streaming WAL receiver' : reading.error;
-    return { status: 503, body: `not ready (${facts.phase}): ${why}\n` };
+    return { status: 503, body: `not ready (${facts.phase}): ${why}\n`, probe: true };
   }
 
   private async statusDocument(): Promise<Reply> {

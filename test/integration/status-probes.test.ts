@@ -26,6 +26,7 @@ async function statusDocument(manager: Manager): Promise<Record<string, unknown>
   const answer = await ask(`${manager.statusBase}/pg/status`);
   expect(answer.status).toBe(200);
   expect(answer.headers['content-type']).toBe('application/json');
+  expect(answer.headers['cache-control']).toBe('no-store');
   return JSON.parse(answer.body) as Record<string, unknown>;
 }
 
@@ -55,6 +56,14 @@ describe('status API probes and /pg/status on a primary', () => {
 
   it('is ready and started once PostgreSQL accepts connections', async () => {
     expect(await probe(manager.statusBase)).toEqual({ healthz: 200, readyz: 200, startupz: 200 });
+  });
+
+  it('answers a probe as text, without the Cache-Control the other reads carry', async () => {
+    const health = await ask(`${manager.statusBase}/healthz`);
+    expect(health.body).toBe('ok\n');
+    expect(health.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(health.headers['content-length']).toBe('3');
+    expect(health.headers['cache-control']).toBeUndefined();
   });
 
   it('reports every contract field of a primary, as PostgreSQL itself reports them', async () => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decideOperator, type PeerCertificate } from '../../src/status/auth.js';
 import { buildStatusDocument, isReady, lsnToBytes, NOT_ASKED, type ManagerFacts } from '../../src/status/document.js';
 import type { PgReading, PgSnapshot } from '../../src/status/pg-state.js';
+import type http from 'node:http';
+import { announcesBody } from '../../src/status/http.js';
 import { RouteTable } from '../../src/status/routes.js';
 
 describe('RouteTable', () => {
@@ -41,6 +43,23 @@ describe('RouteTable', () => {
           { path: '/x', method: 'GET' },
         ]),
     ).toThrow('the status API has two GET routes for /x');
+  });
+});
+
+describe('announcesBody', () => {
+  const request = (...rawHeaders: string[]) => ({ rawHeaders }) as unknown as http.IncomingMessage;
+
+  it('sees a body in a positive Content-Length or any Transfer-Encoding, whatever the case of the name', () => {
+    expect(announcesBody(request('Host', 'x', 'Content-Length', '5'))).toBe(true);
+    expect(announcesBody(request('CONTENT-LENGTH', '1'))).toBe(true);
+    expect(announcesBody(request('transfer-encoding', 'chunked'))).toBe(true);
+  });
+
+  it('sees none in a zero length, in no such header, or in a value that merely names one', () => {
+    expect(announcesBody(request('Content-Length', '0'))).toBe(false);
+    expect(announcesBody(request('Host', 'x', 'User-Agent', 'kube-probe/1.30'))).toBe(false);
+    expect(announcesBody(request('X-Note', 'Content-Length', 'X-Other', 'transfer-encoding'))).toBe(false);
+    expect(announcesBody(request())).toBe(false);
   });
 });
 
