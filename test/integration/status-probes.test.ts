@@ -58,12 +58,15 @@ describe('status API probes and /pg/status on a primary', () => {
     expect(await probe(manager.statusBase)).toEqual({ healthz: 200, readyz: 200, startupz: 200 });
   });
 
-  it('answers a probe as text, without the Cache-Control the other reads carry', async () => {
+  it("answers a probe with Node's own headers only, and the other reads with their type and no-store", async () => {
     const health = await ask(`${manager.statusBase}/healthz`);
     expect(health.body).toBe('ok\n');
-    expect(health.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(health.headers['content-length']).toBe('3');
+    expect(health.headers['content-type']).toBeUndefined();
     expect(health.headers['cache-control']).toBeUndefined();
+    const backups = await ask(`${manager.statusBase}/pg/backup`);
+    expect(backups.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(backups.headers['cache-control']).toBe('no-store');
   });
 
   it('reports every contract field of a primary, as PostgreSQL itself reports them', async () => {
