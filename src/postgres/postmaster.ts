@@ -85,6 +85,16 @@ export class Postmaster {
   }
 
   /**
+   * Resolves once postmaster.pid names this postmaster (or it exited, or `timeoutMs` passed). pg_ctl
+   * finds the postmaster through that file, which one spawned a moment ago may not have written yet.
+   */
+  async waitForPidFile(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.isRunning && readPostmasterPid(this.pgdata)?.pid !== this.pid && Date.now() < deadline)
+      await Promise.race([sleep(READY_POLL_MS), this.program.exited]);
+  }
+
+  /**
    * Resolves with the postmaster's status once it accepts connections (`ready` on a primary,
    * `standby` on a hot standby). PostgreSQL writes that status into postmaster.pid itself, so
    * polling the file costs no connection and answers within a few milliseconds.

@@ -34,6 +34,9 @@ export async function stopPostmaster(
     ['immediate', IMMEDIATE_TIMEOUT_SECONDS],
   ];
   const steps = all.slice(all.findIndex(([mode]) => mode === (options.from ?? 'smart')));
+  // A stop right after the spawn (the status port taken at a warm start) would otherwise see pg_ctl
+  // fail at once for want of postmaster.pid, and the stop skip to the next mode.
+  await postmaster.waitForPidFile(steps[0]![1] * 1000);
   for (const [mode, timeoutSeconds] of steps) {
     if (!postmaster.isRunning) return mode;
     const began = Date.now();
