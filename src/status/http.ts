@@ -14,7 +14,7 @@ export type Reply = {
   headers?: Record<string, string>;
   /**
    * A probe's answer: the kubelet reads its status code only, so it carries Node's own headers
-   * (Date, Connection, Content-Length) and none of ours, unless `headers` asks for some.
+   * (Date, Connection, Content-Length) and none of ours. With `headers` it goes out as any other.
    */
   probe?: boolean;
 };
@@ -44,8 +44,8 @@ export function peerCertificate(request: http.IncomingMessage): PeerCertificate 
 
 export function send(response: http.ServerResponse, reply: Reply): void {
   if (reply.probe && reply.headers === undefined) {
-    // Any header of ours costs a probe 5 to 15% more CPU (bench/status-api.mjs): Node validates and
-    // encodes it again for every reply, where its own are written without a check.
+    // Any header of ours cost a probe 5 to 15% more CPU (docs/benchmarks.md, fifth session): Node
+    // validates and encodes it again for every reply, and writes its own without a check.
     response.statusCode = reply.status;
     response.end(reply.body);
     return;
