@@ -7,7 +7,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archivedSegments, gapsIn, makeRepository, pgbackrestByHand, type Repository } from '../support/backup.js';
+import {
+  archivedSegments,
+  gapsIn,
+  makeRepository,
+  pgbackrestByHand,
+  waitForArchivingToResume,
+  type Repository,
+} from '../support/backup.js';
 import type { Manager } from '../support/manager.js';
 import type { OpensslPair } from '../support/openssl.js';
 import { clusterDir, startNode, waitUntil, type Authorities } from '../support/replication.js';
@@ -111,15 +118,7 @@ describe('a full backup repository', () => {
     expect((await lastBackup())!.error).toMatch(/^pgbackrest backup failed/);
 
     fs.rmSync(filler);
-    // A new segment wakes the archiver, which otherwise retries only after its one-minute sleep.
-    await primary.psql("INSERT INTO t VALUES (0, 'room again')");
-    await primary.psql('SELECT pg_switch_wal()');
-    await waitUntil(
-      'archiving resumes',
-      async () => (await primary.psql('SELECT last_archived_wal FROM pg_stat_archiver')) > keptSegment,
-      120_000,
-    );
-    await primary.waitForMessage('WAL archiving works again', 30_000, before);
+    await waitForArchivingToResume(primary, "INSERT INTO t VALUES (0, 'room again')", keptSegment, before);
     const segments = archivedSegments(repository.dir, 'full').filter((name) => name.startsWith('00000001'));
     expect(segments).toContain(keptSegment);
     expect(gapsIn(segments)).toEqual([]);

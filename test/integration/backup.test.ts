@@ -6,7 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archivedSegments, gapsIn, makeRepository, pgbackrestByHand, type Repository } from '../support/backup.js';
+import {
+  archivedSegments,
+  gapsIn,
+  makeRepository,
+  pgbackrestByHand,
+  waitForArchivingToResume,
+  type Repository,
+} from '../support/backup.js';
 import { runCli, startManager, type Manager } from '../support/manager.js';
 import type { OpensslPair } from '../support/openssl.js';
 import { clusterDir, FAST_STOP, startNode, waitUntil, type Authorities } from '../support/replication.js';
@@ -366,15 +373,7 @@ describe('backups through pgBackRest', () => {
     } finally {
       fs.chmodSync(repository.dir, 0o750);
     }
-    // A new segment wakes the archiver, which otherwise retries only after its one-minute sleep.
-    await primary.psql("INSERT INTO t VALUES (6, 'repository back')");
-    await primary.psql('SELECT pg_switch_wal()');
-    await waitUntil(
-      'archiving resumes',
-      async () => (await primary.psql('SELECT last_archived_wal FROM pg_stat_archiver')) > failedSegment,
-      120_000,
-    );
-    await primary.waitForMessage('WAL archiving works again', 30_000);
+    await waitForArchivingToResume(primary, "INSERT INTO t VALUES (6, 'repository back')", failedSegment);
     const warnings = primary.lines.filter(
       (line) => line.msg === 'WAL archiving fails: PostgreSQL keeps the WAL in pg_wal and retries',
     );

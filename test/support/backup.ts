@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { Manager } from './manager.js';
+import { waitUntil } from './replication.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -64,6 +66,27 @@ export function archivedSegments(repositoryDir: string, stanza: string): string[
     }
   }
   return names.sort();
+}
+
+/**
+ * Archiving resumes after a failure: `insert` and a WAL switch make a new segment, which wakes the
+ * archiver (it otherwise retries only after its one-minute sleep); resolves once a segment past
+ * `stuckSegment` is archived and the manager said so (in a line after `linesAfter`).
+ */
+export async function waitForArchivingToResume(
+  primary: Manager,
+  insert: string,
+  stuckSegment: string,
+  linesAfter = 0,
+): Promise<void> {
+  await primary.psql(insert);
+  await primary.psql('SELECT pg_switch_wal()');
+  await waitUntil(
+    'archiving resumes',
+    async () => (await primary.psql('SELECT last_archived_wal FROM pg_stat_archiver')) > stuckSegment,
+    120_000,
+  );
+  await primary.waitForMessage('WAL archiving works again', 30_000, linesAfter);
 }
 
 /** Segments missing between the first and the last of one timeline (16 MiB segments: 256 per log id). */
