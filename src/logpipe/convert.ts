@@ -34,7 +34,10 @@ export interface LineSink {
 }
 
 export interface StreamConverter {
-  /** Returns false when the caller should wait for the sink's 'drain'. */
+  /**
+   * Returns false when the caller should wait for the sink's 'drain'. Keeps no reference to `chunk`
+   * once it returns: the caller may read into the same buffer again.
+   */
   push(chunk: Buffer): boolean;
   /** End of input: a partial record or line is written too. */
   finish(): boolean;

@@ -13,6 +13,7 @@ export class LineSplitter {
     private readonly maxLineBytes = 1024 * 1024,
   ) {}
 
+  /** Keeps no reference to `chunk` once it returns: the caller may read into the same buffer again. */
   push(chunk: Buffer): void {
     let start = 0;
     for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
@@ -21,7 +22,8 @@ export class LineSplitter {
       this.cut = false;
       start = newline + 1;
     }
-    if (start < chunk.length) this.append(chunk.subarray(start));
+    // A copy of the unfinished line only: the rest of the chunk is already out.
+    if (start < chunk.length) this.append(Buffer.from(chunk.subarray(start)));
   }
 
   /** Emits a last line that had no newline. */

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CsvlogConverter, LineFormatter, newCounters, OutputBuffer } from '../../src/logpipe/index.js';
+import {
+  CsvlogConverter,
+  LineFormatter,
+  newCounters,
+  OutputBuffer,
+  RawLineConverter,
+  type LineSink,
+  type StreamConverter,
+} from '../../src/logpipe/index.js';
 import { contractLines, isQuotedColumn, seededRandom } from '../support/csvlog.js';
 
 const POD = 'pod-"é"';
@@ -187,6 +195,47 @@ describe('CsvlogConverter and the memory it hands out', () => {
     const [first, second] = held.slice(-2).map(({ bytes }) => bytes);
     expect(second!.buffer).toBe(first!.buffer); // the same memory again
     expect(second!.byteOffset).toBe(first!.byteOffset);
+  });
+});
+
+describe('the converters and the chunks pushed to them', () => {
+  /**
+   * What the converter writes when every chunk arrives in one reused read buffer, written over
+   * after each push (as the FIFO reader does), or, with `reused` false, in a fresh copy each time.
+   */
+  function throughOneBuffer(
+    make: (sink: LineSink) => StreamConverter,
+    input: Buffer,
+    random: () => number,
+    reused: boolean,
+  ): string {
+    const writes: Buffer[] = [];
+    const converter = make({ write: (bytes) => (writes.push(Buffer.from(bytes)), true), bufferedBytes: 0 });
+    const readBuffer = Buffer.alloc(4096);
+    for (let at = 0; at < input.length;) {
+      const size = Math.min(1 + Math.floor(random() * readBuffer.length), input.length - at);
+      const chunk = reused ? readBuffer.subarray(0, size) : Buffer.alloc(size);
+      input.copy(chunk, 0, at, at + size);
+      converter.push(chunk);
+      chunk.fill(0x78);
+      at += size;
+    }
+    converter.finish();
+    return Buffer.concat(writes).toString();
+  }
+
+  it.each([
+    ['CsvlogConverter', (sink: LineSink) => new CsvlogConverter(sink, new LineFormatter(POD, fixedNow), newCounters())],
+    [
+      'RawLineConverter',
+      (sink: LineSink) => new RawLineConverter(sink, new LineFormatter(POD, fixedNow), newCounters(), 'postgres'),
+    ],
+  ])('%s keeps no reference to a chunk once push returns', (_name, make) => {
+    const random = seededRandom(11);
+    const input = Buffer.concat(Array.from({ length: 400 }, () => randomRecord(random)));
+    const expected = throughOneBuffer(make, input, seededRandom(5), false);
+    expect(expected.split('\n').length).toBeGreaterThan(400);
+    expect(throughOneBuffer(make, input, seededRandom(5), true)).toBe(expected);
   });
 });
 
