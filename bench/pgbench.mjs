@@ -4,9 +4,12 @@
  * instance-manager -> JSON lines on a stdout pipe, read line by line into a file as containerd's CRI
  * logger does, bench/peers/container-log.go), against the logging collector writing csvlog to a
  * regular file (the same data directory and settings, the postmaster started directly with
- * log_directory pointing at a plain directory). Rounds alternate the two (pipe, file, pipe, file,
- * ...) and each round's TPS ratio is one figure. For the pipe runs it also reports the manager's
- * and the reader's CPU seconds per 10 s of pgbench (/proc/<pid>/stat) and the manager's peak RSS.
+ * log_directory pointing at a plain directory). A third run reads the manager's stdout with the
+ * cheapest reader there can be (1 MiB reads, nothing written): its ratio to the file run is the
+ * manager's own cost, without the runtime's write per line. Rounds alternate the three (pipe,
+ * discard, file, pipe, ...) and each round's TPS ratios are one figure each. For the manager's runs
+ * it also reports the manager's and the reader's CPU seconds per 10 s of pgbench (/proc/<pid>/stat)
+ * and the manager's peak RSS.
  * Needs Go for the reader (node scripts/ensure-environment.mjs --for-bench installs it).
  *
  *   npm run build && node bench/pgbench.mjs [--rounds 4] [--seconds 15] [--clients 2]
@@ -71,13 +74,16 @@ async function waitUntilAccepting() {
   throw new Error('PostgreSQL did not start');
 }
 
-/** The manager, its stdout on a pipe to a container-runtime-like reader writing a log file. */
-async function startManager() {
+/**
+ * The manager, its stdout on a pipe to a container-runtime-like reader writing a log file, or with
+ * `discard` to a reader that only counts lines.
+ */
+async function startManager({ discard = false } = {}) {
   // Its own directory: the manager watches the directory of --config, and a log growing beside it
   // would wake that watcher at every line (a cost no pod has).
   const logFile = path.join(dir, 'container', 'container.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const runtime = spawn(reader.binary, [logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const runtime = spawn(reader.binary, [discard ? '--discard' : logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
   let summary = '';
   runtime.stdout.setEncoding('utf8').on('data', (text) => (summary += text));
   const manager = spawn(
@@ -96,7 +102,7 @@ async function startManager() {
       manager.kill('SIGTERM');
       await exited(manager);
       await exited(runtime);
-      fs.rmSync(logFile);
+      fs.rmSync(logFile, { force: true });
       return JSON.parse(summary);
     },
   };
@@ -145,8 +151,8 @@ function pgbench(onTick) {
   });
 }
 
-async function throughPipe(round) {
-  const manager = await startManager();
+async function throughPipe(round, { discard = false } = {}) {
+  const manager = await startManager({ discard });
   let peak = rssMiB(manager.pid);
   const cpuBefore = cpuSeconds(manager.pid);
   const readerCpuBefore = cpuSeconds(manager.readerPid);
@@ -154,8 +160,9 @@ async function throughPipe(round) {
   const cpuPer10s = ((cpuSeconds(manager.pid) - cpuBefore) * 10) / seconds;
   const readerCpuPer10s = ((cpuSeconds(manager.readerPid) - readerCpuBefore) * 10) / seconds;
   const written = await manager.stop();
+  const where = discard ? 'read and discarded' : 'in the container log';
   console.log(
-    `  round ${round + 1} pipe: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s (reader ${readerCpuPer10s.toFixed(2)} s), peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB in the container log`,
+    `  round ${round + 1} ${discard ? 'discard' : 'pipe'}: ${tps.toFixed(0)} tps, manager ${cpuPer10s.toFixed(2)} s CPU per 10 s (reader ${readerCpuPer10s.toFixed(2)} s), peak RSS ${peak.toFixed(0)} MiB; ${written.lines} lines, ${(written.bytes / 1e6).toFixed(0)} MB ${where}`,
   );
   return { tps, cpuPer10s, readerCpuPer10s, peak };
 }
@@ -176,30 +183,37 @@ try {
     await manager.stop();
   }
   announce(
-    `pgbench with log_statement=all, ${values.clients} clients, ${seconds} s a run, ${rounds} rounds of pipe then file; busy shared machine`,
+    `pgbench with log_statement=all, ${values.clients} clients, ${seconds} s a run, ${rounds} rounds of pipe, discard, file; busy shared machine`,
   );
   console.log(`  the container-runtime reader: bench/peers/container-log.go (${reader.version})`);
-  const runs = await alternate({ pipe: throughPipe, file: toFile }, rounds);
+  const runs = await alternate(
+    { pipe: throughPipe, discard: (round) => throughPipe(round, { discard: true }), file: toFile },
+    rounds,
+  );
   const tps = (setup) => runs[setup].map((run) => run.tps);
-  console.log(`TPS through the pipe: ${describe(tps('pipe'), 0)}; to a file: ${describe(tps('file'), 0)}`);
+  console.log(
+    `TPS through the pipe: ${describe(tps('pipe'), 0)}; with the discarding reader: ${describe(tps('discard'), 0)}; to a file: ${describe(tps('file'), 0)}`,
+  );
   printRatio('TPS ratio pipe / file', tps('pipe'), tps('file'), `>= ${TPS_GOAL}`);
-  console.log(
-    `manager CPU seconds per 10 s of pgbench: ${describe(
-      runs.pipe.map((run) => run.cpuPer10s),
-      2,
-      ' s',
-    )}`,
+  printRatio(
+    'TPS ratio pipe with the discarding reader / file (the manager without the runtime)',
+    tps('discard'),
+    tps('file'),
   );
-  console.log(
-    `reader CPU seconds per 10 s of pgbench: ${describe(
-      runs.pipe.map((run) => run.readerCpuPer10s),
-      2,
-      ' s',
-    )}`,
-  );
+  for (const setup of ['pipe', 'discard']) {
+    const cpu = (key) =>
+      describe(
+        runs[setup].map((run) => run[key]),
+        2,
+        ' s',
+      );
+    console.log(
+      `${setup}: CPU seconds per 10 s of pgbench: manager ${cpu('cpuPer10s')}; reader ${cpu('readerCpuPer10s')}`,
+    );
+  }
   console.log(
     `manager peak RSS: ${describe(
-      runs.pipe.map((run) => run.peak),
+      [...runs.pipe, ...runs.discard].map((run) => run.peak),
       0,
       ' MiB',
     )}; goal <= ${RSS_GOAL_MIB} MiB`,

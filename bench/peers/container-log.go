@@ -3,11 +3,15 @@
 // `<RFC 3339 time> stdout F <line>`; a line longer than 16 KiB goes out in `P` pieces first. Go, as
 // containerd is, so the reader costs what a node's runtime costs, not what a script would. Prints the
 // records and bytes it wrote when stdin ends.
-// Usage: go build -o DIR/container-log bench/peers/container-log.go && ... | DIR/container-log FILE
+//
+// With --discard instead of a file it is the cheapest reader there can be: 1 MiB reads, lines counted,
+// nothing written. bench/pgbench.mjs runs it to tell the manager's own cost from the runtime's.
+// Usage: go build -o DIR/container-log bench/peers/container-log.go && ... | DIR/container-log FILE|--discard
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +22,10 @@ import (
 const maxLineBytes = 16 * 1024
 
 func main() {
+	if os.Args[1] == "--discard" {
+		discard()
+		return
+	}
 	out, err := os.OpenFile(os.Args[1], os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -67,4 +75,22 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("{\"lines\":%d,\"bytes\":%d}\n", lines, written)
+}
+
+func discard() {
+	buffer := make([]byte, 1024*1024)
+	lines, read := 0, 0
+	for {
+		n, err := os.Stdin.Read(buffer)
+		lines += bytes.Count(buffer[:n], []byte{'\n'})
+		read += n
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Printf("{\"lines\":%d,\"bytes\":%d}\n", lines, read)
 }
