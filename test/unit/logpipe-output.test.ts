@@ -201,7 +201,8 @@ describe('CsvlogConverter and the memory it hands out', () => {
 describe('the converters and the chunks pushed to them', () => {
   /**
    * What the converter writes when every chunk arrives in one reused read buffer, written over
-   * after each push (as the FIFO reader does), or, with `reused` false, in a fresh copy each time.
+   * after each push (as the FIFO reader does), or, with `reused` false, in a fresh buffer each time
+   * (the reference).
    */
   function throughOneBuffer(
     make: (sink: LineSink) => StreamConverter,
@@ -217,7 +218,7 @@ describe('the converters and the chunks pushed to them', () => {
       const chunk = reused ? readBuffer.subarray(0, size) : Buffer.alloc(size);
       input.copy(chunk, 0, at, at + size);
       converter.push(chunk);
-      chunk.fill(0x78);
+      if (reused) chunk.fill(0x78); // what a kept reference would see, even after the last push
       at += size;
     }
     converter.finish();
