@@ -22,6 +22,10 @@ import (
 const maxLineBytes = 16 * 1024
 
 func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: container-log FILE|--discard")
+		os.Exit(2)
+	}
 	if os.Args[1] == "--discard" {
 		discard()
 		return
