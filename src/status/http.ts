@@ -19,6 +19,11 @@ export type Reply = {
   probe?: boolean;
 };
 
+/** A probe's answer: see `Reply.probe`. */
+export function probeReply(status: number, body: string): Reply {
+  return { status, body, probe: true };
+}
+
 export function secureContextOptions(material: TlsMaterial): tls.SecureContextOptions {
   return { cert: material.cert, key: material.key, ca: material.clientCa };
 }

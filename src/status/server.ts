@@ -21,6 +21,7 @@ import { PgStateReader, type PgReading } from './pg-state.js';
 import {
   announcesBody,
   peerCertificate,
+  probeReply,
   readBody,
   sameMaterial,
   secureContextOptions,
@@ -53,7 +54,7 @@ type StatusRoute = RouteRow &
     | { access: 'operator'; action: (request: ActionRequest) => Promise<ActionOutcome> }
   );
 
-const HEALTHY: Reply = { status: 200, body: 'ok\n', probe: true };
+const HEALTHY = probeReply(200, 'ok\n');
 
 /** A read takes no body: one that came with a body is answered, and its connection closed unread. */
 function closingIfBody(request: http.IncomingMessage, reply: Reply): Reply {
@@ -273,18 +274,16 @@ export class StatusServer {
   private startupProbe(): Reply {
     const { source } = this.options;
     const fence = source.lifecycle().fence;
-    if (fence) return { status: 503, body: `fenced by ${fence.by} at ${fence.at}\n`, probe: true };
-    return source.hasStarted
-      ? { status: 200, body: 'started\n', probe: true }
-      : { status: 503, body: `not started yet (${source.phase})\n`, probe: true };
+    if (fence) return probeReply(503, `fenced by ${fence.by} at ${fence.at}\n`);
+    return source.hasStarted ? probeReply(200, 'started\n') : probeReply(503, `not started yet (${source.phase})\n`);
   }
 
   private async readinessProbe(): Promise<Reply> {
     const facts = this.facts();
     const reading = await this.pgReading(facts);
-    if (isReady(facts, reading)) return { status: 200, body: 'ready\n', probe: true };
+    if (isReady(facts, reading)) return probeReply(200, 'ready\n');
     const why = reading.ok ? 'in recovery without a streaming WAL receiver' : reading.error;
-    return { status: 503, body: `not ready (${facts.phase}): ${why}\n`, probe: true };
+    return probeReply(503, `not ready (${facts.phase}): ${why}\n`);
   }
 
   private async statusDocument(): Promise<Reply> {
